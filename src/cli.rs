@@ -1,0 +1,169 @@
+//! Command-line flags, in the Prometheus exporter style.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::client::DEFAULT_ENDPOINT;
+use crate::duration::parse_duration;
+
+/// Log verbosity of the exporter's own messages (dependencies log warnings and errors only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Prometheus exporter for Tencent Cloud SSL Certificate Service.
+///
+/// Credentials come from TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, plus
+/// TENCENTCLOUD_SECURITY_TOKEN (alias TENCENTCLOUD_SESSION_TOKEN) for temporary credentials.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tencentcloud-ssl-exporter", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to listen on for HTTP requests (":PORT" listens on every interface).
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":9877",
+        value_name = "ADDRESS"
+    )]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        default_value = "/metrics",
+        value_name = "PATH"
+    )]
+    pub telemetry_path: String,
+
+    /// Most HTTP connections open at once; slow clients cannot take more than this.
+    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    pub max_connections: usize,
+
+    /// SSL API endpoint, a full URL; its host (and port) is what gets signed.
+    #[arg(long = "tencentcloud.endpoint", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
+    pub endpoint: String,
+
+    /// Timeout of one API request attempt.
+    #[arg(long = "tencentcloud.timeout", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Value of the `account` label on every series.
+    #[arg(
+        long = "tencentcloud.account",
+        default_value = "default",
+        value_name = "NAME"
+    )]
+    pub account: String,
+
+    /// Refresh interval of every collector (default 5m; 15s with --demo).
+    #[arg(long = "collector.interval", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+
+    /// How long one bind run waits for tasks still querying.
+    #[arg(long = "collector.bind.poll-timeout", default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub bind_poll_timeout: Duration,
+
+    /// Deploy records created longer ago than this are not exported.
+    #[arg(long = "collector.deploy.max-age", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub deploy_max_age: Duration,
+
+    /// Calls of one action a collector keeps in flight (pacing is done by the rate limiter).
+    #[arg(long = "collector.concurrency", default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Per-item results survive failed refreshes for this many intervals, then are withdrawn.
+    #[arg(
+        long = "collector.stale-intervals",
+        default_value_t = 3,
+        value_name = "N"
+    )]
+    pub stale_intervals: u32,
+
+    /// Only log messages of at least this severity.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// Run against the built-in simulated SSL API (no Tencent Cloud account needed).
+    #[arg(long = "demo")]
+    pub demo: bool,
+
+    /// Seed of the demo data set.
+    #[arg(long = "demo.seed", default_value_t = 1, value_name = "N")]
+    pub demo_seed: u64,
+
+    /// Certificates in the demo data set.
+    #[arg(long = "demo.certificates", default_value_t = 48, value_name = "N")]
+    pub demo_certificates: usize,
+}
+
+impl Cli {
+    /// The listen address as a socket address string (":9877" → "0.0.0.0:9877").
+    pub fn listen_socket(&self) -> String {
+        match self.listen_address.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => self.listen_address.clone(),
+        }
+    }
+
+    /// The refresh interval in force.
+    pub fn effective_interval(&self) -> Duration {
+        self.interval.unwrap_or(if self.demo {
+            Duration::from_secs(15)
+        } else {
+            Duration::from_secs(300)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_exporter_conventions() {
+        let cli = Cli::try_parse_from(["x"]).expect("defaults parse");
+        assert_eq!(cli.listen_socket(), "0.0.0.0:9877");
+        assert_eq!(cli.telemetry_path, "/metrics");
+        assert_eq!(cli.endpoint, "https://ssl.tencentcloudapi.com");
+        assert_eq!(cli.effective_interval(), Duration::from_secs(300));
+        assert_eq!(cli.log_format, LogFormat::Logfmt);
+    }
+
+    #[test]
+    fn parses_prometheus_style_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--web.listen-address=127.0.0.1:9999",
+            "--collector.interval=30s",
+            "--log.format=json",
+            "--log.level=debug",
+            "--tencentcloud.endpoint=http://127.0.0.1:8080",
+        ])
+        .expect("parse");
+        assert_eq!(cli.listen_socket(), "127.0.0.1:9999");
+        assert_eq!(cli.effective_interval(), Duration::from_secs(30));
+        assert_eq!(cli.log_level, LogLevel::Debug);
+        assert!(Cli::try_parse_from(["x", "--collector.interval=soon"]).is_err());
+    }
+
+    #[test]
+    fn demo_defaults_to_a_short_interval() {
+        let cli = Cli::try_parse_from(["x", "--demo"]).expect("parse");
+        assert_eq!(cli.effective_interval(), Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,501 @@
+//! The `bind` collector: which cloud resources each certificate is bound to.
+//!
+//! One run: list the certificates; create sync tasks in batches of 100 with `IsCache=1` (a task of
+//! the last 30 minutes is reused by the API); poll task results, 100 per call, with backoff until
+//! each task is done, failed, or the poll deadline passes; and, as soon as a task is done, fetch its
+//! detail, only for certificates whose summary shows bound resources, and only when its `CacheTime`
+//! differs from the detail already held (an unchanged result needs no second look). Per-certificate
+//! failures keep that certificate's last good values for at most the staleness bound.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use futures::{stream, StreamExt};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, MAX_PAGES};
+use crate::api::action;
+use crate::api::bind::{
+    error_text, parse_detail_page, CertTaskId, CreateSyncTaskRequest, CreateSyncTaskResponse,
+    DetailTotals, TaskDetailRequest, TaskResult, TaskResultRequest, TaskResultResponse, TaskStatus,
+    DETAIL_LIMIT, MAX_BATCH,
+};
+use crate::client::{ApiError, Client};
+use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::timefmt;
+
+/// Values of one (resource type, region) of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionValues {
+    /// Instances bound; `None` when the region's query failed.
+    pub bound: Option<u64>,
+    pub unmatched_domains: u64,
+}
+
+/// What is known about one certificate's bindings.
+#[derive(Debug, Clone)]
+pub struct CertBinding {
+    pub task_id: String,
+    pub status: TaskStatus,
+    pub cache_time: String,
+    /// (lower-case resource type, region) → values.
+    pub regions: BTreeMap<(String, String), RegionValues>,
+    /// True when `regions` came from a complete detail fetch of `task_id` at `cache_time`.
+    pub detailed: bool,
+    /// When these values were last confirmed by the API.
+    pub confirmed_at: Instant,
+}
+
+pub struct BindCollector {
+    client: Client,
+    settings: CollectorSettings,
+    /// How long one run waits for tasks still querying before reporting them as such.
+    poll_timeout: Duration,
+    /// Last good values per certificate.
+    cache: HashMap<String, CertBinding>,
+}
+
+impl BindCollector {
+    pub fn new(client: Client, settings: CollectorSettings, poll_timeout: Duration) -> Self {
+        BindCollector {
+            client,
+            settings,
+            poll_timeout,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+/// Regions of a task summary that reported errors (used when no detail is fetched).
+fn summary_regions(result: &TaskResult) -> BTreeMap<(String, String), RegionValues> {
+    let mut regions = BTreeMap::new();
+    for summary in &result.bind_resource_result {
+        for region in &summary.bind_resource_region_result {
+            if error_text(region.error.as_ref()).is_some() {
+                regions.insert(
+                    (
+                        summary.resource_type.to_ascii_lowercase(),
+                        region.region.clone(),
+                    ),
+                    RegionValues {
+                        bound: None,
+                        unmatched_domains: 0,
+                    },
+                );
+            }
+        }
+    }
+    regions
+}
+
+/// Regions of a complete detail.
+pub fn detail_regions(totals: &DetailTotals) -> BTreeMap<(String, String), RegionValues> {
+    totals
+        .regions
+        .iter()
+        .map(|(key, region)| {
+            let values = RegionValues {
+                bound: region.error.is_none().then(|| region.bound()),
+                unmatched_domains: region.no_match_domains.len() as u64,
+            };
+            (key.clone(), values)
+        })
+        .collect()
+}
+
+/// Writes one certificate's series. Pure.
+pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &CertBinding) {
+    builder.state_set(
+        Family::BindTaskStatus,
+        &[cert_id],
+        &TaskStatus::ALL,
+        binding.status,
+        TaskStatus::label,
+    );
+    if let Some(unix) = timefmt::parse_api_time(&binding.cache_time) {
+        builder.sample(Family::BindResultTimestamp, &[cert_id], unix as f64);
+    }
+    for ((resource_type, region), values) in &binding.regions {
+        let labels = [cert_id, resource_type.as_str(), region.as_str()];
+        match values.bound {
+            None => builder.sample(Family::BindQueryError, &labels, 1.0),
+            Some(0) => {}
+            Some(bound) => {
+                builder.sample(Family::BindQueryError, &labels, 0.0);
+                builder.sample(Family::BoundResources, &labels, bound as f64);
+                builder.sample(
+                    Family::UnmatchedDomains,
+                    &labels,
+                    values.unmatched_domains as f64,
+                );
+            }
+        }
+    }
+}
+
+/// Fetches every page of one task's detail.
+pub async fn fetch_detail(client: &Client, task_id: &str) -> Result<DetailTotals, ApiError> {
+    let mut totals = DetailTotals::default();
+    let mut offset = 0;
+    for _ in 0..MAX_PAGES {
+        let request = TaskDetailRequest {
+            task_id: task_id.to_string(),
+            limit: DETAIL_LIMIT.to_string(),
+            offset: offset.to_string(),
+        };
+        let response: Map<String, Value> = client
+            .call(action::DESCRIBE_BIND_TASK_DETAIL, &request)
+            .await?;
+        let page = parse_detail_page(&response).map_err(|message| ApiError::Decode {
+            action: action::DESCRIBE_BIND_TASK_DETAIL.to_string(),
+            message,
+        })?;
+        let extent = page.extent();
+        totals.add_page(page);
+        offset += DETAIL_LIMIT;
+        if offset >= extent {
+            break;
+        }
+    }
+    Ok(totals)
+}
+
+/// Creates (or reuses) tasks for `ids`; certificates deleted meanwhile are skipped.
+async fn create_tasks(
+    client: &Client,
+    ids: &[String],
+    concurrency: usize,
+    errors: &mut Vec<String>,
+) -> Result<Vec<CertTaskId>, ApiError> {
+    let create = |batch: Vec<String>| async move {
+        let request = CreateSyncTaskRequest {
+            certificate_ids: batch.clone(),
+            is_cache: 1,
+        };
+        let result: Result<CreateSyncTaskResponse, ApiError> =
+            client.call(action::CREATE_BIND_SYNC_TASK, &request).await;
+        (batch, result)
+    };
+    let batches: Vec<Vec<String>> = ids.chunks(MAX_BATCH).map(<[String]>::to_vec).collect();
+    let answers: Vec<_> = stream::iter(batches)
+        .map(create)
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut tasks = Vec::new();
+    for (batch, answer) in answers {
+        match answer {
+            Ok(response) => tasks.extend(response.cert_task_ids),
+            Err(e) if e.is_auth() => return Err(e),
+            Err(e)
+                if e.api_code() == Some("FailedOperation.CertificateNotFound")
+                    && batch.len() > 1 =>
+            {
+                // One deleted certificate fails its whole batch: ask for the others one by one.
+                for id in batch {
+                    match create(vec![id.clone()]).await.1 {
+                        Ok(response) => tasks.extend(response.cert_task_ids),
+                        Err(e) if e.api_code() == Some("FailedOperation.CertificateNotFound") => {}
+                        Err(e) => errors.push(format!("certificate {id}: {e}")),
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("{} certificates: {e}", batch.len())),
+        }
+    }
+    Ok(tasks)
+}
+
+impl BindCollector {
+    /// Whether the held detail of `cert_id` is the answer `result` describes.
+    fn holds_detail(&self, cert_id: &str, result: &TaskResult) -> bool {
+        self.cache
+            .get(cert_id)
+            .is_some_and(|held| held.is_detail_of(result))
+    }
+
+    /// Polls task results until every task has finished or the deadline passes; each task that
+    /// finished with bound resources and no held detail is sent to `to_fetch` at once.
+    async fn poll_tasks(
+        &self,
+        tasks: &HashMap<String, String>,
+        to_fetch: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+        errors: &mut Vec<String>,
+    ) -> HashMap<String, TaskResult> {
+        let deadline = Instant::now() + self.poll_timeout;
+        let mut pending: Vec<String> = tasks.keys().cloned().collect();
+        pending.sort();
+        let mut done: HashMap<String, TaskResult> = HashMap::new();
+        let mut delay = Duration::from_millis(500);
+        let mut last_error: HashMap<String, String> = HashMap::new();
+        loop {
+            let client = &self.client;
+            let answers: Vec<(Vec<String>, Result<TaskResultResponse, ApiError>)> =
+                stream::iter(pending.chunks(MAX_BATCH).map(<[String]>::to_vec))
+                    .map(|batch| async move {
+                        let request = TaskResultRequest {
+                            task_ids: batch.clone(),
+                        };
+                        let answer = client
+                            .call(action::DESCRIBE_BIND_TASK_RESULT, &request)
+                            .await;
+                        (batch, answer)
+                    })
+                    .buffer_unordered(self.settings.concurrency)
+                    .collect()
+                    .await;
+            for (batch, answer) in answers {
+                match answer {
+                    Ok(response) => {
+                        for result in response.sync_task_bind_resource_result {
+                            let Some(cert_id) = tasks.get(&result.task_id) else {
+                                continue;
+                            };
+                            if TaskStatus::from_code(result.status) == TaskStatus::Querying {
+                                done.insert(result.task_id.clone(), result);
+                                continue;
+                            }
+                            if TaskStatus::from_code(result.status) == TaskStatus::Succeeded
+                                && result.has_bound_resources()
+                                && !self.holds_detail(cert_id, &result)
+                            {
+                                let _ = to_fetch.send((cert_id.clone(), result.task_id.clone()));
+                            }
+                            done.insert(result.task_id.clone(), result);
+                        }
+                    }
+                    Err(e) => {
+                        for task in batch {
+                            last_error.insert(task, e.to_string());
+                        }
+                    }
+                }
+            }
+            pending.retain(|task| {
+                done.get(task)
+                    .is_none_or(|r| TaskStatus::from_code(r.status) == TaskStatus::Querying)
+            });
+            if pending.is_empty() || Instant::now() + delay > deadline {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        for task in &pending {
+            if !done.contains_key(task) {
+                let why = last_error
+                    .get(task)
+                    .cloned()
+                    .unwrap_or_else(|| "no result for task".to_string());
+                errors.push(format!("task {task}: {why}"));
+            }
+        }
+        done
+    }
+}
+
+impl Collector for BindCollector {
+    fn name(&self) -> &'static str {
+        "bind"
+    }
+
+    async fn collect(&mut self) -> Result<Collected, CollectError> {
+        let certificates = list_certificates(&self.client).await?;
+        let ids: Vec<String> = certificates.into_iter().map(|c| c.certificate_id).collect();
+        let mut errors = Vec::new();
+        let created =
+            create_tasks(&self.client, &ids, self.settings.concurrency, &mut errors).await?;
+        let tasks: HashMap<String, String> = created
+            .into_iter()
+            .map(|t| (t.task_id, t.cert_id))
+            .collect();
+
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let client = &self.client;
+        let queue = stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        let fetch_all = queue
+            .map(|(cert_id, task_id): (String, String)| async move {
+                let detail = fetch_detail(client, &task_id).await;
+                (cert_id, detail)
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .collect::<Vec<_>>();
+        let mut poll_errors = Vec::new();
+        let (results, details) =
+            tokio::join!(self.poll_tasks(&tasks, sender, &mut poll_errors), fetch_all);
+        errors.extend(poll_errors);
+        let mut details: HashMap<String, Result<DetailTotals, ApiError>> =
+            details.into_iter().collect();
+        let results_by_cert: HashMap<&str, &TaskResult> = results
+            .values()
+            .filter_map(|r| tasks.get(&r.task_id).map(|cert| (cert.as_str(), r)))
+            .collect();
+
+        let now = Instant::now();
+        let stale_after = self.settings.stale_after();
+        let mut fresh_cache = HashMap::with_capacity(ids.len());
+        for cert_id in &ids {
+            let held = self.cache.remove(cert_id);
+            let held_if_fresh = held
+                .clone()
+                .filter(|h| now.duration_since(h.confirmed_at) <= stale_after);
+            let binding = match results_by_cert.get(cert_id.as_str()) {
+                None => held_if_fresh,
+                Some(result) => {
+                    let status = TaskStatus::from_code(result.status);
+                    let base = CertBinding {
+                        task_id: result.task_id.clone(),
+                        status,
+                        cache_time: result.cache_time.clone(),
+                        regions: BTreeMap::new(),
+                        detailed: false,
+                        confirmed_at: now,
+                    };
+                    match status {
+                        TaskStatus::Querying | TaskStatus::Failed => {
+                            if status == TaskStatus::Failed {
+                                tracing::warn!(
+                                    account = %self.settings.account,
+                                    certificate_id = %cert_id,
+                                    error = error_text(result.error.as_ref()).unwrap_or_default(),
+                                    "bind task failed"
+                                );
+                            }
+                            // The task says nothing about bindings: keep the last good ones
+                            // within the staleness bound, under the task's real status.
+                            Some(match held_if_fresh {
+                                Some(h) => CertBinding {
+                                    status,
+                                    task_id: result.task_id.clone(),
+                                    ..h
+                                },
+                                None => base,
+                            })
+                        }
+                        TaskStatus::Succeeded if !result.has_bound_resources() => {
+                            Some(CertBinding {
+                                regions: summary_regions(result),
+                                ..base
+                            })
+                        }
+                        TaskStatus::Succeeded => match details.remove(cert_id) {
+                            Some(Ok(totals)) => Some(CertBinding {
+                                regions: detail_regions(&totals),
+                                detailed: true,
+                                ..base
+                            }),
+                            Some(Err(e)) => {
+                                errors.push(format!("certificate {cert_id}: {e}"));
+                                held_if_fresh
+                            }
+                            None => match held {
+                                // Same task and CacheTime as the detail held: still current.
+                                Some(h) if h.is_detail_of(result) => Some(CertBinding {
+                                    confirmed_at: now,
+                                    ..h
+                                }),
+                                _ => held_if_fresh,
+                            },
+                        },
+                    }
+                }
+            };
+            if let Some(binding) = binding {
+                fresh_cache.insert(cert_id.clone(), binding);
+            }
+        }
+        self.cache = fresh_cache;
+        Ok(Collected {
+            snapshot: self.snapshot(&ids),
+            errors,
+        })
+    }
+}
+
+impl CertBinding {
+    /// True when these values are the complete detail of the answer `result` describes: same
+    /// task, same `CacheTime`, so fetching it again would return the same thing.
+    pub fn is_detail_of(&self, result: &TaskResult) -> bool {
+        self.detailed && self.task_id == result.task_id && self.cache_time == result.cache_time
+    }
+}
+
+impl BindCollector {
+    fn snapshot(&self, ids: &[String]) -> Snapshot {
+        let mut builder = SnapshotBuilder::new(&self.settings.account);
+        for cert_id in ids {
+            if let Some(binding) = self.cache.get(cert_id) {
+                write_binding(&mut builder, cert_id, binding);
+            }
+        }
+        builder.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::bind::RegionTotals;
+
+    #[test]
+    fn writes_bound_errors_and_unmatched() {
+        let mut totals = DetailTotals::default();
+        totals.regions.insert(
+            ("clb".into(), "ap-guangzhou".into()),
+            RegionTotals {
+                total_count: Some(3),
+                instances_seen: 3,
+                error: None,
+                no_match_domains: ["a.com".to_string(), "b.com".to_string()].into(),
+            },
+        );
+        totals.regions.insert(
+            ("clb".into(), "ap-beijing".into()),
+            RegionTotals {
+                error: Some("InternalError".into()),
+                ..Default::default()
+            },
+        );
+        totals
+            .regions
+            .insert(("cdn".into(), "".into()), RegionTotals::default());
+        let binding = CertBinding {
+            task_id: "t".into(),
+            status: TaskStatus::Succeeded,
+            cache_time: "2025-01-01 08:00:00".into(),
+            regions: detail_regions(&totals),
+            detailed: true,
+            confirmed_at: Instant::now(),
+        };
+        let mut builder = SnapshotBuilder::new("a");
+        write_binding(&mut builder, "c1", &binding);
+        let s = builder.finish();
+        assert_eq!(
+            s.chunk(Family::BoundResources),
+            "tencentcloud_ssl_certificate_bound_resources{account=\"a\",certificate_id=\"c1\",resource_type=\"clb\",region=\"ap-guangzhou\"} 3\n"
+        );
+        assert!(s
+            .chunk(Family::BindQueryError)
+            .contains("region=\"ap-beijing\"} 1\n"));
+        assert!(s
+            .chunk(Family::BindQueryError)
+            .contains("region=\"ap-guangzhou\"} 0\n"));
+        assert!(s
+            .chunk(Family::UnmatchedDomains)
+            .contains("region=\"ap-guangzhou\"} 2\n"));
+        assert!(
+            !s.chunk(Family::BoundResources).contains("cdn"),
+            "zero counts are not series"
+        );
+        assert!(s
+            .chunk(Family::BindTaskStatus)
+            .contains("status=\"succeeded\"} 1\n"));
+        assert_eq!(
+            s.chunk(Family::BindResultTimestamp),
+            "tencentcloud_ssl_certificate_bind_result_timestamp_seconds{account=\"a\",certificate_id=\"c1\"} 1735689600\n"
+        );
+    }
+}

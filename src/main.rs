@@ -1,0 +1,26 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use tencentcloud_ssl_exporter::app::{self, Setup};
+use tencentcloud_ssl_exporter::cli::Cli;
+use tencentcloud_ssl_exporter::logging;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = logging::init(cli.log_level, cli.log_format) {
+        eprintln!("cannot set up logging: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    let result = match Setup::from_cli(&cli) {
+        Ok(setup) => app::run(setup, app::shutdown_signal()).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The metrics contract: dashboards and alerts are built on these exact names and labels.
+//!
+//! Every family also carries `account` as its first label. Label lists here exclude it.
+
+/// One metric family of the contract.
+#[derive(Debug)]
+pub struct FamilyDef {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// `gauge` for every family published from snapshots.
+    pub kind: &'static str,
+    /// Labels after `account`, in the order samples give their values.
+    pub labels: &'static [&'static str],
+}
+
+macro_rules! families {
+    ($($variant:ident => $name:literal, [$($label:literal),*], $help:literal;)*) => {
+        /// A family published from collector snapshots.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Family { $($variant),* }
+
+        impl Family {
+            /// All families, in exposition order.
+            pub const ALL: &'static [Family] = &[$(Family::$variant),*];
+
+            pub fn def(self) -> &'static FamilyDef {
+                match self {
+                    $(Family::$variant => &FamilyDef {
+                        name: $name,
+                        help: $help,
+                        kind: "gauge",
+                        labels: &[$($label),*],
+                    }),*
+                }
+            }
+
+            /// Position in [`Family::ALL`].
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+families! {
+    CertificateInfo => "tencentcloud_ssl_certificate_info",
+        ["certificate_id", "domain", "alias", "status", "certificate_type"],
+        "Certificate identity; always 1.";
+    CertificateNotAfter => "tencentcloud_ssl_certificate_not_after_timestamp_seconds",
+        ["certificate_id"],
+        "Certificate expiry (CertEndTime) as unix seconds.";
+    CertificateNotBefore => "tencentcloud_ssl_certificate_not_before_timestamp_seconds",
+        ["certificate_id"],
+        "Certificate validity start (CertBeginTime) as unix seconds.";
+    BoundResources => "tencentcloud_ssl_certificate_bound_resources",
+        ["certificate_id", "resource_type", "region"],
+        "Cloud resource instances the certificate is bound to, by resource type and region (empty region for non-regional types).";
+    BindQueryError => "tencentcloud_ssl_certificate_bind_query_error",
+        ["certificate_id", "resource_type", "region"],
+        "1 if querying this resource type and region for the certificate failed, else 0.";
+    UnmatchedDomains => "tencentcloud_ssl_certificate_unmatched_domains",
+        ["certificate_id", "resource_type", "region"],
+        "Distinct domains served by bound resources that the certificate does not cover (NoMatchDomains).";
+    BindTaskStatus => "tencentcloud_ssl_certificate_bind_task_status",
+        ["certificate_id", "status"],
+        "State of the certificate's bind-resource query task; 1 on the current state (querying, succeeded, failed).";
+    BindResultTimestamp => "tencentcloud_ssl_certificate_bind_result_timestamp_seconds",
+        ["certificate_id"],
+        "When the bind-resource result was computed by the API (CacheTime) as unix seconds.";
+    DeployResources => "tencentcloud_ssl_deploy_resources",
+        ["record_type", "record_id", "certificate_id", "operation", "resource_type", "status"],
+        "Resources of a certificate rollout record in each state, for the newest entry of each operation.";
+    DeployRecordStatus => "tencentcloud_ssl_deploy_record_status",
+        ["record_type", "record_id", "certificate_id", "operation", "status"],
+        "State of the newest entry of each operation of a rollout record; 1 on the current state.";
+    DeployRecordInfo => "tencentcloud_ssl_deploy_record_info",
+        ["record_type", "record_id", "certificate_id", "old_certificate_id"],
+        "Rollout record identity; always 1.";
+    DeployRecordCreated => "tencentcloud_ssl_deploy_record_created_timestamp_seconds",
+        ["record_type", "record_id", "certificate_id"],
+        "When the rollout record was created, as unix seconds.";
+    CollectorSuccess => "tencentcloud_ssl_collector_success",
+        ["collector"],
+        "1 if the collector's last run succeeded completely, else 0.";
+    CollectorDuration => "tencentcloud_ssl_collector_duration_seconds",
+        ["collector"],
+        "Duration of the collector's last run.";
+    CollectorLastSuccess => "tencentcloud_ssl_collector_last_success_timestamp_seconds",
+        ["collector"],
+        "When the collector last finished a completely successful run, as unix seconds.";
+    BuildInfo => "tencentcloud_ssl_build_info",
+        ["version", "revision"],
+        "Exporter build; always 1.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_conventions() {
+        for family in Family::ALL {
+            let def = family.def();
+            assert!(def.name.starts_with("tencentcloud_ssl_"), "{}", def.name);
+            assert!(!def.name.ends_with("_total"), "gauges never end in _total");
+            assert!(!def.labels.contains(&"account"));
+            assert_eq!(Family::ALL[family.index()], *family);
+        }
+    }
+}

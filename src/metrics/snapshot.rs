@@ -1,0 +1,195 @@
+//! Collector snapshots, rendered to exposition text once per run.
+
+use std::fmt::Write as _;
+
+use super::contract::Family;
+
+/// Samples of one collector run, already rendered per family.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Rendered sample lines per family, indexed by [`Family::index`].
+    chunks: Vec<String>,
+    series: usize,
+}
+
+impl Snapshot {
+    /// The rendered sample lines of `family` (no `# HELP`/`# TYPE`).
+    pub fn chunk(&self, family: Family) -> &str {
+        self.chunks.get(family.index()).map_or("", String::as_str)
+    }
+
+    /// Number of series in the snapshot.
+    pub fn series(&self) -> usize {
+        self.series
+    }
+}
+
+/// Writes samples of one account into a [`Snapshot`].
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    account: String,
+    chunks: Vec<String>,
+    series: usize,
+}
+
+impl SnapshotBuilder {
+    pub fn new(account: &str) -> Self {
+        SnapshotBuilder {
+            account: escape_label_value(account),
+            chunks: vec![String::new(); Family::ALL.len()],
+            series: 0,
+        }
+    }
+
+    /// Adds one sample. `values` are the family's labels after `account`, in contract order.
+    pub fn sample(&mut self, family: Family, values: &[&str], value: f64) {
+        let def = family.def();
+        debug_assert_eq!(values.len(), def.labels.len(), "{}", def.name);
+        let out = &mut self.chunks[family.index()];
+        out.push_str(def.name);
+        out.push_str("{account=\"");
+        out.push_str(&self.account);
+        out.push('"');
+        for (label, value) in def.labels.iter().zip(values) {
+            out.push(',');
+            out.push_str(label);
+            out.push_str("=\"");
+            push_escaped(out, value);
+            out.push('"');
+        }
+        out.push_str("} ");
+        push_value(out, value);
+        out.push('\n');
+        self.series += 1;
+    }
+
+    /// A state set: one series per state, 1 on `current`.
+    pub fn state_set<S: Copy + PartialEq>(
+        &mut self,
+        family: Family,
+        prefix: &[&str],
+        states: &[S],
+        current: S,
+        label: impl Fn(S) -> &'static str,
+    ) {
+        let mut values: Vec<&str> = prefix.to_vec();
+        values.push("");
+        let last = values.len() - 1;
+        for state in states {
+            values[last] = label(*state);
+            self.sample(family, &values, if *state == current { 1.0 } else { 0.0 });
+        }
+    }
+
+    pub fn finish(self) -> Snapshot {
+        Snapshot {
+            chunks: self.chunks,
+            series: self.series,
+        }
+    }
+}
+
+/// Escapes a label value for the text format: backslash, double quote and line feed.
+pub fn escape_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_escaped(&mut out, value);
+    out
+}
+
+fn push_escaped(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Formats a sample value: integers without a fraction, special values as Prometheus spells them.
+pub fn push_value(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 9.0e15 {
+        let _ = write!(out, "{}", value as i64);
+    } else {
+        let _ = write!(out, "{value:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_labels_in_contract_order_with_account_first() {
+        let mut builder = SnapshotBuilder::new("prod");
+        builder.sample(Family::CertificateNotAfter, &["abc"], 1_700_000_000.0);
+        let snapshot = builder.finish();
+        assert_eq!(
+            snapshot.chunk(Family::CertificateNotAfter),
+            "tencentcloud_ssl_certificate_not_after_timestamp_seconds{account=\"prod\",certificate_id=\"abc\"} 1700000000\n"
+        );
+        assert_eq!(snapshot.series(), 1);
+        assert_eq!(snapshot.chunk(Family::CertificateInfo), "");
+    }
+
+    #[test]
+    fn escapes_hostile_label_values() {
+        assert_eq!(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escape_label_value("证书 ✓"), "证书 ✓");
+        let mut builder = SnapshotBuilder::new("acc\"ount");
+        builder.sample(
+            Family::CertificateInfo,
+            &["id", "x\"}\n# HELP evil", "a\\", "issued", "SVR"],
+            1.0,
+        );
+        let text = builder.finish().chunk(Family::CertificateInfo).to_string();
+        assert_eq!(
+            text.lines().count(),
+            1,
+            "no raw newline can split a sample: {text}"
+        );
+        assert!(text.contains("account=\"acc\\\"ount\""));
+        assert!(text.contains("domain=\"x\\\"}\\n# HELP evil\""));
+    }
+
+    #[test]
+    fn value_formatting() {
+        let fmt = |v| {
+            let mut s = String::new();
+            push_value(&mut s, v);
+            s
+        };
+        assert_eq!(fmt(1.0), "1");
+        assert_eq!(fmt(-3.0), "-3");
+        assert_eq!(fmt(0.25), "0.25");
+        assert_eq!(fmt(f64::NAN), "NaN");
+        assert_eq!(fmt(f64::INFINITY), "+Inf");
+        assert_eq!(fmt(1e300), "1e300");
+    }
+
+    #[test]
+    fn state_set_marks_only_the_current_state() {
+        let mut builder = SnapshotBuilder::new("a");
+        builder.state_set(
+            Family::BindTaskStatus,
+            &["c1"],
+            &[1, 2, 3],
+            2,
+            |s| match s {
+                1 => "querying",
+                2 => "succeeded",
+                _ => "failed",
+            },
+        );
+        let snapshot = builder.finish();
+        let text = snapshot.chunk(Family::BindTaskStatus);
+        assert!(text.contains("status=\"querying\"} 0\n"));
+        assert!(text.contains("status=\"succeeded\"} 1\n"));
+        assert!(text.contains("status=\"failed\"} 0\n"));
+    }
+}
