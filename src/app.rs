@@ -15,10 +15,13 @@ use crate::collector::bind::BindCollector;
 use crate::collector::certificates::CertificatesCollector;
 use crate::collector::deploy::DeployCollector;
 use crate::collector::CollectorSettings;
-use crate::credentials::{self, ProvideCredentials, StaticCredentials};
+use crate::credentials::{
+    self, Credentials, MaskedId, ProvideCredentials, Secret, StaticCredentials,
+};
 use crate::metrics::Exposition;
 use crate::scheduler::{self, Readiness, Schedule};
 use crate::server::{self, ServerConfig, ServerState};
+use crate::simulator::{SimConfig, Simulator, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use crate::telemetry::Telemetry;
 
 /// Build revision, from the `GIT_REVISION` environment variable at build time when set.
@@ -63,6 +66,27 @@ impl Setup {
                 credentials: Arc::new(StaticCredentials::new(credentials)),
             },
         ))
+    }
+
+    /// The demo setup: the normal client, signing and collectors against a simulator running in
+    /// this process.
+    pub fn demo(cli: &Cli, simulator: &Simulator) -> Setup {
+        Setup::with_account(
+            cli,
+            AccountSetup {
+                name: cli.account.clone(),
+                client: ClientConfig {
+                    endpoint: simulator.endpoint(),
+                    timeout: cli.timeout,
+                    ..ClientConfig::default()
+                },
+                credentials: Arc::new(StaticCredentials::new(Credentials {
+                    secret_id: MaskedId::new(DEMO_SECRET_ID),
+                    secret_key: Secret::new(DEMO_SECRET_KEY),
+                    token: None,
+                })),
+            },
+        )
     }
 
     /// Flags for everything but the account.
@@ -167,6 +191,26 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs the exporter as the flags say: against Tencent Cloud, or with `--demo` against a
+/// simulator started in this process.
+pub async fn run_cli(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    if !cli.demo {
+        return run(Setup::from_cli(cli)?, shutdown).await;
+    }
+    let simulator = Simulator::start(SimConfig::demo(cli.demo_seed, cli.demo_certificates))
+        .await
+        .context("starting the demo simulator")?;
+    tracing::info!(
+        endpoint = %simulator.endpoint(),
+        certificates = simulator.dataset().certificates.len(),
+        records = simulator.dataset().records.len(),
+        "demo mode: collecting from the built-in simulated SSL API"
+    );
+    let result = run(Setup::demo(cli, &simulator), shutdown).await;
+    simulator.stop().await;
+    result
 }
 
 /// Resolves on SIGTERM or SIGINT.

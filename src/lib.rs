@@ -19,6 +19,10 @@
 //! - [`telemetry`]: live counters of the exporter's own API traffic.
 //! - [`scheduler`]: runs each collector on its own schedule, skip-not-stack, and tracks readiness.
 //!
+//! Demo and tests:
+//! - [`simulator`]: a simulated SSL API (signatures, rate limits, tasks over time, paging,
+//!   nulls, faults) that `--demo`, the integration tests and the benchmarks run against.
+//!
 //! Serving:
 //! - [`server`]: `/metrics`, `/-/healthy`, `/-/ready` and a landing page over hyper.
 //! - [`app`]: wiring; `main` only parses flags, sets up logging and calls [`app::run`].
@@ -36,5 +40,6 @@ pub mod metrics;
 pub mod scheduler;
 pub mod server;
 pub mod signing;
+pub mod simulator;
 pub mod telemetry;
 pub mod timefmt;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tencentcloud_ssl_exporter::app::{self, Setup};
+use tencentcloud_ssl_exporter::app;
 use tencentcloud_ssl_exporter::cli::Cli;
 use tencentcloud_ssl_exporter::logging;
 
@@ -12,11 +12,7 @@ async fn main() -> ExitCode {
         eprintln!("cannot set up logging: {error:#}");
         return ExitCode::FAILURE;
     }
-    let result = match Setup::from_cli(&cli) {
-        Ok(setup) => app::run(setup, app::shutdown_signal()).await,
-        Err(error) => Err(error),
-    };
-    match result {
+    match app::run_cli(&cli, app::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "exiting");

@@ -356,7 +356,10 @@ impl Collector for BindCollector {
                     };
                     match status {
                         TaskStatus::Querying | TaskStatus::Failed => {
-                            if status == TaskStatus::Failed {
+                            let was_failed = held
+                                .as_ref()
+                                .is_some_and(|h| h.status == TaskStatus::Failed);
+                            if status == TaskStatus::Failed && !was_failed {
                                 tracing::warn!(
                                     account = %self.settings.account,
                                     certificate_id = %cert_id,

@@ -1,0 +1,204 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tencentcloud_ssl_exporter::client::{Client, ClientConfig, RetryPolicy};
+use tencentcloud_ssl_exporter::credentials::{Credentials, MaskedId, Secret, StaticCredentials};
+use tencentcloud_ssl_exporter::telemetry::Telemetry;
+
+pub const SECRET_ID: &str = "AKIDTESTTESTTESTTESTTESTTEST0001";
+pub const SECRET_KEY: &str = "test-secret-key-never-logged-7f3a";
+
+pub fn credentials(token: Option<&str>) -> Arc<StaticCredentials> {
+    Arc::new(StaticCredentials::new(Credentials {
+        secret_id: MaskedId::new(SECRET_ID),
+        secret_key: Secret::new(SECRET_KEY),
+        token: token.map(Secret::new),
+    }))
+}
+
+/// A client with fast retries, for tests against a mock server.
+pub fn client(endpoint: &str, telemetry: Telemetry) -> Client {
+    client_with(endpoint, telemetry, |_| {})
+}
+
+pub fn client_with(
+    endpoint: &str,
+    telemetry: Telemetry,
+    adjust: impl FnOnce(&mut ClientConfig),
+) -> Client {
+    let mut config = ClientConfig {
+        endpoint: endpoint.to_string(),
+        timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+        },
+        ..ClientConfig::default()
+    };
+    // Tests run far below the real limits; pacing would only slow them down.
+    for action in [
+        "DescribeCertificates",
+        "CreateCertificateBindResourceSyncTask",
+        "DescribeCertificateBindResourceTaskResult",
+        "DescribeCertificateBindResourceTaskDetail",
+        "DescribeHostUploadUpdateRecord",
+        "DescribeHostUploadUpdateRecordDetail",
+        "DescribeHostUpdateRecord",
+        "DescribeHostUpdateRecordDetail",
+    ] {
+        config.rate_limits.insert(action.to_string(), 1000.0);
+    }
+    adjust(&mut config);
+    Client::new("default", &config, credentials(None), telemetry).expect("client")
+}
+
+/// Series of the metrics contract (collector snapshots only) in an exposition text:
+/// series → value.
+pub fn contract_series(text: &str) -> BTreeMap<String, f64> {
+    const EXCLUDED: [&str; 4] = [
+        "tencentcloud_ssl_collector_",
+        "tencentcloud_ssl_build_info",
+        "tencentcloud_ssl_api_",
+        "#",
+    ];
+    text.lines()
+        .filter(|l| !l.is_empty() && !EXCLUDED.iter().any(|p| l.starts_with(p)))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The value of one exact series in an exposition text.
+pub fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(s, _)| *s == series)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The real exporter binary, killed on drop.
+pub struct Exporter {
+    pub child: Child,
+    pub base: String,
+    pub log: std::path::PathBuf,
+}
+
+impl Exporter {
+    pub fn start(endpoint: &str, extra: &[&str]) -> Exporter {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("tencentcloud-ssl-exporter-test-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--tencentcloud.endpoint={endpoint}"))
+            .args(extra)
+            .env_clear()
+            .env(
+                "TENCENTCLOUD_SECRET_ID",
+                tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID,
+            )
+            .env(
+                "TENCENTCLOUD_SECRET_KEY",
+                tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY,
+            )
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("exporter starts");
+        Exporter {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("{}{path}", self.base)).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics")
+            .await
+            .map(|(_, t)| t)
+            .unwrap_or_default()
+    }
+
+    /// Waits until `/-/ready` answers 200.
+    pub async fn wait_ready(&self, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some((200, _)) = self.get("/-/ready").await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "exporter not ready within {within:?}; logs:\n{}",
+            self.logs()
+        );
+    }
+
+    /// Sends SIGTERM and returns the exit status and how long the exit took.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let pid = self.child.id().to_string();
+        let start = Instant::now();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (status, start.elapsed());
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = self.child.kill();
+                panic!("exporter did not exit within 15s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Differences between two series maps, for assertion messages.
+pub fn diff(expected: &BTreeMap<String, f64>, actual: &BTreeMap<String, f64>) -> String {
+    let mut out = Vec::new();
+    for (series, value) in expected {
+        match actual.get(series) {
+            None => out.push(format!("missing: {series} {value}")),
+            Some(v) if v != value => out.push(format!("wrong:   {series} {v} (want {value})")),
+            _ => {}
+        }
+    }
+    for (series, value) in actual {
+        if !expected.contains_key(series) {
+            out.push(format!("extra:   {series} {value}"));
+        }
+    }
+    let shown: Vec<String> = out.iter().take(30).cloned().collect();
+    format!("{} differences:\n{}", out.len(), shown.join("\n"))
+}
