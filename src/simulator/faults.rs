@@ -15,8 +15,10 @@ pub enum FaultKind {
     RateLimitExceeded,
     InternalError,
     /// HTTP 502 with an HTML body, as a load balancer in front of the API answers.
+    #[serde(rename = "http_502")]
     Http502,
     /// HTTP 503 with an HTML body.
+    #[serde(rename = "http_503")]
     Http503,
     /// The real answer cut in half.
     TruncatedJson,
