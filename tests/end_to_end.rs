@@ -1,0 +1,246 @@
+//! The real binary against the simulated API: values equal the simulator's truth, faults do not
+//! stop it, bad credentials are reported clearly, and SIGTERM exits cleanly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{contract_series, diff, Exporter};
+use tencentcloud_ssl_exporter::metrics::Family;
+use tencentcloud_ssl_exporter::simulator::{FaultConfig, SimConfig, Simulator};
+
+const MAX_AGE: i64 = 30 * 86_400;
+
+async fn simulator(seed: u64, certificates: usize, faults: FaultConfig) -> Simulator {
+    let mut config = SimConfig::demo(seed, certificates);
+    config.dataset.live_window_seconds = 6;
+    config.dataset.max_task_seconds = 2;
+    config.faults = faults;
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+fn truth(sim: &Simulator) -> BTreeMap<String, f64> {
+    contract_series(&sim.truth("default", MAX_AGE))
+}
+
+/// Waits until the exporter's contract series equal the simulator's truth, after every
+/// in-flight rollout has settled. Returns the last scrape.
+async fn converge(sim: &Simulator, exporter: &Exporter, within: Duration, mut each: impl FnMut(&str)) -> String {
+    let start = Instant::now();
+    let settled_at = sim.dataset().spec.now + sim.dataset().spec.live_window_seconds + 1;
+    let mut last = String::new();
+    while start.elapsed() < within {
+        let text = exporter.metrics().await;
+        each(&text);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        if now > settled_at && contract_series(&text) == truth(sim) {
+            return text;
+        }
+        last = text;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!(
+        "no convergence within {within:?}: {}\nlogs:\n{}",
+        diff(&truth(sim), &contract_series(&last)),
+        exporter.logs()
+    );
+}
+
+fn promtool_check(text: &str) {
+    let Ok(path) = which("promtool") else {
+        assert!(
+            std::env::var_os("REQUIRE_PROMTOOL").is_none(),
+            "REQUIRE_PROMTOOL is set but promtool is not on PATH"
+        );
+        eprintln!("promtool not found: skipping `promtool check metrics`");
+        return;
+    };
+    let mut child = Command::new(path)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("promtool finishes");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}");
+}
+
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
+    let sim = simulator(7, 40, FaultConfig::default()).await;
+    let mut exporter = Exporter::start(&sim.endpoint(), &["--collector.interval=1s"]);
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let text = converge(&sim, &exporter, Duration::from_secs(90), |_| {}).await;
+
+    let series = contract_series(&text);
+    for family in Family::ALL {
+        let name = family.def().name;
+        if name.contains("_collector_") || name.contains("build_info") {
+            assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
+            continue;
+        }
+        assert!(series.keys().any(|s| s.starts_with(&format!("{name}{{"))), "{name} has no series");
+    }
+    for collector in ["certificates", "bind", "upload_update", "update"] {
+        assert!(
+            text.contains(&format!("tencentcloud_ssl_collector_success{{account=\"default\",collector=\"{collector}\"}} 1\n")),
+            "{collector} not successful"
+        );
+    }
+    assert!(text.contains("tencentcloud_ssl_api_requests_total{account=\"default\",action=\"DescribeCertificateBindResourceTaskDetail\",code=\"OK\"}"));
+    assert!(!sim.stats().keys().any(|k| k.contains("RequestLimitExceeded")), "paced, never throttled: {:?}", sim.stats());
+    promtool_check(&text);
+
+    let (status, took) = exporter.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    assert!(!exporter.logs().contains(tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
+    let faults = FaultConfig {
+        rate: 0.1,
+        slow_ms: 2_500,
+        ..FaultConfig::default()
+    };
+    let sim = simulator(11, 30, faults).await;
+    let exporter = Exporter::start(
+        &sim.endpoint(),
+        &["--collector.interval=2s", "--tencentcloud.timeout=1s"],
+    );
+    exporter.wait_ready(Duration::from_secs(120)).await;
+    let mut healthy_checks = 0;
+    let text = converge(&sim, &exporter, Duration::from_secs(150), |text| {
+        assert!(text.contains("tencentcloud_ssl_build_info"), "/metrics stopped answering");
+        healthy_checks += 1;
+    })
+    .await;
+    assert!(healthy_checks > 0);
+    let (status, _) = exporter.get("/-/healthy").await.expect("healthy answers");
+    assert_eq!(status, 200);
+    let stats = sim.stats();
+    let injected: u64 = stats.iter().filter(|(k, _)| k.contains("fault:")).map(|(_, v)| v).sum();
+    assert!(injected > 0, "faults were injected: {stats:?}");
+    let failure_codes = text
+        .lines()
+        .filter(|l| l.starts_with("tencentcloud_ssl_api_requests_total") && !l.contains("code=\"OK\""))
+        .count();
+    assert!(failure_codes > 0, "failures are counted by code");
+    promtool_check(&text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_reported_without_a_retry_storm() {
+    let sim = simulator(3, 10, FaultConfig::default()).await;
+    let port = common::free_port();
+    let log = std::env::temp_dir().join(format!("tencentcloud-ssl-exporter-badcreds-{port}.log"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--tencentcloud.endpoint={}", sim.endpoint()))
+        .arg("--collector.interval=1s")
+        .arg("--log.level=debug")
+        .env_clear()
+        .env("TENCENTCLOUD_SECRET_ID", tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", "wrong-key-that-must-never-be-logged")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let mut text = String::new();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok(response) = reqwest::get(format!("{base}/-/ready")).await {
+            if response.status() == 200 {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                text = reqwest::get(format!("{base}/metrics")).await.expect("scrape").text().await.expect("text");
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("tencentcloud_ssl_collector_success{account=\"default\",collector=\"certificates\"} 0"), "{text}");
+    let auth_failures: f64 = text
+        .lines()
+        .filter(|l| l.contains("code=\"AuthFailure.SignatureFailure\""))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum();
+    // Four collectors, about one run a second for ~3-4 s, one call each, never retried.
+    assert!(auth_failures >= 4.0 && auth_failures <= 40.0, "{auth_failures} auth failures");
+    assert!(logs.contains("credentials or permissions rejected"), "{logs}");
+    assert!(!logs.contains("wrong-key-that-must-never-be-logged"));
+    assert!(!text.contains("wrong-key-that-must-never-be-logged"));
+}
+
+#[test]
+fn missing_credentials_exit_non_zero_with_a_clear_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .env_clear()
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TENCENTCLOUD_SECRET_ID"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_serves_every_family_of_the_contract() {
+    let port = common::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
+        .args(["--demo", &format!("--web.listen-address=127.0.0.1:{port}")])
+        .env_clear()
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    let mut text = String::new();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Ok(response) = reqwest::get(format!("{base}/-/ready")).await {
+            if response.status() == 200 {
+                text = reqwest::get(format!("{base}/metrics")).await.expect("scrape").text().await.expect("text");
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let landing = reqwest::get(format!("{base}/")).await.expect("landing").text().await.expect("text");
+    let _ = child.kill();
+    let _ = child.wait();
+    for family in Family::ALL {
+        assert!(text.contains(&format!("\n{}{{", family.def().name)), "{} missing", family.def().name);
+    }
+    assert!(landing.contains("href=\"metrics\""));
+    promtool_check(&text);
+}
