@@ -27,7 +27,12 @@ fn truth(sim: &Simulator) -> BTreeMap<String, f64> {
 
 /// Waits until the exporter's contract series equal the simulator's truth, after every
 /// in-flight rollout has settled. Returns the last scrape.
-async fn converge(sim: &Simulator, exporter: &Exporter, within: Duration, mut each: impl FnMut(&str)) -> String {
+async fn converge(
+    sim: &Simulator,
+    exporter: &Exporter,
+    within: Duration,
+    mut each: impl FnMut(&str),
+) -> String {
     let start = Instant::now();
     let settled_at = sim.dataset().spec.now + sim.dataset().spec.live_window_seconds + 1;
     let mut last = String::new();
@@ -80,7 +85,10 @@ fn promtool_check(text: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}");
+    assert!(
+        output.status.success() && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
 }
 
 fn which(program: &str) -> Result<std::path::PathBuf, ()> {
@@ -106,7 +114,10 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
             assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
             continue;
         }
-        assert!(series.keys().any(|s| s.starts_with(&format!("{name}{{"))), "{name} has no series");
+        assert!(
+            series.keys().any(|s| s.starts_with(&format!("{name}{{"))),
+            "{name} has no series"
+        );
     }
     for collector in ["certificates", "bind", "upload_update", "update"] {
         assert!(
@@ -115,13 +126,21 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
         );
     }
     assert!(text.contains("tencentcloud_ssl_api_requests_total{account=\"default\",action=\"DescribeCertificateBindResourceTaskDetail\",code=\"OK\"}"));
-    assert!(!sim.stats().keys().any(|k| k.contains("RequestLimitExceeded")), "paced, never throttled: {:?}", sim.stats());
+    assert!(
+        !sim.stats()
+            .keys()
+            .any(|k| k.contains("RequestLimitExceeded")),
+        "paced, never throttled: {:?}",
+        sim.stats()
+    );
     promtool_check(&text);
 
     let (status, took) = exporter.terminate();
     assert!(status.success(), "exit status {status:?}");
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
-    assert!(!exporter.logs().contains(tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY));
+    assert!(!exporter
+        .logs()
+        .contains(tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,7 +158,10 @@ async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
     exporter.wait_ready(Duration::from_secs(120)).await;
     let mut healthy_checks = 0;
     let text = converge(&sim, &exporter, Duration::from_secs(150), |text| {
-        assert!(text.contains("tencentcloud_ssl_build_info"), "/metrics stopped answering");
+        assert!(
+            text.contains("tencentcloud_ssl_build_info"),
+            "/metrics stopped answering"
+        );
         healthy_checks += 1;
     })
     .await;
@@ -147,11 +169,17 @@ async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
     let (status, _) = exporter.get("/-/healthy").await.expect("healthy answers");
     assert_eq!(status, 200);
     let stats = sim.stats();
-    let injected: u64 = stats.iter().filter(|(k, _)| k.contains("fault:")).map(|(_, v)| v).sum();
+    let injected: u64 = stats
+        .iter()
+        .filter(|(k, _)| k.contains("fault:"))
+        .map(|(_, v)| v)
+        .sum();
     assert!(injected > 0, "faults were injected: {stats:?}");
     let failure_codes = text
         .lines()
-        .filter(|l| l.starts_with("tencentcloud_ssl_api_requests_total") && !l.contains("code=\"OK\""))
+        .filter(|l| {
+            l.starts_with("tencentcloud_ssl_api_requests_total") && !l.contains("code=\"OK\"")
+        })
         .count();
     assert!(failure_codes > 0, "failures are counted by code");
     promtool_check(&text);
@@ -168,8 +196,14 @@ async fn wrong_credentials_are_reported_without_a_retry_storm() {
         .arg("--collector.interval=1s")
         .arg("--log.level=debug")
         .env_clear()
-        .env("TENCENTCLOUD_SECRET_ID", tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", "wrong-key-that-must-never-be-logged")
+        .env(
+            "TENCENTCLOUD_SECRET_ID",
+            tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID,
+        )
+        .env(
+            "TENCENTCLOUD_SECRET_KEY",
+            "wrong-key-that-must-never-be-logged",
+        )
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("starts");
@@ -180,7 +214,12 @@ async fn wrong_credentials_are_reported_without_a_retry_storm() {
         if let Ok(response) = reqwest::get(format!("{base}/-/ready")).await {
             if response.status() == 200 {
                 tokio::time::sleep(Duration::from_secs(3)).await;
-                text = reqwest::get(format!("{base}/metrics")).await.expect("scrape").text().await.expect("text");
+                text = reqwest::get(format!("{base}/metrics"))
+                    .await
+                    .expect("scrape")
+                    .text()
+                    .await
+                    .expect("text");
                 break;
             }
         }
@@ -189,15 +228,26 @@ async fn wrong_credentials_are_reported_without_a_retry_storm() {
     let _ = child.kill();
     let _ = child.wait();
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(text.contains("tencentcloud_ssl_collector_success{account=\"default\",collector=\"certificates\"} 0"), "{text}");
+    assert!(
+        text.contains(
+            "tencentcloud_ssl_collector_success{account=\"default\",collector=\"certificates\"} 0"
+        ),
+        "{text}"
+    );
     let auth_failures: f64 = text
         .lines()
         .filter(|l| l.contains("code=\"AuthFailure.SignatureFailure\""))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
         .sum();
     // Four collectors, about one run a second for ~3-4 s, one call each, never retried.
-    assert!(auth_failures >= 4.0 && auth_failures <= 40.0, "{auth_failures} auth failures");
-    assert!(logs.contains("credentials or permissions rejected"), "{logs}");
+    assert!(
+        auth_failures >= 4.0 && auth_failures <= 40.0,
+        "{auth_failures} auth failures"
+    );
+    assert!(
+        logs.contains("credentials or permissions rejected"),
+        "{logs}"
+    );
     assert!(!logs.contains("wrong-key-that-must-never-be-logged"));
     assert!(!text.contains("wrong-key-that-must-never-be-logged"));
 }
@@ -229,17 +279,31 @@ async fn demo_mode_serves_every_family_of_the_contract() {
     while start.elapsed() < Duration::from_secs(60) {
         if let Ok(response) = reqwest::get(format!("{base}/-/ready")).await {
             if response.status() == 200 {
-                text = reqwest::get(format!("{base}/metrics")).await.expect("scrape").text().await.expect("text");
+                text = reqwest::get(format!("{base}/metrics"))
+                    .await
+                    .expect("scrape")
+                    .text()
+                    .await
+                    .expect("text");
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let landing = reqwest::get(format!("{base}/")).await.expect("landing").text().await.expect("text");
+    let landing = reqwest::get(format!("{base}/"))
+        .await
+        .expect("landing")
+        .text()
+        .await
+        .expect("text");
     let _ = child.kill();
     let _ = child.wait();
     for family in Family::ALL {
-        assert!(text.contains(&format!("\n{}{{", family.def().name)), "{} missing", family.def().name);
+        assert!(
+            text.contains(&format!("\n{}{{", family.def().name)),
+            "{} missing",
+            family.def().name
+        );
     }
     assert!(landing.contains("href=\"metrics\""));
     promtool_check(&text);
