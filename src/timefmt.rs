@@ -39,29 +39,27 @@ pub fn utc_date(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Formats unix seconds as the API's zone-less GMT+8 `YYYY-MM-DD HH:MM:SS`.
-pub fn format_gmt8(unix: i64) -> String {
-    let local = unix + GMT8_OFFSET_SECONDS;
+/// `YYYY-MM-DD{separator}HH:MM:SS` of unix seconds shifted by `offset` seconds.
+fn format_civil(unix: i64, offset: i64, separator: char) -> String {
+    let local = unix + offset;
     let (y, m, d) = civil_from_days(local.div_euclid(86_400));
     let secs = local.rem_euclid(86_400);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        "{y:04}-{m:02}-{d:02}{separator}{:02}:{:02}:{:02}",
         secs / 3600,
         (secs / 60) % 60,
         secs % 60
     )
 }
 
+/// Formats unix seconds as the API's zone-less GMT+8 `YYYY-MM-DD HH:MM:SS`.
+pub fn format_gmt8(unix: i64) -> String {
+    format_civil(unix, GMT8_OFFSET_SECONDS, ' ')
+}
+
 /// Formats unix seconds as RFC 3339 UTC with microseconds, as upload-update items carry them.
 pub fn format_rfc3339_utc(unix: i64) -> String {
-    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
-    let secs = unix.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
+    format_civil(unix, 0, 'T') + ".000000Z"
 }
 
 fn number(s: &str) -> Option<u32> {

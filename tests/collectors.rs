@@ -23,6 +23,15 @@ fn settings() -> CollectorSettings {
     }
 }
 
+/// The API's GMT+8 time format, `seconds` before now.
+fn gmt8_seconds_ago(seconds: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    tencentcloud_ssl_exporter::timefmt::format_gmt8(now - seconds)
+}
+
 fn cert(id: &str) -> Value {
     json!({"CertificateId": id, "Domain": format!("{id}.example.com"), "Alias": null, "CertificateType": "SVR",
            "Status": 1, "CertBeginTime": "2025-01-01 08:00:00", "CertEndTime": "2026-01-01 08:00:00"})
@@ -236,13 +245,7 @@ fn upload_detail(rollback_status: u8) -> Value {
 #[tokio::test]
 async fn upload_update_records_count_deploy_and_rollback_and_skip_final_records() {
     let server = MockServer::start_async().await;
-    let recent = tencentcloud_ssl_exporter::timefmt::format_gmt8(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default()
-            - 3600,
-    );
+    let recent = gmt8_seconds_ago(3600);
     server
         .mock_async(|when, then| {
             when.method(POST).header("x-tc-action", "DescribeHostUploadUpdateRecord");
@@ -301,13 +304,7 @@ async fn upload_update_records_count_deploy_and_rollback_and_skip_final_records(
 #[tokio::test]
 async fn update_records_take_status_from_the_list_and_page_details() {
     let server = MockServer::start_async().await;
-    let recent = tencentcloud_ssl_exporter::timefmt::format_gmt8(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default()
-            - 60,
-    );
+    let recent = gmt8_seconds_ago(60);
     // The list server ignores Limit and sends one row per page.
     for (offset, id) in [(0, 5), (1, 6)] {
         server

@@ -188,46 +188,27 @@ async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_are_reported_without_a_retry_storm() {
     let sim = simulator(3, 10, FaultConfig::default()).await;
-    let port = common::free_port();
-    let log = std::env::temp_dir().join(format!("tencentcloud-ssl-exporter-badcreds-{port}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg(format!("--tencentcloud.endpoint={}", sim.endpoint()))
-        .arg("--collector.interval=1s")
-        .arg("--log.level=debug")
-        .env_clear()
-        .env(
-            "TENCENTCLOUD_SECRET_ID",
-            tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID,
-        )
-        .env(
-            "TENCENTCLOUD_SECRET_KEY",
-            "wrong-key-that-must-never-be-logged",
-        )
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    let mut text = String::new();
-    while start.elapsed() < Duration::from_secs(30) {
-        if let Ok(response) = reqwest::get(format!("{base}/-/ready")).await {
-            if response.status() == 200 {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-                text = reqwest::get(format!("{base}/metrics"))
-                    .await
-                    .expect("scrape")
-                    .text()
-                    .await
-                    .expect("text");
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let exporter = Exporter::spawn(
+        &[
+            format!("--tencentcloud.endpoint={}", sim.endpoint()),
+            "--collector.interval=1s".to_string(),
+            "--log.level=debug".to_string(),
+        ],
+        &[
+            (
+                "TENCENTCLOUD_SECRET_ID",
+                tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID,
+            ),
+            (
+                "TENCENTCLOUD_SECRET_KEY",
+                "wrong-key-that-must-never-be-logged",
+            ),
+        ],
+    );
+    exporter.wait_ready(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let text = exporter.metrics().await;
+    let logs = exporter.logs();
     assert!(
         text.contains(
             "tencentcloud_ssl_collector_success{account=\"default\",collector=\"certificates\"} 0"
@@ -266,44 +247,13 @@ fn missing_credentials_exit_non_zero_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_mode_serves_every_family_of_the_contract() {
-    let port = common::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
-        .args(["--demo", &format!("--web.listen-address=127.0.0.1:{port}")])
-        .env_clear()
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("demo starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    let mut text = String::new();
-    while start.elapsed() < Duration::from_secs(60) {
-        if let Ok(response) = reqwest::get(format!("{base}/-/ready")).await {
-            if response.status() == 200 {
-                text = reqwest::get(format!("{base}/metrics"))
-                    .await
-                    .expect("scrape")
-                    .text()
-                    .await
-                    .expect("text");
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let landing = reqwest::get(format!("{base}/"))
-        .await
-        .expect("landing")
-        .text()
-        .await
-        .expect("text");
-    let _ = child.kill();
-    let _ = child.wait();
+    let exporter = Exporter::spawn(&["--demo".to_string()], &[]);
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let text = exporter.metrics().await;
+    let (_, landing) = exporter.get("/").await.expect("landing page");
     for family in Family::ALL {
-        assert!(
-            text.contains(&format!("\n{}{{", family.def().name)),
-            "{} missing",
-            family.def().name
-        );
+        let name = family.def().name;
+        assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
     }
     assert!(landing.contains("href=\"metrics\""));
     promtool_check(&text);

@@ -371,6 +371,15 @@ mod tests {
         builder.finish()
     }
 
+    /// Publishes a successful `certificates` run of `account` holding certificate `id`.
+    fn publish_good(exposition: &Exposition, account: &str, id: &str) {
+        exposition.publish(
+            account,
+            "certificates",
+            report(Some(snapshot(account, id)), true, Duration::from_secs(60)),
+        );
+    }
+
     fn report(snapshot: Option<Snapshot>, success: bool, keep_for: Duration) -> RunReport {
         RunReport {
             snapshot,
@@ -385,11 +394,7 @@ mod tests {
         let telemetry = Telemetry::new();
         telemetry.observe("a", "DescribeCertificates", "OK", 0.1);
         let exposition = Exposition::new(telemetry, "0.1.0", "abc");
-        exposition.publish(
-            "a",
-            "certificates",
-            report(Some(snapshot("a", "c1")), true, Duration::from_secs(60)),
-        );
+        publish_good(&exposition, "a", "c1");
         let plain = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
         assert!(plain.contains("tencentcloud_ssl_certificate_not_after_timestamp_seconds{account=\"a\",certificate_id=\"c1\"} 1\n"));
         assert!(plain.contains(
@@ -425,16 +430,8 @@ mod tests {
     #[tokio::test]
     async fn families_merge_across_accounts_with_one_header() {
         let exposition = Exposition::new(Telemetry::new(), "v", "r");
-        exposition.publish(
-            "a",
-            "certificates",
-            report(Some(snapshot("a", "c1")), true, Duration::from_secs(60)),
-        );
-        exposition.publish(
-            "b",
-            "certificates",
-            report(Some(snapshot("b", "c2")), true, Duration::from_secs(60)),
-        );
+        publish_good(&exposition, "a", "c1");
+        publish_good(&exposition, "b", "c2");
         let plain = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
         let name = "tencentcloud_ssl_certificate_not_after_timestamp_seconds";
         assert_eq!(plain.matches(&format!("# TYPE {name} gauge")).count(), 1);
@@ -444,11 +441,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn failed_run_keeps_data_until_its_bound_then_withdraws_it() {
         let exposition = Exposition::new(Telemetry::new(), "v", "r");
-        exposition.publish(
-            "a",
-            "certificates",
-            report(Some(snapshot("a", "c1")), true, Duration::from_secs(60)),
-        );
+        publish_good(&exposition, "a", "c1");
         exposition.publish(
             "a",
             "certificates",

@@ -99,23 +99,35 @@ pub struct Exporter {
 }
 
 impl Exporter {
+    /// The exporter against `endpoint` with the demo credentials the simulator accepts.
     pub fn start(endpoint: &str, extra: &[&str]) -> Exporter {
+        let mut args = vec![format!("--tencentcloud.endpoint={endpoint}")];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Exporter::spawn(
+            &args,
+            &[
+                (
+                    "TENCENTCLOUD_SECRET_ID",
+                    tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID,
+                ),
+                (
+                    "TENCENTCLOUD_SECRET_KEY",
+                    tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY,
+                ),
+            ],
+        )
+    }
+
+    /// The exporter on a free loopback port with exactly `args` and `env`.
+    pub fn spawn(args: &[String], env: &[(&str, &str)]) -> Exporter {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("tencentcloud-ssl-exporter-test-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--tencentcloud.endpoint={endpoint}"))
-            .args(extra)
+            .args(args)
             .env_clear()
-            .env(
-                "TENCENTCLOUD_SECRET_ID",
-                tencentcloud_ssl_exporter::simulator::DEMO_SECRET_ID,
-            )
-            .env(
-                "TENCENTCLOUD_SECRET_KEY",
-                tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY,
-            )
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
