@@ -37,6 +37,16 @@ pub struct AccountSetup {
     pub credentials: Arc<dyn ProvideCredentials>,
 }
 
+/// Client settings from flags, for `endpoint`.
+fn client_config(cli: &Cli, endpoint: &str) -> ClientConfig {
+    ClientConfig {
+        endpoint: endpoint.to_string(),
+        timeout: cli.timeout,
+        rate_limits: cli.rate_limits.iter().cloned().collect(),
+        ..ClientConfig::default()
+    }
+}
+
 /// Everything `run` needs, resolved from flags (and, in demo mode, the simulator).
 pub struct Setup {
     pub accounts: Vec<AccountSetup>,
@@ -58,11 +68,7 @@ impl Setup {
             cli,
             AccountSetup {
                 name: cli.account.clone(),
-                client: ClientConfig {
-                    endpoint: cli.endpoint.clone(),
-                    timeout: cli.timeout,
-                    ..ClientConfig::default()
-                },
+                client: client_config(cli, &cli.endpoint),
                 credentials: Arc::new(StaticCredentials::new(credentials)),
             },
         ))
@@ -75,11 +81,7 @@ impl Setup {
             cli,
             AccountSetup {
                 name: cli.account.clone(),
-                client: ClientConfig {
-                    endpoint: simulator.endpoint(),
-                    timeout: cli.timeout,
-                    ..ClientConfig::default()
-                },
+                client: client_config(cli, &simulator.endpoint()),
                 credentials: Arc::new(StaticCredentials::new(Credentials {
                     secret_id: MaskedId::new(DEMO_SECRET_ID),
                     secret_key: Secret::new(DEMO_SECRET_KEY),

@@ -58,6 +58,11 @@ pub struct Cli {
     #[arg(long = "tencentcloud.timeout", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
+    /// Override the documented rate limit of an action, in calls per second
+    /// (e.g. `DescribeCertificateBindResourceTaskDetail=5`); repeatable.
+    #[arg(long = "tencentcloud.rate-limit", value_parser = parse_rate_limit, value_name = "ACTION=PER_SECOND")]
+    pub rate_limits: Vec<(String, f64)>,
+
     /// Value of the `account` label on every series.
     #[arg(
         long = "tencentcloud.account",
@@ -111,6 +116,25 @@ pub struct Cli {
     pub demo_certificates: usize,
 }
 
+/// Parses `Action=calls_per_second`.
+pub fn parse_rate_limit(value: &str) -> Result<(String, f64), String> {
+    let (action, rate) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{value:?}: expected ACTION=PER_SECOND"))?;
+    let action = action.trim();
+    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("{value:?}: {action:?} is not an action name"));
+    }
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: {rate:?} is not a number"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(format!("{value:?}: the rate must be a positive number"));
+    }
+    Ok((action.to_string(), rate))
+}
+
 impl Cli {
     /// The listen address as a socket address string (":9877" → "0.0.0.0:9877").
     pub fn listen_socket(&self) -> String {
@@ -159,6 +183,27 @@ mod tests {
         assert_eq!(cli.effective_interval(), Duration::from_secs(30));
         assert_eq!(cli.log_level, LogLevel::Debug);
         assert!(Cli::try_parse_from(["x", "--collector.interval=soon"]).is_err());
+    }
+
+    #[test]
+    fn rate_limit_overrides() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--tencentcloud.rate-limit=DescribeCertificates=5",
+            "--tencentcloud.rate-limit",
+            "DescribeHostUpdateRecordDetail=2.5",
+        ])
+        .expect("parse");
+        assert_eq!(
+            cli.rate_limits,
+            [
+                ("DescribeCertificates".to_string(), 5.0),
+                ("DescribeHostUpdateRecordDetail".to_string(), 2.5)
+            ]
+        );
+        for bad in ["Describe", "=5", "A=0", "A=-1", "A=fast", "A b=1", "A=inf"] {
+            assert!(parse_rate_limit(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
