@@ -46,6 +46,9 @@ struct Args {
     /// Cap list `Limit`s below the documented maximum (exercises pagers).
     #[arg(long)]
     list_limit_cap: Option<u64>,
+    /// Multiply every documented rate limit by this (benchmarks of large accounts).
+    #[arg(long, default_value_t = 1.0)]
+    rate_limit_scale: f64,
     /// Do not enforce the documented rate limits.
     #[arg(long)]
     no_rate_limits: bool,
@@ -82,6 +85,7 @@ async fn main() -> ExitCode {
     config.dataset.max_task_seconds = args.max_task_time.as_secs().max(1) as i64;
     config.enforce_rate_limits = !args.no_rate_limits;
     config.list_limit_cap = args.list_limit_cap;
+    config.rate_limit_scale = args.rate_limit_scale;
     config.faults = FaultConfig {
         rate: args.fault_rate,
         kinds,

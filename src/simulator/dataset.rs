@@ -1,6 +1,8 @@
 //! The simulated world: certificates, what they are bound to, and rollout records with
 //! timelines. Built deterministically from a [`DatasetSpec`].
 
+use std::collections::BTreeMap;
+
 use crate::api::records::{DeployStatus, Operation, RecordKind};
 
 use super::Rng;
@@ -473,6 +475,77 @@ impl Dataset {
         records
     }
 
+    /// The fewest calls per action a complete first collection of this world needs (one list
+    /// of certificates, one create and one result call per 100 certificates, every detail page of
+    /// every certificate with bound resources and of every record younger than `max_age`), the
+    /// yardstick of the benchmarks.
+    pub fn minimal_calls(&self, now: i64, max_age_seconds: i64) -> BTreeMap<&'static str, u64> {
+        use crate::api::action;
+        let pages = |count: u64, limit: u64| count.div_ceil(limit).max(1);
+        let n = self.certificates.len() as u64;
+        let mut calls = BTreeMap::new();
+        calls.insert(action::DESCRIBE_CERTIFICATES, pages(n, 1000));
+        calls.insert(action::CREATE_BIND_SYNC_TASK, n.div_ceil(100));
+        calls.insert(action::DESCRIBE_BIND_TASK_RESULT, n.div_ceil(100));
+        let details: u64 = self
+            .certificates
+            .iter()
+            .filter(|c| !c.task_fails && c.bindings.iter().any(|b| b.instances > 0))
+            .map(|c| {
+                let extent = c
+                    .bindings
+                    .iter()
+                    .map(|b| {
+                        if b.resource_type == "tcb" {
+                            b.instances.div_ceil(2)
+                        } else {
+                            b.instances
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                pages(extent, 100)
+            })
+            .sum();
+        calls.insert(action::DESCRIBE_BIND_TASK_DETAIL, details);
+        for (kind, list, detail) in [
+            (
+                RecordKind::UploadUpdate,
+                action::DESCRIBE_UPLOAD_UPDATE_RECORD,
+                action::DESCRIBE_UPLOAD_UPDATE_RECORD_DETAIL,
+            ),
+            (
+                RecordKind::Update,
+                action::DESCRIBE_UPDATE_RECORD,
+                action::DESCRIBE_UPDATE_RECORD_DETAIL,
+            ),
+        ] {
+            let records: Vec<&Record> = self.records_of(kind).collect();
+            calls.insert(list, pages(records.len() as u64, 100));
+            let detail_pages: u64 = records
+                .iter()
+                .filter(|r| r.created >= now - max_age_seconds)
+                .map(|r| {
+                    let largest = r
+                        .entries
+                        .iter()
+                        .flat_map(|e| {
+                            let mut per_type: BTreeMap<&str, u64> = BTreeMap::new();
+                            for item in &e.items {
+                                *per_type.entry(item.resource_type).or_default() += 1;
+                            }
+                            per_type.into_values()
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    pages(largest, 200)
+                })
+                .sum();
+            calls.insert(detail, detail_pages);
+        }
+        calls
+    }
+
     pub fn certificate(&self, id: &str) -> Option<&Certificate> {
         self.certificates
             .binary_search_by(|c| c.id.as_str().cmp(id))
@@ -553,6 +626,32 @@ mod tests {
         assert!(
             d.records.iter().any(|r| r.created < now - 30 * DAY),
             "older than max age"
+        );
+    }
+
+    #[test]
+    fn minimal_calls_count_every_page() {
+        let d = dataset(1);
+        let calls = d.minimal_calls(d.spec.now, 30 * DAY);
+        assert_eq!(calls["DescribeCertificates"], 1);
+        assert_eq!(calls["CreateCertificateBindResourceSyncTask"], 1);
+        let bound = d
+            .certificates
+            .iter()
+            .filter(|c| !c.task_fails && c.bindings.iter().any(|b| b.instances > 0))
+            .count() as u64;
+        assert!(
+            calls["DescribeCertificateBindResourceTaskDetail"] > bound,
+            "some details need two pages"
+        );
+        let recent = d
+            .records
+            .iter()
+            .filter(|r| r.created >= d.spec.now - 30 * DAY)
+            .count() as u64;
+        assert!(
+            calls["DescribeHostUploadUpdateRecordDetail"] + calls["DescribeHostUpdateRecordDetail"]
+                >= recent
         );
     }
 

@@ -2,7 +2,8 @@
 //!
 //! API calls are `POST /` as in production. Admin routes for tests and benchmarks:
 //! `GET /-/sim/truth[?account=A&max_age_seconds=N]` (expected series), `GET /-/sim/stats`
-//! (answers by action and code), `PUT /-/sim/faults` (a JSON [`FaultConfig`]), `GET /-/healthy`.
+//! (answers by action and code), `GET /-/sim/minimal-calls` (fewest calls a first collection
+//! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]), `GET /-/healthy`.
 //! A request may force a fault with the header `X-Sim-Fault: <kind>`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +49,8 @@ pub struct SimConfig {
     pub fault_seed: u64,
     /// Allowed clock skew of `X-TC-Timestamp`.
     pub max_skew_seconds: i64,
+    /// Multiplies every documented rate limit (benchmarks of large accounts in less time).
+    pub rate_limit_scale: f64,
 }
 
 impl SimConfig {
@@ -64,6 +67,7 @@ impl SimConfig {
             faults: FaultConfig::default(),
             fault_seed: seed,
             max_skew_seconds: 300,
+            rate_limit_scale: 1.0,
         }
     }
 }
@@ -228,26 +232,27 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
         (Method::POST, "/") => api(state, request).await,
         (Method::GET, "/-/healthy") => Ok(answer(StatusCode::OK, "text/plain", "Healthy.\n")),
         (Method::GET, "/-/sim/truth") => {
-            let param = |key: &str| {
-                query
-                    .split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.to_string())
-            };
-            let account = param("account").unwrap_or_else(|| "default".to_string());
-            let max_age = param("max_age_seconds")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30 * 86_400);
+            let account = query_param(&query, "account").unwrap_or("default");
+            let max_age = max_age_param(&query);
             let tasks = lock(&state.tasks);
             let text = truth::render(&truth::truth(
                 &state.dataset,
                 &tasks,
-                &account,
+                account,
                 unix_ms(),
                 max_age,
             ));
             Ok(answer(StatusCode::OK, "text/plain; charset=utf-8", text))
+        }
+        (Method::GET, "/-/sim/minimal-calls") => {
+            let calls = state
+                .dataset
+                .minimal_calls(unix_ms() / 1000, max_age_param(&query));
+            Ok(answer(
+                StatusCode::OK,
+                "application/json",
+                json!(calls).to_string(),
+            ))
         }
         (Method::GET, "/-/sim/stats") => {
             let stats = lock(&state.stats).clone();
@@ -275,6 +280,22 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
         }
         _ => Ok(answer(StatusCode::NOT_FOUND, "text/plain", "not found\n")),
     }
+}
+
+/// The value of `key` in a query string (no percent-decoding: the admin routes take plain values).
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// `max_age_seconds` of a query string; 30 days (the exporter's default) when absent.
+fn max_age_param(query: &str) -> i64 {
+    query_param(query, "max_age_seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30 * 86_400)
 }
 
 async fn read_body(request: Request<Incoming>) -> Result<Bytes, String> {
@@ -384,7 +405,8 @@ fn over_limit(state: &State, action: &str) -> bool {
     let limit = DOCUMENTED_LIMITS
         .iter()
         .find(|(a, _)| *a == action)
-        .map_or(20, |(_, rate)| *rate as u32);
+        .map_or(20.0, |(_, rate)| *rate);
+    let limit = (limit * state.config.rate_limit_scale).floor().max(1.0) as u32;
     let second = state.started.elapsed().as_secs();
     let mut windows = lock(&state.windows);
     let window = windows.entry(action.to_string()).or_insert((second, 0));
