@@ -25,7 +25,7 @@ struct Args {
     /// Rollout records (both kinds); default certificates/2 + 4.
     #[arg(long)]
     records: Option<usize>,
-    /// In-flight rollouts finish within this long after start.
+    /// In-flight rollouts finish within this long after start (0s: no rollout is in flight).
     #[arg(long, default_value = "3m", value_parser = parse_duration)]
     live_window: Duration,
     /// Longest time a bind task takes.

@@ -45,7 +45,7 @@ pub struct DatasetSpec {
     pub records: usize,
     /// Unix time the world is built around: expiry dates and record ages are relative to it.
     pub now: i64,
-    /// Rollouts still in flight at `now` finish within this many seconds.
+    /// Rollouts still in flight at `now` finish within this many seconds; 0: none is in flight.
     pub live_window_seconds: i64,
     /// Bind tasks take between 1 and this many seconds to finish.
     pub max_task_seconds: i64,
@@ -367,8 +367,9 @@ impl Dataset {
             };
             let cert = rng.pick(certificates);
             let old = rng.pick(certificates);
-            // A quarter are live (in flight at start), a few are older than 30 days.
-            let live = index % 4 == 0;
+            // A quarter are live (in flight at start) unless the live window is zero; a few are
+            // older than 30 days.
+            let live = index % 4 == 0 && spec.live_window_seconds > 0;
             let created = if live {
                 now - rng.range(5, 60) as i64
             } else if index % 11 == 5 {

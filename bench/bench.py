@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""End-to-end benchmarks of tencentcloud-ssl-exporter against its simulated SSL API.
+
+For each scenario it starts the simulator (documented rate limits, added latency) and the
+exporter, and measures in one run:
+
+- the first full collection against the floor: max over actions of (fewest calls that action
+  needs / its rate limit), plus the bind task wait;
+- API calls made against the fewest possible, and throttled answers provoked (target: none);
+- in a steady-state cycle, record and bind details fetched again (target: none for final records);
+- scrape throughput with `wrk -t2 -c16` (gzip, as Prometheus asks) against nginx serving the very
+  same bytes from files, and the p99 latency;
+- peak RSS of the exporter and bytes per series.
+
+Usage:
+  bench/bench.py                 # full run: 400, 2,000 and 20,000 certificates (takes ~30 min)
+  bench/bench.py --smoke         # small, quick run used by CI to keep this script working
+  bench/bench.py --only 2000     # one scenario
+Needs wrk and nginx (Debian packages `wrk`, `nginx`). Prints a table of measured vs target;
+--check makes missed targets an error (never used in CI: timings on shared machines vary).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_SECRET_ID = "AKIDDEMOEXAMPLEEXAMPLEEXAMPLE00001"
+DEMO_SECRET_KEY = "demo-secret-key-for-the-simulator"
+# Documented per-action limits (calls per second), as in src/client/ratelimit.rs.
+LIMITS = {
+    "CreateCertificateBindResourceSyncTask": 10,
+    "DescribeCertificateBindResourceTaskResult": 10,
+    "DescribeCertificateBindResourceTaskDetail": 10,
+    "DescribeHostUpdateRecord": 10,
+    "DescribeHostUpdateRecordDetail": 10,
+    "DescribeHostUploadUpdateRecord": 20,
+    "DescribeHostUploadUpdateRecordDetail": 20,
+    "DescribeCertificates": 20,
+}
+TASK_WAIT_SECONDS = 4  # the simulator's longest bind task (--max-task-time)
+COLLECTORS = ["certificates", "bind", "upload_update", "update"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, headers=None, timeout=30):
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.read()
+
+
+def wait_until(check, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def peak_rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def samples(text, name):
+    """{labels: value} of one metric in exposition text."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line.rsplit(" ", 1)
+            out[labels[len(name):]] = float(value)
+    return out
+
+
+def by_collector(text, name):
+    return {re.search(r'collector="([^"]+)"', k).group(1): v for k, v in samples(text, name).items()}
+
+
+def total(stats, predicate=lambda key: True):
+    return sum(v for k, v in stats.items() if predicate(k))
+
+
+def diff(after, before):
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def run_wrk(url, seconds):
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip", url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"\n\s+99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99_ms = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", out)
+    return rps, p99_ms, errors.group(0) if errors else ""
+
+
+class Nginx:
+    """nginx serving `plain` and its gzip twin (gzip_static) as /metrics."""
+
+    def __init__(self, plain, gz):
+        self.dir = tempfile.mkdtemp(prefix="bench-nginx-")
+        os.chmod(self.dir, 0o755)  # nginx workers run as an unprivileged user
+        os.makedirs(f"{self.dir}/www", mode=0o755)
+        with open(f"{self.dir}/www/metrics", "wb") as f:
+            f.write(plain)
+        with open(f"{self.dir}/www/metrics.gz", "wb") as f:
+            f.write(gz)
+        self.port = free_port()
+        conf = f"""
+worker_processes 2;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  gzip_static on;
+  types {{ }}
+  default_type "text/plain; version=0.0.4; charset=utf-8";
+  server {{ listen 127.0.0.1:{self.port}; root {self.dir}/www; location = /metrics {{ }} }}
+}}
+"""
+        with open(f"{self.dir}/nginx.conf", "w") as f:
+            f.write(conf)
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = subprocess.Popen([nginx, "-p", self.dir, "-c", f"{self.dir}/nginx.conf", "-g", "daemon off;"])
+        wait_until(lambda: get(self.url(), {"Accept-Encoding": "gzip"}) == gz, 10, "nginx")
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def scenario(args, name, certificates, records, latency_ms, scale, steady, scrape):
+    bins = os.path.join(ROOT, "target", args.profile)
+    sim_port, exp_port = free_port(), free_port()
+    sim_url, exp_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
+    logs = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    sim = subprocess.Popen(
+        [f"{bins}/tencentcloud-ssl-simulator", "--listen", f"127.0.0.1:{sim_port}",
+         "--certificates", str(certificates), "--records", str(records),
+         "--latency", f"{latency_ms}ms", "--live-window", "0s",
+         "--max-task-time", f"{TASK_WAIT_SECONDS}s", "--rate-limit-scale", str(scale)],
+        stdout=subprocess.DEVNULL, stderr=open(f"{logs}/simulator.log", "w"))
+    procs = [sim]
+    try:
+        wait_until(lambda: get(f"{sim_url}/-/healthy") == b"Healthy.\n", 60, "the simulator")
+        minimal = json.loads(get(f"{sim_url}/-/sim/minimal-calls"))
+        floor = max(calls / (LIMITS[action] * scale) for action, calls in minimal.items())
+        expected = floor + TASK_WAIT_SECONDS
+        interval = int(max(args.min_interval, 1.6 * expected + 20)) if steady else 24 * 3600
+        command = [f"{bins}/tencentcloud-ssl-exporter", f"--tencentcloud.endpoint={sim_url}",
+                   f"--web.listen-address=127.0.0.1:{exp_port}", f"--collector.interval={interval}s",
+                   "--log.level=warn"]
+        if scale != 1:
+            command += [f"--tencentcloud.rate-limit={a}={r * scale:g}" for a, r in LIMITS.items()]
+        env = dict(os.environ, TENCENTCLOUD_SECRET_ID=DEMO_SECRET_ID, TENCENTCLOUD_SECRET_KEY=DEMO_SECRET_KEY)
+        started = time.time()
+        exporter = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=open(f"{logs}/exporter.log", "w"))
+        procs.append(exporter)
+        wait_until(lambda: get(f"{exp_url}/-/ready") == b"Ready.\n", expected * 3 + 120, "the first collection")
+        wall = time.time() - started
+        text = get(f"{exp_url}/metrics").decode()
+        first_cycle = max(by_collector(text, "tencentcloud_ssl_collector_duration_seconds").values())
+        first_success = by_collector(text, "tencentcloud_ssl_collector_last_success_timestamp_seconds")
+        stats = json.loads(get(f"{sim_url}/-/sim/stats"))
+        calls = total(stats)
+        throttled = total(stats, lambda k: "LimitExceeded" in k)
+        series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+        rows = [
+            ("first cycle / (floor + task wait)", f"{first_cycle:.1f}s / ({floor:.1f}s + {TASK_WAIT_SECONDS}s) = {first_cycle / expected:.3f}", "<= 1.10", first_cycle / expected <= 1.10),
+            ("API calls / fewest possible", f"{calls} / {sum(minimal.values())} = {calls / sum(minimal.values()):.3f}", "<= 1.05", calls / sum(minimal.values()) <= 1.05),
+            ("throttled answers provoked", str(throttled), "0", throttled == 0),
+            ("series served", str(series), "", None),
+            ("time to ready (wall)", f"{wall:.1f}s", "", None),
+        ]
+        if steady:
+            def second_runs_done():
+                now = by_collector(get(f"{exp_url}/metrics").decode(), "tencentcloud_ssl_collector_last_success_timestamp_seconds")
+                return all(now.get(c, 0) > first_success.get(c, 0) for c in COLLECTORS)
+            wait_until(second_runs_done, interval + expected * 2 + 120, "a steady-state cycle")
+            cycle = diff(json.loads(get(f"{sim_url}/-/sim/stats")), stats)
+            record_details = total(cycle, lambda k: "RecordDetail" in k)
+            bind_details = total(cycle, lambda k: "TaskDetail" in k)
+            rows.append(("steady cycle: record details refetched", str(record_details), "0 (final records)", record_details == 0))
+            rows.append(("steady cycle: bind details refetched", str(bind_details), "0 (CacheTime unchanged)", bind_details == 0))
+            rows.append(("steady cycle: API calls", str(total(cycle)), "", None))
+        if scrape:
+            plain = get(f"{exp_url}/metrics")
+            gz = get(f"{exp_url}/metrics", {"Accept-Encoding": "gzip"})
+            nginx = Nginx(plain, gz)
+            try:
+                ours_rps, ours_p99, ours_err = run_wrk(f"{exp_url}/metrics", args.wrk_seconds)
+                nginx_rps, nginx_p99, _ = run_wrk(nginx.url(), args.wrk_seconds)
+            finally:
+                nginx.stop()
+            p99_target = 5.0 if certificates <= 2000 else 50.0
+            rows.append(("scrape req/s ours / nginx (gzip)", f"{ours_rps:,.0f} / {nginx_rps:,.0f} = {ours_rps / nginx_rps:.2f}", ">= 0.8", ours_rps / nginx_rps >= 0.8))
+            rows.append(("scrape p99 ours (nginx)", f"{ours_p99:.2f} ms ({nginx_p99:.2f} ms)", f"< {p99_target:g} ms", ours_p99 < p99_target))
+            rows.append(("scrape bytes plain / gzip", f"{len(plain):,} / {len(gz):,}", "", None))
+            if ours_err:
+                rows.append(("scrape errors", ours_err, "none", False))
+        rss = peak_rss_bytes(exporter.pid)
+        rss_target = 25 if certificates <= 2000 else 150
+        rows.append(("peak RSS", f"{rss / 2**20:.1f} MiB", f"<= {rss_target} MiB" if certificates >= 2000 else "", rss / 2**20 <= rss_target if certificates >= 2000 else None))
+        rows.append(("peak RSS / series", f"{rss / max(series, 1):,.0f} B", "", None))
+        return {"name": name, "rows": rows, "rss": rss, "series": series}
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="small quick run (CI); no timing verdicts")
+    parser.add_argument("--only", help="run only the scenario with this many certificates")
+    parser.add_argument("--profile", default=None, help="cargo profile directory: release (default) or debug")
+    parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument("--min-interval", type=int, default=60)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    args.profile = args.profile or ("debug" if args.smoke else "release")
+    for tool in ["wrk", "nginx"]:
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            raise SystemExit(f"{tool} not found: apt-get install wrk nginx")
+    if not args.no_build:
+        flags = ["--release"] if args.profile == "release" else []
+        subprocess.run(["cargo", "build", "--bins", *flags], cwd=ROOT, check=True)
+
+    if args.smoke:
+        args.wrk_seconds, args.min_interval = 2, 8
+        scenarios = [("smoke-40", 40, 20, 5, 1, True, True)]
+    else:
+        scenarios = [
+            ("400 certificates, 60 records", 400, 60, 40, 1, True, False),
+            ("2,000 certificates, 300 records", 2000, 300, 40, 1, True, True),
+            # The documented limits scaled by 10 keep this under 5 minutes; ratios are unchanged.
+            ("20,000 certificates, 3,000 records (limits x10)", 20000, 3000, 40, 10, False, True),
+        ]
+        if args.only:
+            scenarios = [s for s in scenarios if str(s[1]) == args.only]
+    results = []
+    for name, certs, records, latency, scale, steady, scrape in scenarios:
+        print(f"== {name} (latency {latency} ms) ...", flush=True)
+        results.append(scenario(args, name, certs, records, latency, scale, steady, scrape))
+
+    missed = 0
+    print("\n| scenario | measure | measured | target | |")
+    print("|---|---|---|---|---|")
+    for result in results:
+        for measure, measured, target, ok in result["rows"]:
+            verdict = "" if ok is None or args.smoke else ("ok" if ok else "MISSED")
+            missed += ok is False and not args.smoke
+            print(f"| {result['name']} | {measure} | {measured} | {target} | {verdict} |")
+    if len(results) >= 2 and results[1]["series"] > results[0]["series"]:
+        a, b = results[0], results[1]
+        print(f"\nmarginal RSS per series between the first two scenarios: "
+              f"{(b['rss'] - a['rss']) / (b['series'] - a['series']):,.0f} B")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    if args.check and missed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
