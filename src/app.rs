@@ -1,4 +1,5 @@
-//! Wires the pieces together: credentials, clients, collectors, the exposition and the server.
+//! Wires the pieces together: configuration, credentials, clients, collectors, the exposition
+//! and the server.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,14 +16,15 @@ use crate::collector::bind::BindCollector;
 use crate::collector::certificates::CertificatesCollector;
 use crate::collector::deploy::DeployCollector;
 use crate::collector::CollectorSettings;
-use crate::credentials::{
-    self, Credentials, MaskedId, ProvideCredentials, Secret, StaticCredentials,
-};
+use crate::config::{Config, CredentialsConfig, SecretSource};
+use crate::credentials::{sources, Secret};
 use crate::metrics::Exposition;
 use crate::scheduler::{self, Readiness, Schedule};
 use crate::server::{self, ServerConfig, ServerState};
+use crate::shard;
 use crate::simulator::{SimConfig, Simulator, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use crate::telemetry::Telemetry;
+use crate::web_config::WebConfig;
 
 /// Build revision, from the `GIT_REVISION` environment variable at build time when set.
 pub const REVISION: &str = match option_env!("GIT_REVISION") {
@@ -30,84 +32,103 @@ pub const REVISION: &str = match option_env!("GIT_REVISION") {
     None => "unknown",
 };
 
-/// One account to collect.
-pub struct AccountSetup {
-    pub name: String,
-    pub client: ClientConfig,
-    pub credentials: Arc<dyn ProvideCredentials>,
-}
-
-/// Client settings from flags, for `endpoint`.
-fn client_config(cli: &Cli, endpoint: &str) -> ClientConfig {
-    ClientConfig {
-        endpoint: endpoint.to_string(),
-        timeout: cli.timeout,
-        rate_limits: cli.rate_limits.iter().cloned().collect(),
-        ..ClientConfig::default()
-    }
-}
-
-/// Everything `run` needs, resolved from flags (and, in demo mode, the simulator).
+/// Everything `run` needs, resolved from flags, the configuration files and (in demo mode) the
+/// simulator.
 pub struct Setup {
-    pub accounts: Vec<AccountSetup>,
+    pub config: Config,
     pub server: ServerConfig,
+    pub web: WebConfig,
     pub listen: String,
-    pub interval: Duration,
     pub stale_intervals: u32,
     pub concurrency: usize,
-    pub bind_poll_timeout: Duration,
-    pub deploy_max_age: Duration,
 }
 
 impl Setup {
-    /// The production setup: one account described by flags and the environment.
+    /// Flags plus, when given, the configuration and web configuration files; `--shard` applied.
     pub fn from_cli(cli: &Cli) -> anyhow::Result<Setup> {
-        let credentials = credentials::from_env(|name| std::env::var(name).ok())
-            .context("reading credentials from the environment")?;
-        Ok(Setup::with_account(
-            cli,
-            AccountSetup {
-                name: cli.account.clone(),
-                client: client_config(cli, &cli.endpoint),
-                credentials: Arc::new(StaticCredentials::new(credentials)),
-            },
-        ))
-    }
-
-    /// The demo setup: the normal client, signing and collectors against a simulator running in
-    /// this process.
-    pub fn demo(cli: &Cli, simulator: &Simulator) -> Setup {
-        Setup::with_account(
-            cli,
-            AccountSetup {
-                name: cli.account.clone(),
-                client: client_config(cli, &simulator.endpoint()),
-                credentials: Arc::new(StaticCredentials::new(Credentials {
-                    secret_id: MaskedId::new(DEMO_SECRET_ID),
-                    secret_key: Secret::new(DEMO_SECRET_KEY),
-                    token: None,
-                })),
-            },
-        )
-    }
-
-    /// Flags for everything but the account.
-    pub fn with_account(cli: &Cli, account: AccountSetup) -> Setup {
-        Setup {
-            accounts: vec![account],
+        let mut config = match &cli.config_file {
+            Some(path) => Config::load(path, cli)?,
+            None => Config::from_cli(cli),
+        };
+        if let Some(path) = &cli.config_file {
+            if config.has_inline_secret() {
+                crate::config::warn_if_readable_by_others(path, "the configuration file");
+            }
+        }
+        if let Some((index, count)) = cli.shard {
+            config
+                .accounts
+                .retain(|a| shard::owns(&a.name, index, count));
+            tracing::info!(
+                shard = index,
+                shards = count,
+                accounts = config.accounts.len(),
+                "sharding accounts"
+            );
+        }
+        let web = match &cli.web_config_file {
+            Some(path) => WebConfig::load(path)?,
+            None => WebConfig::default(),
+        };
+        Ok(Setup {
+            config,
             server: ServerConfig {
                 telemetry_path: cli.telemetry_path.clone(),
                 max_connections: cli.max_connections,
                 ..ServerConfig::default()
             },
+            web,
             listen: cli.listen_socket(),
-            interval: cli.effective_interval(),
             stale_intervals: cli.stale_intervals,
             concurrency: cli.concurrency.max(1),
-            bind_poll_timeout: cli.bind_poll_timeout,
-            deploy_max_age: cli.deploy_max_age,
-        }
+        })
     }
+
+    /// The demo: the normal client, signing and collectors against a simulator in this process.
+    pub fn demo(cli: &Cli, simulator: &Simulator) -> anyhow::Result<Setup> {
+        let mut setup = Setup::from_cli(cli)?;
+        for account in &mut setup.config.accounts {
+            account.endpoint = simulator.endpoint();
+            account.credentials = CredentialsConfig::Static {
+                secret_id: SecretSource::Inline(Secret::new(DEMO_SECRET_ID)),
+                secret_key: SecretSource::Inline(Secret::new(DEMO_SECRET_KEY)),
+                token: None,
+            };
+        }
+        Ok(setup)
+    }
+}
+
+/// Runs the exporter as the flags say: against Tencent Cloud, or with `--demo` against a
+/// simulator started in this process. With `--config.check`, validates and returns.
+pub async fn run_cli(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    if cli.config_check {
+        let setup = Setup::from_cli(cli)?;
+        println!(
+            "configuration OK: {}; web: {}",
+            setup.config.summary(),
+            setup.web.summary()
+        );
+        return Ok(());
+    }
+    if !cli.demo {
+        return run(Setup::from_cli(cli)?, shutdown).await;
+    }
+    let simulator = Simulator::start(SimConfig::demo(cli.demo_seed, cli.demo_certificates))
+        .await
+        .context("starting the demo simulator")?;
+    tracing::info!(
+        endpoint = %simulator.endpoint(),
+        certificates = simulator.dataset().certificates.len(),
+        records = simulator.dataset().records.len(),
+        "demo mode: collecting from the built-in simulated SSL API"
+    );
+    let result = match Setup::demo(cli, &simulator) {
+        Ok(setup) => run(setup, shutdown).await,
+        Err(error) => Err(error),
+    };
+    simulator.stop().await;
+    result
 }
 
 /// Binds the listener, starts every collector and serves until `shutdown` resolves.
@@ -132,42 +153,82 @@ pub async fn serve(
     ));
     let readiness = Arc::new(Readiness::new());
     let stop_collectors = CancellationToken::new();
+    let config = &setup.config;
     let mut tasks = Vec::new();
-    for account in &setup.accounts {
+    for account in &config.accounts {
+        let place = format!("account {}", account.name);
+        let credentials = sources::build_resolved(
+            &account.credentials,
+            &sources::Context::new(&account.name, telemetry.clone()),
+        )
+        .await
+        .with_context(|| format!("{place}: credentials"))?;
+        let client_config = ClientConfig {
+            endpoint: account.endpoint.clone(),
+            timeout: account.timeout,
+            rate_limits: account.rate_limits.clone(),
+            language: account.language.clone(),
+            ..ClientConfig::default()
+        };
         let client = Client::new(
             &account.name,
-            &account.client,
-            Arc::clone(&account.credentials),
+            &client_config,
+            credentials,
             telemetry.clone(),
         )
-        .with_context(|| format!("account {}", account.name))?;
-        let settings = CollectorSettings {
+        .with_context(|| place.clone())?;
+        let schedule = |interval: Duration| Schedule {
             account: account.name.clone(),
-            interval: setup.interval,
-            stale_intervals: setup.stale_intervals,
-            concurrency: setup.concurrency,
-        };
-        let schedule = Schedule {
-            account: account.name.clone(),
-            interval: setup.interval,
+            interval,
             stale_intervals: setup.stale_intervals,
             exposition: Arc::clone(&exposition),
             readiness: Arc::clone(&readiness),
             shutdown: stop_collectors.clone(),
         };
-        tasks.push(scheduler::spawn(
-            CertificatesCollector::new(client.clone(), settings.clone()),
-            schedule.clone(),
-        ));
-        tasks.push(scheduler::spawn(
-            BindCollector::new(client.clone(), settings.clone(), setup.bind_poll_timeout),
-            schedule.clone(),
-        ));
-        for kind in [RecordKind::UploadUpdate, RecordKind::Update] {
+        let settings = |interval: Duration| CollectorSettings {
+            account: account.name.clone(),
+            interval,
+            stale_intervals: setup.stale_intervals,
+            concurrency: setup.concurrency,
+            detail_series: config.detail_series,
+        };
+        let plan = &config.collectors;
+        if let Some(interval) = plan.certificates {
             tasks.push(scheduler::spawn(
-                DeployCollector::new(kind, client.clone(), settings.clone(), setup.deploy_max_age),
-                schedule.clone(),
+                CertificatesCollector::new(
+                    client.clone(),
+                    settings(interval),
+                    config.certificates.clone(),
+                ),
+                schedule(interval),
             ));
+        }
+        if let Some(interval) = plan.bind {
+            tasks.push(scheduler::spawn(
+                BindCollector::new(
+                    client.clone(),
+                    settings(interval),
+                    config.certificates.clone(),
+                    plan.bind_poll_timeout,
+                ),
+                schedule(interval),
+            ));
+        }
+        for (kind, enabled) in [
+            (RecordKind::UploadUpdate, plan.upload_update),
+            (RecordKind::Update, plan.update),
+        ] {
+            if let Some(interval) = enabled {
+                tasks.push(scheduler::spawn(
+                    DeployCollector::new(
+                        kind,
+                        client.clone(),
+                        settings(interval),
+                        config.records_max_age,
+                    ),
+                    schedule(interval),
+                ));
+            }
         }
     }
     tasks.push(scheduler::spawn_housekeeping(
@@ -177,12 +238,14 @@ pub async fn serve(
     tracing::info!(
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         telemetry_path = %setup.server.telemetry_path,
-        interval = %crate::duration::format_duration(setup.interval),
-        accounts = setup.accounts.len(),
+        tls = setup.web.tls_enabled(),
+        basic_auth = setup.web.basic_auth_enabled(),
+        config = %config.summary(),
         "serving"
     );
     let state = Arc::new(ServerState {
         config: setup.server,
+        web: setup.web,
         exposition,
         readiness,
     });
@@ -193,26 +256,6 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Runs the exporter as the flags say: against Tencent Cloud, or with `--demo` against a
-/// simulator started in this process.
-pub async fn run_cli(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    if !cli.demo {
-        return run(Setup::from_cli(cli)?, shutdown).await;
-    }
-    let simulator = Simulator::start(SimConfig::demo(cli.demo_seed, cli.demo_certificates))
-        .await
-        .context("starting the demo simulator")?;
-    tracing::info!(
-        endpoint = %simulator.endpoint(),
-        certificates = simulator.dataset().certificates.len(),
-        records = simulator.dataset().records.len(),
-        "demo mode: collecting from the built-in simulated SSL API"
-    );
-    let result = run(Setup::demo(cli, &simulator), shutdown).await;
-    simulator.stop().await;
-    result
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -30,6 +30,23 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tencentcloud-ssl-exporter", version, about, long_about = None)]
 pub struct Cli {
+    /// Configuration file (YAML): accounts, credentials, collectors, filters. Without it, flags
+    /// and environment variables describe a single account.
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub config_file: Option<std::path::PathBuf>,
+
+    /// Validate the configuration (and the web configuration) and exit.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Web configuration file (Prometheus exporter-toolkit format): TLS, basic auth, headers.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<std::path::PathBuf>,
+
+    /// Collect only the accounts of shard I of N (0-based), by a stable hash of the account name.
+    #[arg(long = "shard", value_parser = parse_shard, value_name = "I/N")]
+    pub shard: Option<(u32, u32)>,
+
     /// Address to listen on for HTTP requests (":PORT" listens on every interface).
     #[arg(
         long = "web.listen-address",
@@ -116,6 +133,25 @@ pub struct Cli {
     pub demo_certificates: usize,
 }
 
+/// Parses `I/N` with `0 <= I < N`.
+pub fn parse_shard(value: &str) -> Result<(u32, u32), String> {
+    let (index, count) = value
+        .split_once('/')
+        .ok_or_else(|| format!("{value:?}: expected I/N, e.g. 0/3"))?;
+    let index: u32 = index
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: {index:?} is not a number"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: {count:?} is not a number"))?;
+    if count == 0 || index >= count {
+        return Err(format!("{value:?}: need 0 <= I < N"));
+    }
+    Ok((index, count))
+}
+
 /// Parses `Action=calls_per_second`.
 pub fn parse_rate_limit(value: &str) -> Result<(String, f64), String> {
     let (action, rate) = value
@@ -183,6 +219,14 @@ mod tests {
         assert_eq!(cli.effective_interval(), Duration::from_secs(30));
         assert_eq!(cli.log_level, LogLevel::Debug);
         assert!(Cli::try_parse_from(["x", "--collector.interval=soon"]).is_err());
+    }
+
+    #[test]
+    fn shard_flag() {
+        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
+        for bad in ["3/3", "1/0", "a/2", "1", "-1/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

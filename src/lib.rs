@@ -25,7 +25,12 @@
 //!
 //! Serving:
 //! - [`server`]: `/metrics`, `/-/healthy`, `/-/ready` and a landing page over hyper.
-//! - [`app`]: wiring; `main` only parses flags, sets up logging and calls [`app::run`].
+//! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers).
+//! - [`app`]: wiring; `main` only parses flags, sets up logging and calls [`app::run_cli`].
+//!
+//! Configuration:
+//! - [`config`]: the YAML file validated into its own type, or one account from flags.
+//! - [`shard`]: which accounts a replica collects under `--shard=I/N`.
 //! - [`cli`], [`logging`], [`duration`], [`timefmt`]: flags, log setup and small parsers.
 
 pub mod api;
@@ -33,13 +38,16 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod collector;
+pub mod config;
 pub mod credentials;
 pub mod duration;
 pub mod logging;
 pub mod metrics;
 pub mod scheduler;
 pub mod server;
+pub mod shard;
 pub mod signing;
 pub mod simulator;
 pub mod telemetry;
 pub mod timefmt;
+pub mod web_config;

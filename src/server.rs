@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::metrics::Exposition;
 use crate::scheduler::Readiness;
+use crate::web_config::WebConfig;
 
 /// The Prometheus text format content type.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -53,6 +54,8 @@ impl Default for ServerConfig {
 #[derive(Debug)]
 pub struct ServerState {
     pub config: ServerConfig,
+    /// TLS, basic auth and extra headers (`--web.config.file`).
+    pub web: WebConfig,
     pub exposition: Arc<Exposition>,
     pub readiness: Arc<Readiness>,
 }
@@ -137,7 +140,38 @@ const LANDING_PAGE: &str = concat!(
     "</body></html>\n"
 );
 
-/// Routes one request. Never fails: every outcome is a response.
+/// Checks authentication (bcrypt off the async threads when the cache cannot answer), routes,
+/// and adds the configured headers. Never fails: every outcome is a response.
+pub async fn respond(state: Arc<ServerState>, request: Request<Incoming>) -> Response<Chunks> {
+    let allowed = match state.web.quick_verdict(request.headers()) {
+        Some(verdict) => verdict,
+        None => {
+            let headers = request.headers().clone();
+            let checker = Arc::clone(&state);
+            tokio::task::spawn_blocking(move || checker.web.authorized(&headers))
+                .await
+                .unwrap_or(false)
+        }
+    };
+    let mut response = if allowed {
+        handle(&state, &request)
+    } else {
+        let mut r = response(
+            StatusCode::UNAUTHORIZED,
+            "text/plain; charset=utf-8",
+            Chunks::text("Unauthorized\n"),
+        );
+        r.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"tencentcloud-ssl-exporter\""),
+        );
+        r
+    };
+    state.web.apply_headers(response.headers_mut());
+    response
+}
+
+/// Routes one authorized request.
 pub fn handle(state: &ServerState, request: &Request<Incoming>) -> Response<Chunks> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut r = response(
@@ -217,18 +251,44 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let header_read_timeout = state.config.header_read_timeout;
+        let tls = state.web.tls_acceptor();
+        let watcher = graceful.watcher();
         let state = Arc::clone(&state);
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let response = handle(&state, &request);
-            async move { Ok::<_, Infallible>(response) }
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(respond(state, request).await) }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(acceptor) => {
+                    // The handshake gets the same deadline as a request's headers.
+                    match tokio::time::timeout(header_read_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            watcher
+                                .watch(builder.serve_connection(TokioIo::new(tls_stream), service))
+                                .await
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(error = %error, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(error = %error, "connection ended with an error");
             }
             drop(permit);

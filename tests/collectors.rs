@@ -11,6 +11,7 @@ use tencentcloud_ssl_exporter::collector::bind::BindCollector;
 use tencentcloud_ssl_exporter::collector::certificates::CertificatesCollector;
 use tencentcloud_ssl_exporter::collector::deploy::DeployCollector;
 use tencentcloud_ssl_exporter::collector::{Collector, CollectorSettings};
+use tencentcloud_ssl_exporter::config::CertificateFilter;
 use tencentcloud_ssl_exporter::metrics::Family;
 use tencentcloud_ssl_exporter::telemetry::Telemetry;
 
@@ -20,6 +21,14 @@ fn settings() -> CollectorSettings {
         interval: Duration::from_secs(60),
         stale_intervals: 3,
         concurrency: 4,
+        detail_series: false,
+    }
+}
+
+fn all_certificates() -> CertificateFilter {
+    CertificateFilter {
+        include_expired: true,
+        ..CertificateFilter::default()
     }
 }
 
@@ -62,6 +71,7 @@ async fn certificates_page_by_rows_when_the_server_caps_limit() {
     let mut collector = CertificatesCollector::new(
         common::client(&server.base_url(), Telemetry::new()),
         settings(),
+        all_certificates(),
     );
     let collected = collector.collect().await.expect("collects");
     assert!(collected.errors.is_empty(), "{:?}", collected.errors);
@@ -86,6 +96,7 @@ async fn certificate_list_failure_fails_the_run() {
     let mut collector = CertificatesCollector::new(
         common::client(&server.base_url(), Telemetry::new()),
         settings(),
+        all_certificates(),
     );
     let err = collector.collect().await.unwrap_err();
     assert!(err.is_auth());
@@ -171,6 +182,7 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
     let mut collector = BindCollector::new(
         common::client(&server.base_url(), Telemetry::new()),
         settings(),
+        all_certificates(),
         Duration::from_secs(30),
     );
     let collected = collector.collect().await.expect("collects");

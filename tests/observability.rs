@@ -18,23 +18,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `program` from PATH; `None` (test skipped) unless `require` names a set variable.
-fn tool(program: &str, require: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os(require).is_none(),
-            "{require} is set but {program} is not on PATH"
-        );
-        eprintln!("{program} not found: skipping");
-    }
-    found
-}
-
 fn dashboards() -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root().join("dashboards")).expect("dashboards/") {
@@ -201,7 +184,7 @@ fn dashboards_are_importable_and_only_use_contract_metrics() {
 
 #[test]
 fn rules_pass_promtool_check_and_unit_tests() {
-    let Some(promtool) = tool("promtool", "REQUIRE_PROMTOOL") else {
+    let Some(promtool) = common::tool("promtool", "REQUIRE_PROMTOOL") else {
         return;
     };
     let check = Command::new(&promtool)
@@ -337,7 +320,7 @@ async fn query(prometheus: &Prometheus, expr: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
-    let Some(binary) = tool("prometheus", "REQUIRE_PROMETHEUS") else {
+    let Some(binary) = common::tool("prometheus", "REQUIRE_PROMETHEUS") else {
         return;
     };
     let exporter = Exporter::spawn(

@@ -174,6 +174,8 @@ pub struct RegionPage {
     pub extent: u64,
     pub error: Option<String>,
     pub no_match_domains: BTreeSet<String>,
+    /// Identifiers of the listed instances, only when asked for (per-instance series).
+    pub instance_ids: Vec<String>,
 }
 
 /// One parsed detail page.
@@ -199,6 +201,68 @@ impl DetailPage {
 
 /// Top-level keys that are not resource types even though a future API might make them lists.
 const NOT_RESOURCE_TYPES: &[&str] = &["RequestId", "Error", "Status", "CacheTime"];
+
+/// Fields that identify an instance, most specific first.
+const INSTANCE_ID_KEYS: &[&str] = &[
+    "InstanceId",
+    "LoadBalancerId",
+    "ClusterId",
+    "ServiceId",
+    "GatewayId",
+    "Bucket",
+    "Domain",
+    "Host",
+];
+
+/// The identifier of one listed instance, whatever its type.
+fn instance_id(instance: &Value) -> Option<String> {
+    let object = instance.as_object()?;
+    INSTANCE_ID_KEYS
+        .iter()
+        .find_map(|key| match object.get(*key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// Parses the `Response` object of a detail answer. Pure. With `instance_ids`, also collects the
+/// identifier of every listed instance.
+pub fn parse_detail_page_with(
+    response: &Map<String, Value>,
+    instance_ids: bool,
+) -> Result<DetailPage, String> {
+    let mut page = parse_detail_page(response)?;
+    if instance_ids {
+        for (key, value) in response {
+            let Some(regions) = page.types.get_mut(&key.to_ascii_lowercase()) else {
+                continue;
+            };
+            let entries = value.as_array().map(Vec::as_slice).unwrap_or_default();
+            for (region, entry) in regions.iter_mut().zip(entries) {
+                let lists = match entry.get("Environments").and_then(Value::as_array) {
+                    Some(environments) => environments
+                        .iter()
+                        .flat_map(|e| {
+                            ["AccessService", "HostService"]
+                                .map(|s| e.get(s).and_then(|s| s.get("InstanceList")))
+                        })
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                    None => entry.get("InstanceList").into_iter().collect(),
+                };
+                region.instance_ids.extend(
+                    lists
+                        .into_iter()
+                        .filter_map(Value::as_array)
+                        .flatten()
+                        .filter_map(instance_id),
+                );
+            }
+        }
+    }
+    Ok(page)
+}
 
 /// Parses the `Response` object of a detail answer. Pure.
 pub fn parse_detail_page(response: &Map<String, Value>) -> Result<DetailPage, String> {
@@ -335,6 +399,7 @@ pub struct RegionTotals {
     pub instances_seen: u64,
     pub error: Option<String>,
     pub no_match_domains: BTreeSet<String>,
+    pub instance_ids: BTreeSet<String>,
 }
 
 impl RegionTotals {
@@ -370,6 +435,7 @@ impl DetailTotals {
                     totals.error = region.error;
                 }
                 totals.no_match_domains.extend(region.no_match_domains);
+                totals.instance_ids.extend(region.instance_ids);
             }
         }
     }
@@ -429,6 +495,23 @@ mod tests {
         let tcb = &page.types["tcb"][0];
         assert_eq!(tcb.total_count, None);
         assert_eq!(tcb.instances, 2, "access + host instances");
+    }
+
+    #[test]
+    fn instance_ids_only_when_asked() {
+        let value: Value = serde_json::from_str(SEED_EXAMPLE).expect("json");
+        let object = value.as_object().expect("object");
+        assert!(parse_detail_page(object).expect("ok").types["clb"][0]
+            .instance_ids
+            .is_empty());
+        let page = parse_detail_page_with(object, true).expect("ok");
+        assert_eq!(page.types["clb"][0].instance_ids, ["lb-1"]);
+        assert_eq!(page.types["cdn"][0].instance_ids, ["www.test.com"]);
+        assert_eq!(page.types["tke"][0].instance_ids, ["cls-1"]);
+        assert_eq!(
+            page.types["tcb"][0].instance_ids,
+            ["www.test.com", "www.test.com"]
+        );
     }
 
     #[test]

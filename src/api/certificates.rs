@@ -17,6 +17,16 @@ pub struct DescribeCertificatesRequest {
     pub search_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// A tag filter of `DescribeCertificates`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub tag_key: String,
+    pub tag_value: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

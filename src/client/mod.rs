@@ -80,6 +80,12 @@ pub struct ClientConfig {
     pub rate_limits: HashMap<String, f64>,
     /// `X-TC-Language` (`zh-CN` or `en-US`), if set.
     pub language: Option<String>,
+    /// Service name of the credential scope: `ssl`, or `sts` for the credential providers.
+    pub service: String,
+    /// `X-TC-Version`.
+    pub version: String,
+    /// `X-TC-Region`; the SSL actions need none.
+    pub region: Option<String>,
 }
 
 impl Default for ClientConfig {
@@ -91,6 +97,9 @@ impl Default for ClientConfig {
             retry: RetryPolicy::default(),
             rate_limits: HashMap::new(),
             language: None,
+            service: SERVICE.to_string(),
+            version: API_VERSION.to_string(),
+            region: None,
         }
     }
 }
@@ -116,6 +125,9 @@ struct Inner {
     retry: RetryPolicy,
     max_body_bytes: usize,
     language: Option<String>,
+    service: String,
+    version: String,
+    region: Option<String>,
     telemetry: Telemetry,
 }
 
@@ -169,6 +181,9 @@ impl Client {
                 retry: config.retry.clone(),
                 max_body_bytes: config.max_body_bytes,
                 language: config.language.clone(),
+                service: config.service.clone(),
+                version: config.version.clone(),
+                region: config.region.clone(),
                 telemetry,
             }),
         })
@@ -257,7 +272,7 @@ impl Client {
             secret_key: credentials.secret_key.expose(),
             timestamp,
             host: &inner.host,
-            service: SERVICE,
+            service: &inner.service,
             content_type: CONTENT_TYPE,
             payload: body,
         });
@@ -267,12 +282,15 @@ impl Client {
             .header("Content-Type", CONTENT_TYPE)
             .header("Host", &inner.host)
             .header("X-TC-Action", action)
-            .header("X-TC-Version", API_VERSION)
+            .header("X-TC-Version", &inner.version)
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("Authorization", signed.authorization)
             .body(body.to_vec());
         if let Some(token) = &credentials.token {
             request = request.header("X-TC-Token", token.expose());
+        }
+        if let Some(region) = &inner.region {
+            request = request.header("X-TC-Region", region);
         }
         if let Some(language) = &inner.language {
             request = request.header("X-TC-Language", language);

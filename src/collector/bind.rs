@@ -17,11 +17,12 @@ use tokio::time::Instant;
 use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, MAX_PAGES};
 use crate::api::action;
 use crate::api::bind::{
-    error_text, parse_detail_page, CertTaskId, CreateSyncTaskRequest, CreateSyncTaskResponse,
+    error_text, parse_detail_page_with, CertTaskId, CreateSyncTaskRequest, CreateSyncTaskResponse,
     DetailTotals, TaskDetailRequest, TaskResult, TaskResultRequest, TaskResultResponse, TaskStatus,
     DETAIL_LIMIT, MAX_BATCH,
 };
 use crate::client::{ApiError, Client};
+use crate::config::CertificateFilter;
 use crate::metrics::{Family, Snapshot, SnapshotBuilder};
 use crate::timefmt;
 
@@ -31,6 +32,8 @@ pub struct RegionValues {
     /// Instances bound; `None` when the region's query failed.
     pub bound: Option<u64>,
     pub unmatched_domains: u64,
+    /// Identifiers of the bound instances; empty unless per-instance series are enabled.
+    pub instance_ids: Vec<String>,
 }
 
 /// What is known about one certificate's bindings.
@@ -50,6 +53,7 @@ pub struct CertBinding {
 pub struct BindCollector {
     client: Client,
     settings: CollectorSettings,
+    filter: CertificateFilter,
     /// How long one run waits for tasks still querying before reporting them as such.
     poll_timeout: Duration,
     /// Last good values per certificate.
@@ -57,10 +61,16 @@ pub struct BindCollector {
 }
 
 impl BindCollector {
-    pub fn new(client: Client, settings: CollectorSettings, poll_timeout: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        settings: CollectorSettings,
+        filter: CertificateFilter,
+        poll_timeout: Duration,
+    ) -> Self {
         BindCollector {
             client,
             settings,
+            filter,
             poll_timeout,
             cache: HashMap::new(),
         }
@@ -81,6 +91,7 @@ fn summary_regions(result: &TaskResult) -> BTreeMap<(String, String), RegionValu
                     RegionValues {
                         bound: None,
                         unmatched_domains: 0,
+                        instance_ids: Vec::new(),
                     },
                 );
             }
@@ -98,6 +109,7 @@ pub fn detail_regions(totals: &DetailTotals) -> BTreeMap<(String, String), Regio
             let values = RegionValues {
                 bound: region.error.is_none().then(|| region.bound()),
                 unmatched_domains: region.no_match_domains.len() as u64,
+                instance_ids: region.instance_ids.iter().cloned().collect(),
             };
             (key.clone(), values)
         })
@@ -129,13 +141,29 @@ pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &Cer
                     &labels,
                     values.unmatched_domains as f64,
                 );
+                for instance in &values.instance_ids {
+                    builder.sample(
+                        Family::BoundInstanceInfo,
+                        &[
+                            cert_id,
+                            resource_type.as_str(),
+                            region.as_str(),
+                            instance.as_str(),
+                        ],
+                        1.0,
+                    );
+                }
             }
         }
     }
 }
 
-/// Fetches every page of one task's detail.
-pub async fn fetch_detail(client: &Client, task_id: &str) -> Result<DetailTotals, ApiError> {
+/// Fetches every page of one task's detail; `instance_ids` also collects instance identifiers.
+pub async fn fetch_detail(
+    client: &Client,
+    task_id: &str,
+    instance_ids: bool,
+) -> Result<DetailTotals, ApiError> {
     let mut totals = DetailTotals::default();
     let mut offset = 0;
     for _ in 0..MAX_PAGES {
@@ -147,9 +175,11 @@ pub async fn fetch_detail(client: &Client, task_id: &str) -> Result<DetailTotals
         let response: Map<String, Value> = client
             .call(action::DESCRIBE_BIND_TASK_DETAIL, &request)
             .await?;
-        let page = parse_detail_page(&response).map_err(|message| ApiError::Decode {
-            action: action::DESCRIBE_BIND_TASK_DETAIL.to_string(),
-            message,
+        let page = parse_detail_page_with(&response, instance_ids).map_err(|message| {
+            ApiError::Decode {
+                action: action::DESCRIBE_BIND_TASK_DETAIL.to_string(),
+                message,
+            }
         })?;
         let extent = page.extent();
         totals.add_page(page);
@@ -301,7 +331,7 @@ impl Collector for BindCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let certificates = list_certificates(&self.client).await?;
+        let certificates = list_certificates(&self.client, &self.filter).await?;
         let ids: Vec<String> = certificates.into_iter().map(|c| c.certificate_id).collect();
         let mut errors = Vec::new();
         let created =
@@ -313,12 +343,13 @@ impl Collector for BindCollector {
 
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let client = &self.client;
+        let instance_ids = self.settings.detail_series;
         let queue = stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
         });
         let fetch_all = queue
             .map(|(cert_id, task_id): (String, String)| async move {
-                let detail = fetch_detail(client, &task_id).await;
+                let detail = fetch_detail(client, &task_id, instance_ids).await;
                 (cert_id, detail)
             })
             .buffer_unordered(self.settings.concurrency)
@@ -453,6 +484,7 @@ mod tests {
                 instances_seen: 3,
                 error: None,
                 no_match_domains: ["a.com".to_string(), "b.com".to_string()].into(),
+                instance_ids: Default::default(),
             },
         );
         totals.regions.insert(

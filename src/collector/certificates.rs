@@ -3,17 +3,23 @@
 use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings};
 use crate::api::certificates::{status_name, Certificate};
 use crate::client::Client;
+use crate::config::CertificateFilter;
 use crate::metrics::{Family, Snapshot, SnapshotBuilder};
 use crate::timefmt;
 
 pub struct CertificatesCollector {
     client: Client,
     settings: CollectorSettings,
+    filter: CertificateFilter,
 }
 
 impl CertificatesCollector {
-    pub fn new(client: Client, settings: CollectorSettings) -> Self {
-        CertificatesCollector { client, settings }
+    pub fn new(client: Client, settings: CollectorSettings, filter: CertificateFilter) -> Self {
+        CertificatesCollector {
+            client,
+            settings,
+            filter,
+        }
     }
 }
 
@@ -64,7 +70,7 @@ impl Collector for CertificatesCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let certificates = list_certificates(&self.client).await?;
+        let certificates = list_certificates(&self.client, &self.filter).await?;
         let (snapshot, errors) = snapshot(&self.settings.account, &certificates);
         Ok(Collected { snapshot, errors })
     }

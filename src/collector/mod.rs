@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use crate::api::action;
 use crate::api::certificates::{
-    Certificate, DescribeCertificatesRequest, DescribeCertificatesResponse, MAX_LIMIT,
+    Certificate, DescribeCertificatesRequest, DescribeCertificatesResponse, Tag, MAX_LIMIT,
 };
 use crate::client::{ApiError, Client};
+use crate::config::CertificateFilter;
 use crate::metrics::Snapshot;
 
 /// Result of a run that produced data.
@@ -68,6 +69,8 @@ pub struct CollectorSettings {
     /// Calls of one action kept in flight by a collector; the rate limiter does the pacing, this
     /// only needs to be large enough to keep the action busy at its limit under API latency.
     pub concurrency: usize,
+    /// Publish opt-in per-instance series (`tencentcloud_ssl_certificate_bound_instance_info`).
+    pub detail_series: bool,
 }
 
 impl CollectorSettings {
@@ -103,13 +106,29 @@ where
     Ok(rows)
 }
 
-/// Every certificate of the account, deduplicated by ID (first occurrence wins).
-pub async fn list_certificates(client: &Client) -> Result<Vec<Certificate>, ApiError> {
+/// Every certificate of the account that `filter` selects, deduplicated by ID (first occurrence
+/// wins). IDs, tags and the search key are filtered by the API; expired certificates (status 3)
+/// are dropped here when the filter excludes them.
+pub async fn list_certificates(
+    client: &Client,
+    filter: &CertificateFilter,
+) -> Result<Vec<Certificate>, ApiError> {
     let certificates = page_by_rows(|offset| async move {
         let request = DescribeCertificatesRequest {
             offset,
             limit: MAX_LIMIT,
-            ..Default::default()
+            search_key: filter.search_key.clone(),
+            cert_ids: (!filter.ids.is_empty()).then(|| filter.ids.clone()),
+            tags: (!filter.tags.is_empty()).then(|| {
+                filter
+                    .tags
+                    .iter()
+                    .map(|(key, value)| Tag {
+                        tag_key: key.clone(),
+                        tag_value: value.clone(),
+                    })
+                    .collect()
+            }),
         };
         let page: DescribeCertificatesResponse =
             client.call(action::DESCRIBE_CERTIFICATES, &request).await?;
@@ -119,6 +138,7 @@ pub async fn list_certificates(client: &Client) -> Result<Vec<Certificate>, ApiE
     let mut seen = std::collections::HashSet::new();
     Ok(certificates
         .into_iter()
+        .filter(|c| filter.include_expired || c.status != Some(3))
         .filter(|c| !c.certificate_id.is_empty() && seen.insert(c.certificate_id.clone()))
         .collect())
 }

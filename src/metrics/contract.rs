@@ -55,6 +55,9 @@ families! {
     BoundResources => "tencentcloud_ssl_certificate_bound_resources",
         ["certificate_id", "resource_type", "region"],
         "Cloud resource instances the certificate is bound to, by resource type and region (empty region for non-regional types).";
+    BoundInstanceInfo => "tencentcloud_ssl_certificate_bound_instance_info",
+        ["certificate_id", "resource_type", "region", "instance_id"],
+        "A cloud resource instance the certificate is bound to; always 1. Opt-in (detail_series), one series per instance.";
     BindQueryError => "tencentcloud_ssl_certificate_bind_query_error",
         ["certificate_id", "resource_type", "region"],
         "1 if querying this resource type and region for the certificate failed, else 0.";

@@ -84,6 +84,40 @@ pub fn value_of(text: &str, series: &str) -> Option<f64> {
         .and_then(|(_, v)| v.parse().ok())
 }
 
+/// `program` from PATH; `None` (the caller skips) unless `require` names a set variable, which
+/// CI sets so that nothing is skipped there.
+pub fn tool(program: &str, require: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "{require} is set but {program} is not on PATH"
+        );
+        eprintln!("{program} not found: skipping");
+    }
+    found
+}
+
+/// Polls `url` with `request` until it answers 200, or panics with the exporter's logs.
+pub async fn wait_for_200(exporter: &Exporter, request: impl Fn() -> reqwest::RequestBuilder) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if request().send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 200 within 60s; logs:\n{}",
+            exporter.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

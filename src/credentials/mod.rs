@@ -4,6 +4,9 @@
 //! reach a log line or an error message by accident. Providers sit behind [`ProvideCredentials`] so
 //! the client does not care whether a key came from the environment, a file or a role.
 
+pub mod refresh;
+pub mod sources;
+
 use std::fmt;
 use std::sync::Arc;
 
