@@ -1,11 +1,12 @@
-//! Prepared exposition bytes: what a scrape copies out.
+//! Prepared exposition bytes: what a scrape hands out.
 //!
-//! The body (every collector's latest snapshot merged per family, plus collector health and build
-//! info) is rendered and compressed once per publish and swapped in atomically. The tail (the live
-//! API traffic counters of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both
-//! without locks and concatenates them: for gzip, the body is a raw-deflate stream ended with a
-//! sync flush and the tail a final raw-deflate stream, so header + body + tail + trailer (CRC-32 of
-//! the two parts combined) is one valid single-member gzip file.
+//! The body is a list of shared [`Part`]s: per family a header piece, then the piece of that
+//! family from every collector's latest snapshot (compressed when the collector finished), then
+//! collector health and build info. A publish only re-lines-up the list and swaps it in
+//! atomically; no text is merged, copied or recompressed. The tail (the live API traffic counters
+//! of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both without locks: plain
+//! text is the pieces in order; gzip is the gzip header, every piece's deflate bytes, the tail's
+//! final deflate bytes and a trailer with the combined CRC-32, one valid single-member gzip file.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,67 +15,34 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use flate2::{Compress, Compression, FlushCompress, Status};
 use tokio::time::Instant;
 
 use super::contract::Family;
+use super::part::{gzip_trailer, Part, GZIP_HEADER};
 use super::snapshot::{escape_label_value, push_value, Snapshot};
 use crate::telemetry::Telemetry;
 
 /// How often the live tail is re-rendered at most.
 const TAIL_MAX_AGE: Duration = Duration::from_secs(1);
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// One part of the exposition, plain and as raw deflate.
-#[derive(Debug, Clone)]
-pub struct Part {
-    pub plain: Bytes,
-    pub deflate: Bytes,
+/// The lined-up pieces of the body.
+#[derive(Debug)]
+struct Body {
+    pieces: Vec<Arc<Part>>,
     crc: crc32fast::Hasher,
+    len: u64,
 }
 
-impl Part {
-    fn new(plain: Vec<u8>, last: bool) -> Part {
+impl Body {
+    fn new(pieces: Vec<Arc<Part>>) -> Body {
         let mut crc = crc32fast::Hasher::new();
-        crc.update(&plain);
-        let flush = if last {
-            FlushCompress::Finish
-        } else {
-            FlushCompress::Sync
-        };
-        let deflate = raw_deflate(&plain, flush);
-        Part {
-            plain: Bytes::from(plain),
-            deflate: Bytes::from(deflate),
-            crc,
+        let mut len = 0;
+        for piece in &pieces {
+            crc.combine(piece.crc());
+            len += piece.plain.len() as u64;
         }
+        Body { pieces, crc, len }
     }
-}
-
-/// Compresses `data` into a raw deflate stream, ended by `flush` (`Sync`: byte-aligned and open
-/// for more blocks; `Finish`: with a final block).
-fn raw_deflate(data: &[u8], flush: FlushCompress) -> Vec<u8> {
-    let mut compress = Compress::new(Compression::new(5), false);
-    let mut out = Vec::with_capacity(data.len() / 5 + 1024);
-    loop {
-        if out.capacity() - out.len() < 4096 {
-            out.reserve(out.capacity().max(64 * 1024));
-        }
-        let consumed = compress.total_in() as usize;
-        let before = out.len();
-        let status = compress.compress_vec(&data[consumed..], &mut out, flush);
-        let all_in = compress.total_in() as usize == data.len();
-        let spare_left = out.capacity() > out.len();
-        match status {
-            Ok(Status::StreamEnd) => break,
-            Ok(_) if matches!(flush, FlushCompress::Sync) && all_in && spare_left => break,
-            Ok(Status::BufError) if out.len() == before && all_in => break,
-            Ok(_) => {}
-            // In-memory deflate of a byte slice cannot fail; stop rather than spin if it does.
-            Err(_) => break,
-        }
-    }
-    out
 }
 
 /// Latest published state of one collector of one account.
@@ -103,12 +71,22 @@ pub struct RunReport {
 /// The prepared exposition shared by the collectors (writers) and the HTTP server (readers).
 #[derive(Debug)]
 pub struct Exposition {
-    body: ArcSwap<Part>,
+    body: ArcSwap<Body>,
     tail: ArcSwap<(Instant, Part)>,
     tail_rendering: AtomicBool,
     entries: Mutex<BTreeMap<(String, &'static str), Entry>>,
     telemetry: Telemetry,
-    build_info: (String, String),
+    /// `# HELP`/`# TYPE` piece of every family, by [`Family::index`].
+    headers: Vec<Arc<Part>>,
+    build_info: Arc<Part>,
+}
+
+fn header_text(family: Family) -> String {
+    let def = family.def();
+    format!(
+        "# HELP {} {}\n# TYPE {} {}\n",
+        def.name, def.help, def.name, def.kind
+    )
 }
 
 /// A response body as a few shared chunks, and its length.
@@ -120,13 +98,24 @@ pub struct Prepared {
 
 impl Exposition {
     pub fn new(telemetry: Telemetry, version: &str, revision: &str) -> Self {
+        let build_info = format!(
+            "{}{}{{version=\"{}\",revision=\"{}\"}} 1\n",
+            header_text(Family::BuildInfo),
+            Family::BuildInfo.def().name,
+            escape_label_value(version),
+            escape_label_value(revision)
+        );
         let exposition = Exposition {
-            body: ArcSwap::from_pointee(Part::new(Vec::new(), false)),
-            tail: ArcSwap::from_pointee((Instant::now(), Part::new(Vec::new(), true))),
+            body: ArcSwap::from_pointee(Body::new(Vec::new())),
+            tail: ArcSwap::from_pointee((Instant::now(), Part::last(Vec::new()))),
             tail_rendering: AtomicBool::new(false),
             entries: Mutex::new(BTreeMap::new()),
             telemetry,
-            build_info: (version.to_string(), revision.to_string()),
+            headers: Family::ALL
+                .iter()
+                .map(|f| Arc::new(Part::open(header_text(*f).into_bytes())))
+                .collect(),
+            build_info: Arc::new(Part::open(build_info.into_bytes())),
         };
         let entries = BTreeMap::new();
         exposition
@@ -203,26 +192,9 @@ impl Exposition {
         }
     }
 
-    fn render_body(&self, entries: &BTreeMap<(String, &'static str), Entry>) -> Part {
-        let capacity: usize = entries
-            .values()
-            .map(|e| e.snapshot.series() * 160)
-            .sum::<usize>()
-            + 4096;
-        let mut out = String::with_capacity(capacity);
+    fn render_body(&self, entries: &BTreeMap<(String, &'static str), Entry>) -> Body {
+        let mut pieces = Vec::new();
         for family in Family::ALL {
-            let def = family.def();
-            let header = |out: &mut String| {
-                out.push_str("# HELP ");
-                out.push_str(def.name);
-                out.push(' ');
-                out.push_str(def.help);
-                out.push_str("\n# TYPE ");
-                out.push_str(def.name);
-                out.push(' ');
-                out.push_str(def.kind);
-                out.push('\n');
-            };
             match family {
                 Family::CollectorSuccess
                 | Family::CollectorDuration
@@ -230,7 +202,7 @@ impl Exposition {
                     if entries.is_empty() {
                         continue;
                     }
-                    header(&mut out);
+                    let mut out = header_text(*family);
                     for ((account, collector), entry) in entries {
                         let value = match family {
                             Family::CollectorSuccess => Some(if entry.success { 1.0 } else { 0.0 }),
@@ -238,34 +210,32 @@ impl Exposition {
                             _ => entry.last_success_unix,
                         };
                         if let Some(value) = value {
-                            push_sample(&mut out, def.name, account, "collector", collector, value);
+                            push_sample(
+                                &mut out,
+                                family.def().name,
+                                account,
+                                "collector",
+                                collector,
+                                value,
+                            );
                         }
                     }
+                    pieces.push(Arc::new(Part::open(out.into_bytes())));
                 }
-                Family::BuildInfo => {
-                    header(&mut out);
-                    out.push_str(def.name);
-                    out.push_str("{version=\"");
-                    out.push_str(&escape_label_value(&self.build_info.0));
-                    out.push_str("\",revision=\"");
-                    out.push_str(&escape_label_value(&self.build_info.1));
-                    out.push_str("\"} 1\n");
-                }
+                Family::BuildInfo => pieces.push(Arc::clone(&self.build_info)),
                 _ => {
-                    if entries
+                    let mut parts = entries
                         .values()
-                        .all(|e| e.snapshot.chunk(*family).is_empty())
-                    {
-                        continue;
-                    }
-                    header(&mut out);
-                    for entry in entries.values() {
-                        out.push_str(entry.snapshot.chunk(*family));
+                        .filter_map(|e| e.snapshot.part(*family))
+                        .peekable();
+                    if parts.peek().is_some() {
+                        pieces.push(Arc::clone(&self.headers[family.index()]));
+                        pieces.extend(parts.cloned());
                     }
                 }
             }
         }
-        Part::new(out.into_bytes(), false)
+        Body::new(pieces)
     }
 
     /// Re-renders the live tail if it is older than a second and nobody else is doing it.
@@ -277,7 +247,7 @@ impl Exposition {
         {
             return;
         }
-        let part = Part::new(self.telemetry.render().into_bytes(), true);
+        let part = Part::last(self.telemetry.render().into_bytes());
         self.tail.store(Arc::new((Instant::now(), part)));
         self.tail_rendering.store(false, Ordering::Release);
     }
@@ -290,25 +260,21 @@ impl Exposition {
         let body = self.body.load_full();
         let tail = self.tail.load_full();
         let tail = &tail.1;
+        let mut chunks = Vec::with_capacity(body.pieces.len() + 3);
         if !gzip {
-            let len = (body.plain.len() + tail.plain.len()) as u64;
+            chunks.extend(body.pieces.iter().map(|p| p.plain.clone()));
+            chunks.push(tail.plain.clone());
             return Prepared {
-                chunks: vec![body.plain.clone(), tail.plain.clone()],
-                len,
+                chunks,
+                len: body.len + tail.plain.len() as u64,
             };
         }
         let mut crc = body.crc.clone();
-        crc.combine(&tail.crc);
-        let total = (body.plain.len() + tail.plain.len()) as u64;
-        let mut trailer = Vec::with_capacity(8);
-        trailer.extend_from_slice(&crc.finalize().to_le_bytes());
-        trailer.extend_from_slice(&(total as u32).to_le_bytes());
-        let chunks = vec![
-            Bytes::from_static(&GZIP_HEADER),
-            body.deflate.clone(),
-            tail.deflate.clone(),
-            Bytes::from(trailer),
-        ];
+        crc.combine(tail.crc());
+        chunks.push(Bytes::from_static(&GZIP_HEADER));
+        chunks.extend(body.pieces.iter().map(|p| p.deflate.clone()));
+        chunks.push(tail.deflate.clone());
+        chunks.push(gzip_trailer(crc, body.len + tail.plain.len() as u64));
         let len = chunks.iter().map(|c| c.len() as u64).sum();
         Prepared { chunks, len }
     }
@@ -406,25 +372,6 @@ mod tests {
         );
         assert!(plain.contains("tencentcloud_ssl_api_requests_total"));
         assert_eq!(gunzip(&concat(&exposition.prepared(true))), plain);
-    }
-
-    #[test]
-    fn large_bodies_compress_and_round_trip() {
-        let data: Vec<u8> = (0..3_000_000u32)
-            .flat_map(|i| format!("{i} ").into_bytes())
-            .collect();
-        let body = Part::new(data.clone(), false);
-        let tail = Part::new(b"tail\n".to_vec(), true);
-        let mut crc = body.crc.clone();
-        crc.combine(&tail.crc);
-        let mut gz = GZIP_HEADER.to_vec();
-        gz.extend_from_slice(&body.deflate);
-        gz.extend_from_slice(&tail.deflate);
-        gz.extend_from_slice(&crc.finalize().to_le_bytes());
-        gz.extend_from_slice(&((data.len() + 5) as u32).to_le_bytes());
-        let mut expected = String::from_utf8(data).expect("utf8");
-        expected.push_str("tail\n");
-        assert_eq!(gunzip(&gz), expected);
     }
 
     #[tokio::test]

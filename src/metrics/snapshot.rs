@@ -1,21 +1,29 @@
 //! Collector snapshots, rendered to exposition text once per run.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::contract::Family;
+use super::part::Part;
 
-/// Samples of one collector run, already rendered per family.
+/// Samples of one collector run, rendered and compressed per family once, at the end of the run.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Rendered sample lines per family, indexed by [`Family::index`].
-    chunks: Vec<String>,
+    /// Sample lines per family (no `# HELP`/`# TYPE`), indexed by [`Family::index`].
+    parts: Vec<Option<Arc<Part>>>,
     series: usize,
 }
 
 impl Snapshot {
     /// The rendered sample lines of `family` (no `# HELP`/`# TYPE`).
     pub fn chunk(&self, family: Family) -> &str {
-        self.chunks.get(family.index()).map_or("", String::as_str)
+        self.part(family)
+            .map_or("", |p| std::str::from_utf8(&p.plain).unwrap_or(""))
+    }
+
+    /// The prepared piece of `family`, if the snapshot has samples of it.
+    pub fn part(&self, family: Family) -> Option<&Arc<Part>> {
+        self.parts.get(family.index()).and_then(Option::as_ref)
     }
 
     /// Number of series in the snapshot.
@@ -81,9 +89,14 @@ impl SnapshotBuilder {
         }
     }
 
+    /// Compresses every family's lines once and seals the snapshot.
     pub fn finish(self) -> Snapshot {
         Snapshot {
-            chunks: self.chunks,
+            parts: self
+                .chunks
+                .into_iter()
+                .map(|chunk| (!chunk.is_empty()).then(|| Arc::new(Part::open(chunk.into_bytes()))))
+                .collect(),
             series: self.series,
         }
     }
