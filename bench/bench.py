@@ -15,7 +15,7 @@ exporter, and measures in one run:
 Usage:
   bench/bench.py                 # full run: 400, 2,000 and 20,000 certificates (takes ~30 min)
   bench/bench.py --smoke         # small, quick run used by CI to keep this script working
-  bench/bench.py --only 2000     # one scenario
+  bench/bench.py --only 2000     # one scenario (or several: --only 2000,20000)
 Needs wrk and nginx (Debian packages `wrk`, `nginx`). Prints a table of measured vs target;
 --check makes missed targets an error (never used in CI: timings on shared machines vary).
 """
@@ -246,7 +246,7 @@ def scenario(args, name, certificates, records, latency_ms, scale, steady, scrap
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small quick run (CI); no timing verdicts")
-    parser.add_argument("--only", help="run only the scenario with this many certificates")
+    parser.add_argument("--only", help="run only the scenarios with these many certificates (comma-separated)")
     parser.add_argument("--profile", default=None, help="cargo profile directory: release (default) or debug")
     parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
     parser.add_argument("--wrk-seconds", type=int, default=10)
@@ -273,7 +273,8 @@ def main():
             ("20,000 certificates, 3,000 records (limits x10)", 20000, 3000, 40, 10, False, True),
         ]
         if args.only:
-            scenarios = [s for s in scenarios if str(s[1]) == args.only]
+            wanted = {int(n) for n in args.only.split(",")}
+            scenarios = [s for s in scenarios if s[1] in wanted]
     results = []
     for name, certs, records, latency, scale, steady, scrape in scenarios:
         print(f"== {name} (latency {latency} ms) ...", flush=True)
