@@ -119,8 +119,9 @@ pub fn parse_api_time(s: &str) -> Option<i64> {
         let (days, secs) = parse_naive(utc)?;
         return Some(days * 86_400 + secs);
     }
-    if s.len() > 6 && s.contains('T') {
-        let (head, offset) = s.split_at(s.len() - 6);
+    let offset_at = s.len().wrapping_sub(6);
+    if s.len() > 6 && s.contains('T') && s.is_char_boundary(offset_at) {
+        let (head, offset) = s.split_at(offset_at);
         let sign = match offset.as_bytes().first() {
             Some(b'+') => 1,
             Some(b'-') => -1,
@@ -194,6 +195,9 @@ mod tests {
             "+2025-01-01 00:00:00",
             "99999999999999999999-01-01 00:00:00",
             "0000-00-00 00:00:00",
+            // Found by fuzzing: a multi-byte character where a `±HH:MM` offset would start.
+            "20TCsSCMA052\u{50c}25617",
+            "2025-05-20T07:03:1\u{00e9}:00",
         ] {
             assert_eq!(parse_api_time(s), None, "{s:?}");
         }

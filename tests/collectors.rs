@@ -382,3 +382,68 @@ async fn update_records_take_status_from_the_list_and_page_details() {
         "running records are fetched again"
     );
 }
+
+#[tokio::test]
+async fn a_record_that_cannot_be_refreshed_is_served_within_the_staleness_bound_then_withdrawn() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostUpdateRecord");
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 9, "CertId": "new", "OldCertId": "old", "Status": 3, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    let detail = server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostUpdateRecordDetail");
+            then.status(200).json_body(json!({"Response": {"RecordDetailList": [
+                {"ResourceType": "clb", "TotalCount": 1, "List": [{"Id": 1, "Status": 3}]}], "RequestId": "r"}}));
+        })
+        .await;
+    let mut settings = settings();
+    settings.interval = Duration::from_millis(400);
+    settings.stale_intervals = 1;
+    let mut collector = DeployCollector::new(
+        RecordKind::Update,
+        common::client(&server.base_url(), Telemetry::new()),
+        settings,
+        Duration::from_secs(30 * 86_400),
+    );
+    let running = "record_id=\"9\",certificate_id=\"new\",operation=\"deploy\",resource_type=\"clb\",status=\"running\"} 1";
+    let first = collector.collect().await.expect("collects");
+    assert!(first
+        .snapshot
+        .chunk(Family::DeployResources)
+        .contains(running));
+
+    detail.delete_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostUpdateRecordDetail");
+            then.status(200).json_body(json!({"Response": {"Error": {"Code": "InternalError", "Message": "down"}, "RequestId": "r"}}));
+        })
+        .await;
+    let second = collector.collect().await.expect("collects");
+    assert_eq!(second.errors.len(), 1, "the failure is reported");
+    assert!(
+        second
+            .snapshot
+            .chunk(Family::DeployResources)
+            .contains(running),
+        "last good values within the bound"
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let third = collector.collect().await.expect("collects");
+    assert_eq!(third.errors.len(), 1);
+    assert!(
+        !third
+            .snapshot
+            .chunk(Family::DeployResources)
+            .contains("record_id=\"9\""),
+        "withdrawn after the bound"
+    );
+    assert!(third.snapshot.chunk(Family::DeployRecordInfo).is_empty());
+}

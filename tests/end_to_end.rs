@@ -132,45 +132,81 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
         .contains(tencentcloud_ssl_exporter::simulator::DEMO_SECRET_KEY));
 }
 
+/// The fault suite: 10% of calls fail in every way the API and the network can (each
+/// throttling code, InternalError, HTTP 502/503 with HTML, truncated JSON, empty body, an answer
+/// slower than the client timeout, connection reset). For 30 s the exporter must keep answering
+/// /metrics and /-/healthy; then, faults still on, its values must equal the simulator's truth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
     let faults = FaultConfig {
         rate: 0.1,
-        slow_ms: 2_500,
+        slow_ms: 1_500,
         ..FaultConfig::default()
     };
     let sim = simulator(11, 30, faults).await;
-    let exporter = Exporter::start(
+    let mut exporter = Exporter::start(
         &sim.endpoint(),
-        &["--collector.interval=2s", "--tencentcloud.timeout=1s"],
+        &["--collector.interval=1s", "--tencentcloud.timeout=1s"],
     );
     exporter.wait_ready(Duration::from_secs(120)).await;
-    let mut healthy_checks = 0;
-    let text = converge(&sim, &exporter, Duration::from_secs(150), |text| {
+    let window = Instant::now();
+    let mut checks = 0;
+    while window.elapsed() < Duration::from_secs(30) {
+        let (status, _) = exporter.get("/-/healthy").await.expect("healthy answers");
+        assert_eq!(status, 200);
+        let text = exporter.metrics().await;
         assert!(
             text.contains("tencentcloud_ssl_build_info"),
-            "/metrics stopped answering"
+            "/metrics answers"
         );
-        healthy_checks += 1;
-    })
-    .await;
-    assert!(healthy_checks > 0);
-    let (status, _) = exporter.get("/-/healthy").await.expect("healthy answers");
-    assert_eq!(status, 200);
+        assert!(
+            exporter.child.try_wait().ok().flatten().is_none(),
+            "still running"
+        );
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let converging = Instant::now();
+    let text = converge(&sim, &exporter, Duration::from_secs(120), |_| {}).await;
+    let cycles = converging.elapsed().as_secs_f64() / 1.0;
+
     let stats = sim.stats();
-    let injected: u64 = stats
-        .iter()
-        .filter(|(k, _)| k.contains("fault:"))
-        .map(|(_, v)| v)
-        .sum();
-    assert!(injected > 0, "faults were injected: {stats:?}");
-    let failure_codes = text
+    let mut per_kind: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for (key, count) in &stats {
+        if let Some((_, kind)) = key.split_once("fault:") {
+            *per_kind.entry(kind).or_default() += count;
+        }
+    }
+    let injected: u64 = per_kind.values().sum();
+    let answered: u64 = stats.values().sum();
+    eprintln!(
+        "fault suite: {injected} faults in {answered} calls ({:.1}%); per kind: {per_kind:?}; \
+         {checks} health and metrics checks passed; converged {cycles:.1} cycles after the window",
+        100.0 * injected as f64 / answered.max(1) as f64
+    );
+    assert!(
+        per_kind.len() >= 9,
+        "nearly every kind of fault was drawn: {per_kind:?}"
+    );
+    let codes: std::collections::BTreeSet<&str> = text
         .lines()
-        .filter(|l| {
-            l.starts_with("tencentcloud_ssl_api_requests_total") && !l.contains("code=\"OK\"")
-        })
-        .count();
-    assert!(failure_codes > 0, "failures are counted by code");
+        .filter(|l| l.starts_with("tencentcloud_ssl_api_requests_total{"))
+        .filter_map(|l| l.split("code=\"").nth(1)?.split('"').next())
+        .collect();
+    for class in [
+        "OK",
+        "InternalError",
+        "http_502",
+        "http_503",
+        "decode_error",
+        "transport_timeout",
+    ] {
+        assert!(codes.contains(class), "{class} is counted: {codes:?}");
+    }
+    assert!(
+        codes.iter().any(|c| c.contains("LimitExceeded")),
+        "{codes:?}"
+    );
     promtool_check(&text);
 }
 
@@ -220,6 +256,47 @@ async fn wrong_credentials_are_reported_without_a_retry_storm() {
     );
     assert!(!logs.contains("wrong-key-that-must-never-be-logged"));
     assert!(!text.contains("wrong-key-that-must-never-be-logged"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_collection_exits_cleanly_and_a_restart_rebuilds_everything() {
+    let slow = FaultConfig {
+        latency_ms: 300,
+        ..FaultConfig::default()
+    };
+    let sim = simulator(9, 40, slow).await;
+    let mut exporter = Exporter::start(&sim.endpoint(), &["--collector.interval=30s"]);
+    // Healthy but not ready: the first collection is under way.
+    let start = Instant::now();
+    loop {
+        let healthy = exporter
+            .get("/-/healthy")
+            .await
+            .is_some_and(|(s, _)| s == 200);
+        let ready = exporter.get("/-/ready").await.map(|(s, _)| s);
+        if healthy && ready == Some(503) {
+            break;
+        }
+        assert!(
+            ready != Some(200),
+            "collection finished before the test could interrupt it"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            exporter.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, took) = exporter.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The exporter keeps no state: a new process rebuilds every value from the API.
+    sim.set_faults(FaultConfig::default());
+    let again = Exporter::start(&sim.endpoint(), &["--collector.interval=1s"]);
+    again.wait_ready(Duration::from_secs(60)).await;
+    converge(&sim, &again, Duration::from_secs(60), |_| {}).await;
 }
 
 #[test]

@@ -257,7 +257,7 @@ impl Dataset {
             };
             let alias = match index % 7 {
                 0 => String::new(),
-                1 => "生产证书 \"primary\" \\ edge".to_string(),
+                1 => "生产证书 \"primary\" \\ edge\nsecond line".to_string(),
                 _ => format!(
                     "{}-{}",
                     rng.pick(&["prod", "staging", "legacy", "shared"]),

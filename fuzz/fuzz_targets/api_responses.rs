@@ -1,0 +1,69 @@
+//! Any bytes as an API answer: every parser must return a value or an error, never panic, and
+//! whatever parses must render into exposition text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::{Map, Value};
+use tencentcloud_ssl_exporter::api::bind::{
+    parse_detail_page_with, CreateSyncTaskResponse, DetailTotals, TaskResultResponse,
+};
+use tencentcloud_ssl_exporter::api::certificates::DescribeCertificatesResponse;
+use tencentcloud_ssl_exporter::api::records::{self, ListResponse, RecordKind};
+use tencentcloud_ssl_exporter::client::parse_response;
+use tencentcloud_ssl_exporter::collector::bind::{detail_regions, write_binding, CertBinding};
+use tencentcloud_ssl_exporter::collector::certificates;
+use tencentcloud_ssl_exporter::collector::deploy::{
+    add_page, summarize, write_record, RecordDetail,
+};
+use tencentcloud_ssl_exporter::metrics::SnapshotBuilder;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(page) = parse_response::<DescribeCertificatesResponse>("A", data) {
+        let (snapshot, _) = certificates::snapshot("fuzz", &page.certificates);
+        let _ = snapshot.series();
+    }
+    let _ = parse_response::<CreateSyncTaskResponse>("A", data);
+    let _ = parse_response::<TaskResultResponse>("A", data);
+    if let Ok(list) = parse_response::<ListResponse>("A", data) {
+        for row in &list.deploy_record_list {
+            let summary = summarize(RecordKind::Update, row, &RecordDetail::new());
+            let mut builder = SnapshotBuilder::new("fuzz");
+            write_record(&mut builder, RecordKind::Update, row, &summary);
+        }
+    }
+    if let Ok(response) = parse_response::<Map<String, Value>>("A", data) {
+        if let Ok(page) = parse_detail_page_with(&response, true) {
+            let mut totals = DetailTotals::default();
+            totals.add_page(page);
+            let binding = CertBinding {
+                task_id: "t".into(),
+                status: tencentcloud_ssl_exporter::api::bind::TaskStatus::Succeeded,
+                cache_time: totals.cache_time.clone(),
+                regions: detail_regions(&totals),
+                detailed: true,
+                confirmed_at: tokio::time::Instant::now(),
+            };
+            let mut builder = SnapshotBuilder::new("fuzz");
+            write_binding(&mut builder, "c", &binding);
+        }
+    }
+    if let Ok(response) = parse_response::<Value>("A", data) {
+        for kind in [RecordKind::UploadUpdate, RecordKind::Update] {
+            if let Ok(page) = records::parse_detail_page(kind, response.clone()) {
+                let mut detail = RecordDetail::new();
+                add_page(&mut detail, page, 0);
+                let row = records::ListedRecord {
+                    id: "1".into(),
+                    cert_id: "c".into(),
+                    old_cert_id: "o".into(),
+                    status: Some(1),
+                    create_time: String::new(),
+                    update_time: String::new(),
+                };
+                let summary = summarize(kind, &row, &detail);
+                let mut builder = SnapshotBuilder::new("fuzz");
+                write_record(&mut builder, kind, &row, &summary);
+            }
+        }
+    }
+});
