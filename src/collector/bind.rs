@@ -58,6 +58,8 @@ pub struct BindCollector {
     poll_timeout: Duration,
     /// Last good values per certificate.
     cache: HashMap<String, CertBinding>,
+    /// Text sizes of the last snapshot, to size the next one's buffers.
+    last_sizes: Vec<usize>,
 }
 
 impl BindCollector {
@@ -73,6 +75,7 @@ impl BindCollector {
             filter,
             poll_timeout,
             cache: HashMap::new(),
+            last_sizes: Vec::new(),
         }
     }
 }
@@ -370,11 +373,11 @@ impl Collector for BindCollector {
         let mut fresh_cache = HashMap::with_capacity(ids.len());
         for cert_id in &ids {
             let held = self.cache.remove(cert_id);
-            let held_if_fresh = held
-                .clone()
-                .filter(|h| now.duration_since(h.confirmed_at) <= stale_after);
+            // Whether the held values may still be served; decided up front so `held` moves
+            // into exactly one branch (no copy of every certificate's bindings per run).
+            let fresh = |h: &CertBinding| now.duration_since(h.confirmed_at) <= stale_after;
             let binding = match results_by_cert.get(cert_id.as_str()) {
-                None => held_if_fresh,
+                None => held.filter(fresh),
                 Some(result) => {
                     let status = TaskStatus::from_code(result.status);
                     let base = CertBinding {
@@ -400,7 +403,7 @@ impl Collector for BindCollector {
                             }
                             // The task says nothing about bindings: keep the last good ones
                             // within the staleness bound, under the task's real status.
-                            Some(match held_if_fresh {
+                            Some(match held.filter(fresh) {
                                 Some(h) => CertBinding {
                                     status,
                                     task_id: result.task_id.clone(),
@@ -423,7 +426,7 @@ impl Collector for BindCollector {
                             }),
                             Some(Err(e)) => {
                                 errors.push(format!("certificate {cert_id}: {e}"));
-                                held_if_fresh
+                                held.filter(fresh)
                             }
                             None => match held {
                                 // Same task and CacheTime as the detail held: still current.
@@ -431,7 +434,7 @@ impl Collector for BindCollector {
                                     confirmed_at: now,
                                     ..h
                                 }),
-                                _ => held_if_fresh,
+                                other => other.filter(fresh),
                             },
                         },
                     }
@@ -458,14 +461,16 @@ impl CertBinding {
 }
 
 impl BindCollector {
-    fn snapshot(&self, ids: &[String]) -> Snapshot {
-        let mut builder = SnapshotBuilder::new(&self.settings.account);
+    fn snapshot(&mut self, ids: &[String]) -> Snapshot {
+        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
         for cert_id in ids {
             if let Some(binding) = self.cache.get(cert_id) {
                 write_binding(&mut builder, cert_id, binding);
             }
         }
-        builder.finish()
+        let snapshot = builder.finish();
+        self.last_sizes = snapshot.sizes();
+        snapshot
     }
 }
 

@@ -256,6 +256,8 @@ pub struct DeployCollector {
     /// Records created longer ago than this are not exported (bounds cardinality).
     max_age: Duration,
     cache: HashMap<String, RecordState>,
+    /// Text sizes of the last snapshot, to size the next one's buffers.
+    last_sizes: Vec<usize>,
 }
 
 impl DeployCollector {
@@ -271,6 +273,7 @@ impl DeployCollector {
             settings,
             max_age,
             cache: HashMap::new(),
+            last_sizes: Vec::new(),
         }
     }
 
@@ -365,16 +368,15 @@ impl Collector for DeployCollector {
             }
         }
         self.cache = fresh_cache;
-        let mut builder = SnapshotBuilder::new(&self.settings.account);
+        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
         for row in &rows {
             if let Some(state) = self.cache.get(&row.id) {
                 write_record(&mut builder, self.kind, &state.row, &state.summary);
             }
         }
-        Ok(Collected {
-            snapshot: builder.finish(),
-            errors,
-        })
+        let snapshot = builder.finish();
+        self.last_sizes = snapshot.sizes();
+        Ok(Collected { snapshot, errors })
     }
 }
 

@@ -32,7 +32,10 @@ impl Part {
     }
 
     fn new(mut plain: Vec<u8>, flush: FlushCompress) -> Part {
-        plain.shrink_to_fit();
+        // Give back large slack only: shrinking copies the text.
+        if plain.capacity() - plain.len() > plain.len() / 8 {
+            plain.shrink_to_fit();
+        }
         let mut crc = crc32fast::Hasher::new();
         crc.update(&plain);
         let mut deflate = raw_deflate(&plain, flush);

@@ -30,6 +30,14 @@ impl Snapshot {
     pub fn series(&self) -> usize {
         self.series
     }
+
+    /// Bytes of text per family, to size the next run's buffers ([`SnapshotBuilder::sized_like`]).
+    pub fn sizes(&self) -> Vec<usize> {
+        self.parts
+            .iter()
+            .map(|p| p.as_ref().map_or(0, |p| p.plain.len()))
+            .collect()
+    }
 }
 
 /// Writes samples of one account into a [`Snapshot`].
@@ -47,6 +55,18 @@ impl SnapshotBuilder {
             chunks: vec![String::new(); Family::ALL.len()],
             series: 0,
         }
+    }
+
+    /// A builder whose buffers start at the sizes of a previous run plus a margin, so a run of
+    /// about the same size neither grows them by doubling nor copies them when sealing.
+    pub fn sized_like(account: &str, sizes: &[usize]) -> Self {
+        let mut builder = SnapshotBuilder::new(account);
+        for (chunk, size) in builder.chunks.iter_mut().zip(sizes) {
+            if *size > 0 {
+                chunk.reserve_exact(size + size / 16 + 256);
+            }
+        }
+        builder
     }
 
     /// Adds one sample. `values` are the family's labels after `account`, in contract order.
