@@ -32,7 +32,9 @@
 //! - [`config`]: the YAML file validated into its own type, or one account from flags.
 //! - [`shard`]: which accounts a replica collects under `--shard=I/N`.
 //! - [`cli`], [`logging`], [`duration`], [`timefmt`]: flags, log setup and small parsers.
+//! - [`allocator`]: glibc malloc settings that keep peak memory down between collections.
 
+pub mod allocator;
 pub mod api;
 pub mod app;
 pub mod cli;

@@ -1,18 +1,28 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tencentcloud_ssl_exporter::app;
 use tencentcloud_ssl_exporter::cli::Cli;
-use tencentcloud_ssl_exporter::logging;
+use tencentcloud_ssl_exporter::{allocator, app, logging};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads.
+    allocator::tune();
     let cli = Cli::parse();
     if let Err(error) = logging::init(cli.log_level, cli.log_format) {
         eprintln!("cannot set up logging: {error:#}");
         return ExitCode::FAILURE;
     }
-    match app::run_cli(&cli, app::shutdown_signal()).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(error = %error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::run_cli(&cli, app::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "exiting");

@@ -57,6 +57,25 @@ pub struct Certificate {
     pub cert_end_time: String,
 }
 
+/// A `DescribeCertificates` page decoded for IDs only (the bind collector needs no more).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateIdsResponse {
+    #[serde(default, deserialize_with = "de::count")]
+    pub total_count: u64,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub certificates: Vec<CertificateId>,
+}
+
+/// A certificate's ID and status; every other field is skipped while decoding.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateId {
+    pub certificate_id: String,
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub status: Option<i64>,
+}
+
 /// Stable snake-case name of a certificate `Status` code, for the `status` label.
 pub fn status_name(code: Option<i64>) -> &'static str {
     match code {

@@ -316,7 +316,9 @@ impl Client {
         {
             return Err(too_large());
         }
-        let mut bytes = Vec::new();
+        // Sized from Content-Length when the server sends one: no doubling while reading.
+        let expected = response.content_length().unwrap_or(0) as usize;
+        let mut bytes = Vec::with_capacity(expected.min(inner.max_body_bytes));
         while let Some(chunk) = response
             .chunk()
             .await

@@ -14,7 +14,9 @@ use futures::{stream, StreamExt};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, MAX_PAGES};
+use super::{
+    list_certificate_ids, CollectError, Collected, Collector, CollectorSettings, MAX_PAGES,
+};
 use crate::api::action;
 use crate::api::bind::{
     error_text, parse_detail_page_with, CertTaskId, CreateSyncTaskRequest, CreateSyncTaskResponse,
@@ -334,8 +336,7 @@ impl Collector for BindCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let certificates = list_certificates(&self.client, &self.filter).await?;
-        let ids: Vec<String> = certificates.into_iter().map(|c| c.certificate_id).collect();
+        let ids = list_certificate_ids(&self.client, &self.filter).await?;
         let mut errors = Vec::new();
         let created =
             create_tasks(&self.client, &ids, self.settings.concurrency, &mut errors).await?;

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use crate::api::action;
 use crate::api::certificates::{
-    Certificate, DescribeCertificatesRequest, DescribeCertificatesResponse, Tag, MAX_LIMIT,
+    Certificate, CertificateId, CertificateIdsResponse, DescribeCertificatesRequest,
+    DescribeCertificatesResponse, Tag, MAX_LIMIT,
 };
 use crate::client::{ApiError, Client};
 use crate::config::CertificateFilter;
@@ -113,34 +114,74 @@ pub async fn list_certificates(
     client: &Client,
     filter: &CertificateFilter,
 ) -> Result<Vec<Certificate>, ApiError> {
-    let certificates = page_by_rows(|offset| async move {
-        let request = DescribeCertificatesRequest {
-            offset,
-            limit: MAX_LIMIT,
-            search_key: filter.search_key.clone(),
-            cert_ids: (!filter.ids.is_empty()).then(|| filter.ids.clone()),
-            tags: (!filter.tags.is_empty()).then(|| {
-                filter
-                    .tags
-                    .iter()
-                    .map(|(key, value)| Tag {
-                        tag_key: key.clone(),
-                        tag_value: value.clone(),
-                    })
-                    .collect()
-            }),
-        };
-        let page: DescribeCertificatesResponse =
-            client.call(action::DESCRIBE_CERTIFICATES, &request).await?;
+    let pages: Vec<Certificate> = page_by_rows(|offset| async move {
+        let page: DescribeCertificatesResponse = client
+            .call(
+                action::DESCRIBE_CERTIFICATES,
+                &certificates_request(filter, offset),
+            )
+            .await?;
         Ok((page.total_count, page.certificates))
     })
     .await?;
-    let mut seen = std::collections::HashSet::new();
-    Ok(certificates
+    Ok(select(pages, filter, |c| (&c.certificate_id, c.status)))
+}
+
+/// The IDs of [`list_certificates`], decoding nothing else of each certificate.
+pub async fn list_certificate_ids(
+    client: &Client,
+    filter: &CertificateFilter,
+) -> Result<Vec<String>, ApiError> {
+    let pages: Vec<CertificateId> = page_by_rows(|offset| async move {
+        let page: CertificateIdsResponse = client
+            .call(
+                action::DESCRIBE_CERTIFICATES,
+                &certificates_request(filter, offset),
+            )
+            .await?;
+        Ok((page.total_count, page.certificates))
+    })
+    .await?;
+    Ok(select(pages, filter, |c| (&c.certificate_id, c.status))
         .into_iter()
-        .filter(|c| filter.include_expired || c.status != Some(3))
-        .filter(|c| !c.certificate_id.is_empty() && seen.insert(c.certificate_id.clone()))
+        .map(|c| c.certificate_id)
         .collect())
+}
+
+fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCertificatesRequest {
+    DescribeCertificatesRequest {
+        offset,
+        limit: MAX_LIMIT,
+        search_key: filter.search_key.clone(),
+        cert_ids: (!filter.ids.is_empty()).then(|| filter.ids.clone()),
+        tags: (!filter.tags.is_empty()).then(|| {
+            filter
+                .tags
+                .iter()
+                .map(|(key, value)| Tag {
+                    tag_key: key.clone(),
+                    tag_value: value.clone(),
+                })
+                .collect()
+        }),
+    }
+}
+
+/// Drops expired certificates unless the filter includes them, empty IDs, and repeated IDs.
+fn select<T>(
+    rows: Vec<T>,
+    filter: &CertificateFilter,
+    key: impl Fn(&T) -> (&String, Option<i64>),
+) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    rows.into_iter()
+        .filter(|row| {
+            let (id, status) = key(row);
+            (filter.include_expired || status != Some(3))
+                && !id.is_empty()
+                && seen.insert(id.clone())
+        })
+        .collect()
 }
 
 #[cfg(test)]
