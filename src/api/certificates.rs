@@ -29,13 +29,44 @@ pub struct Tag {
     pub tag_value: String,
 }
 
+/// A `DescribeCertificates` page, decoding each certificate as `T`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeCertificatesResponse {
+#[serde(rename_all = "PascalCase", bound(deserialize = "T: Deserialize<'de>"))]
+pub struct CertificatesPage<T> {
     #[serde(default, deserialize_with = "de::count")]
     pub total_count: u64,
     #[serde(default, deserialize_with = "de::null_default")]
-    pub certificates: Vec<Certificate>,
+    pub certificates: Vec<T>,
+}
+
+/// A page with every field the exporter uses.
+pub type DescribeCertificatesResponse = CertificatesPage<Certificate>;
+
+/// A page decoded for IDs only (the bind collector needs no more).
+pub type CertificateIdsResponse = CertificatesPage<CertificateId>;
+
+/// What selecting certificates needs of a decoded row.
+pub trait ListedCertificate {
+    fn id(&self) -> &str;
+    fn status(&self) -> Option<i64>;
+}
+
+impl ListedCertificate for Certificate {
+    fn id(&self) -> &str {
+        &self.certificate_id
+    }
+    fn status(&self) -> Option<i64> {
+        self.status
+    }
+}
+
+impl ListedCertificate for CertificateId {
+    fn id(&self) -> &str {
+        &self.certificate_id
+    }
+    fn status(&self) -> Option<i64> {
+        self.status
+    }
 }
 
 /// The fields of a certificate the exporter uses.
@@ -55,16 +86,6 @@ pub struct Certificate {
     pub cert_begin_time: String,
     #[serde(default, deserialize_with = "de::null_default")]
     pub cert_end_time: String,
-}
-
-/// A `DescribeCertificates` page decoded for IDs only (the bind collector needs no more).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CertificateIdsResponse {
-    #[serde(default, deserialize_with = "de::count")]
-    pub total_count: u64,
-    #[serde(default, deserialize_with = "de::null_default")]
-    pub certificates: Vec<CertificateId>,
 }
 
 /// A certificate's ID and status; every other field is skipped while decoding.

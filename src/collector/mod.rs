@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::api::action;
 use crate::api::certificates::{
-    Certificate, CertificateId, CertificateIdsResponse, DescribeCertificatesRequest,
-    DescribeCertificatesResponse, Tag, MAX_LIMIT,
+    Certificate, CertificateId, CertificatesPage, DescribeCertificatesRequest, ListedCertificate,
+    Tag, MAX_LIMIT,
 };
 use crate::client::{ApiError, Client};
 use crate::config::CertificateFilter;
@@ -107,45 +107,52 @@ where
     Ok(rows)
 }
 
-/// Every certificate of the account that `filter` selects, deduplicated by ID (first occurrence
-/// wins). IDs, tags and the search key are filtered by the API; expired certificates (status 3)
-/// are dropped here when the filter excludes them.
+/// Every certificate of the account that `filter` selects, decoded as `T`, deduplicated by ID
+/// (first occurrence wins). IDs, tags and the search key are filtered by the API; expired
+/// certificates (status 3) are dropped here when the filter excludes them.
+pub async fn list_certificates_as<T>(
+    client: &Client,
+    filter: &CertificateFilter,
+) -> Result<Vec<T>, ApiError>
+where
+    T: ListedCertificate + serde::de::DeserializeOwned,
+{
+    let rows: Vec<T> = page_by_rows(|offset| async move {
+        let page: CertificatesPage<T> = client
+            .call(
+                action::DESCRIBE_CERTIFICATES,
+                &certificates_request(filter, offset),
+            )
+            .await?;
+        Ok((page.total_count, page.certificates))
+    })
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|row| {
+            (filter.include_expired || row.status() != Some(3))
+                && !row.id().is_empty()
+                && seen.insert(row.id().to_string())
+        })
+        .collect())
+}
+
+/// Every selected certificate with the fields the exporter uses.
 pub async fn list_certificates(
     client: &Client,
     filter: &CertificateFilter,
 ) -> Result<Vec<Certificate>, ApiError> {
-    let pages: Vec<Certificate> = page_by_rows(|offset| async move {
-        let page: DescribeCertificatesResponse = client
-            .call(
-                action::DESCRIBE_CERTIFICATES,
-                &certificates_request(filter, offset),
-            )
-            .await?;
-        Ok((page.total_count, page.certificates))
-    })
-    .await?;
-    Ok(select(pages, filter, |c| (&c.certificate_id, c.status)))
+    list_certificates_as(client, filter).await
 }
 
-/// The IDs of [`list_certificates`], decoding nothing else of each certificate.
+/// The IDs of the selected certificates, decoding nothing else of each.
 pub async fn list_certificate_ids(
     client: &Client,
     filter: &CertificateFilter,
 ) -> Result<Vec<String>, ApiError> {
-    let pages: Vec<CertificateId> = page_by_rows(|offset| async move {
-        let page: CertificateIdsResponse = client
-            .call(
-                action::DESCRIBE_CERTIFICATES,
-                &certificates_request(filter, offset),
-            )
-            .await?;
-        Ok((page.total_count, page.certificates))
-    })
-    .await?;
-    Ok(select(pages, filter, |c| (&c.certificate_id, c.status))
-        .into_iter()
-        .map(|c| c.certificate_id)
-        .collect())
+    let rows: Vec<CertificateId> = list_certificates_as(client, filter).await?;
+    Ok(rows.into_iter().map(|c| c.certificate_id).collect())
 }
 
 fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCertificatesRequest {
@@ -165,23 +172,6 @@ fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCert
                 .collect()
         }),
     }
-}
-
-/// Drops expired certificates unless the filter includes them, empty IDs, and repeated IDs.
-fn select<T>(
-    rows: Vec<T>,
-    filter: &CertificateFilter,
-    key: impl Fn(&T) -> (&String, Option<i64>),
-) -> Vec<T> {
-    let mut seen = std::collections::HashSet::new();
-    rows.into_iter()
-        .filter(|row| {
-            let (id, status) = key(row);
-            (filter.include_expired || status != Some(3))
-                && !id.is_empty()
-                && seen.insert(id.clone())
-        })
-        .collect()
 }
 
 #[cfg(test)]
