@@ -15,6 +15,31 @@ fn read(path: &str) -> String {
 }
 
 #[test]
+fn the_readme_quick_start_runs_the_exporter() {
+    let readme = read("README.md");
+    let quick_start = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a quick start section");
+    let commands: Vec<&str> = quick_start
+        .lines()
+        .filter(|l| l.starts_with("cargo "))
+        .collect();
+    assert_eq!(
+        commands,
+        ["cargo run --release -- --demo", "cargo test"],
+        "exactly two commands"
+    );
+    assert!(
+        read(".ci/run").contains("\ncargo test --locked\n"),
+        "CI runs the README's test command"
+    );
+    // With two binaries, `cargo run` needs to know which one is meant.
+    assert!(read("Cargo.toml").contains("default-run = \"tencentcloud-ssl-exporter\""));
+}
+
+#[test]
 fn prometheus_rule_matches_the_rules_file() {
     let rules = read("deploy/prometheus/tencentcloud-ssl-exporter.rules.yml");
     let indented: String = rules
