@@ -32,6 +32,7 @@
 //! - [`config`]: the YAML file validated into its own type, or one account from flags.
 //! - [`shard`]: which accounts a replica collects under `--shard=I/N`.
 //! - [`cli`], [`logging`], [`duration`], [`timefmt`]: flags, log setup and small parsers.
+//! - [`locking`]: the one way a mutex is taken (poison is taken over, never a second panic).
 //! - [`allocator`]: glibc malloc settings that keep peak memory down between collections.
 
 pub mod allocator;
@@ -43,6 +44,7 @@ pub mod collector;
 pub mod config;
 pub mod credentials;
 pub mod duration;
+pub mod locking;
 pub mod logging;
 pub mod metrics;
 pub mod scheduler;

@@ -33,6 +33,19 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The system clock as unix milliseconds (0 if the clock is before 1970).
+pub fn now_unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// The system clock as unix seconds.
+pub fn now_unix() -> i64 {
+    now_unix_millis().div_euclid(1000)
+}
+
 /// `YYYY-MM-DD` (UTC) of a unix timestamp: the date in a TC3 credential scope.
 pub fn utc_date(unix: i64) -> String {
     let (y, m, d) = civil_from_days(unix.div_euclid(86_400));

@@ -12,7 +12,7 @@ pub mod ratelimit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::ProvideCredentials;
 use crate::signing::{self, SigningInput};
 use crate::telemetry::Telemetry;
+use crate::timefmt;
 pub use error::{ApiError, Retry, TransportKind};
 use ratelimit::RateLimits;
 
@@ -263,10 +264,7 @@ impl Client {
                     action: action.to_string(),
                     source,
                 })?;
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
+        let timestamp = timefmt::now_unix();
         let signed = signing::sign(&SigningInput {
             secret_id: credentials.secret_id.as_str(),
             secret_key: credentials.secret_key.expose(),

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::locking::lock;
+
 /// Default per-second limits from the API reference; anything not listed gets `DEFAULT_RATE`.
 pub const DOCUMENTED_LIMITS: &[(&str, f64)] = &[
     ("CreateCertificateBindResourceSyncTask", 10.0),
@@ -59,10 +61,7 @@ impl Pacer {
     /// Reserves the next slot and returns when it is due.
     pub fn reserve(&self) -> Instant {
         let now = Instant::now();
-        let mut next = match self.next_slot.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut next = lock(&self.next_slot);
         let slot = next.map_or(now, |n| n.max(now));
         *next = Some(slot + self.interval);
         slot
@@ -77,10 +76,7 @@ impl Pacer {
     /// After a throttling answer: nobody calls this action again before `now + pause`.
     pub fn pause(&self, pause: Duration) {
         let until = Instant::now() + pause;
-        let mut next = match self.next_slot.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut next = lock(&self.next_slot);
         *next = Some(next.map_or(until, |n| n.max(until)));
     }
 }

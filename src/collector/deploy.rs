@@ -7,7 +7,7 @@
 //! are all final is kept as it is and not fetched again, unless its list row changes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::{stream, StreamExt};
 use serde_json::Value;
@@ -296,21 +296,13 @@ impl DeployCollector {
     }
 }
 
-/// Unix seconds now.
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 impl Collector for DeployCollector {
     fn name(&self) -> &'static str {
         self.kind.label()
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let oldest = unix_now() - self.max_age.as_secs() as i64;
+        let oldest = timefmt::now_unix() - self.max_age.as_secs() as i64;
         let mut seen = HashSet::new();
         let rows: Vec<ListedRecord> = self
             .list()

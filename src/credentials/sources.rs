@@ -264,10 +264,7 @@ pub async fn assume_role_with_web_identity(
         "RoleSessionName": settings.session_name,
         "DurationSeconds": settings.duration.as_secs(),
     });
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let timestamp = crate::timefmt::now_unix();
     let response = http
         .post(&settings.sts_endpoint)
         .header("Content-Type", "application/json")

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::contract::Family;
 use super::part::{gzip_trailer, Part, GZIP_HEADER};
 use super::snapshot::{escape_label_value, push_value, Snapshot};
+use crate::locking::lock;
 use crate::telemetry::Telemetry;
 
 /// How often the live tail is re-rendered at most.
@@ -128,10 +129,10 @@ impl Exposition {
     /// Publishes a collector run and re-renders the body.
     pub fn publish(&self, account: &str, collector: &'static str, report: RunReport) {
         let now = Instant::now();
-        let mut entries = self.lock_entries();
+        let mut entries = lock(&self.entries);
         let key = (account.to_string(), collector);
         let previous = entries.get(&key).cloned();
-        let wall_now = unix_now();
+        let wall_now = crate::timefmt::now_unix_millis() as f64 / 1000.0;
         let last_success_unix = if report.success {
             Some(wall_now)
         } else {
@@ -159,7 +160,7 @@ impl Exposition {
     /// Withdraws snapshots past their staleness bound; called periodically so data never
     /// outlives its bound even when its collector hangs.
     pub fn expire_stale(&self) {
-        let mut entries = self.lock_entries();
+        let mut entries = lock(&self.entries);
         if self.withdraw_expired(&mut entries, Instant::now()) {
             self.body.store(Arc::new(self.render_body(&entries)));
         }
@@ -183,13 +184,6 @@ impl Exposition {
             }
         }
         changed
-    }
-
-    fn lock_entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, &'static str), Entry>> {
-        match self.entries.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
     }
 
     fn render_body(&self, entries: &BTreeMap<(String, &'static str), Entry>) -> Body {
@@ -298,13 +292,6 @@ fn push_sample(
     out.push_str("\"} ");
     push_value(out, value);
     out.push('\n');
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -28,8 +28,9 @@ use super::handlers::{self, Ctx, SimError, Tasks};
 use super::{truth, Rng, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use crate::client::ratelimit::DOCUMENTED_LIMITS;
 use crate::client::{API_VERSION, SERVICE};
+use crate::locking::lock;
 use crate::signing::{self, SigningInput};
-use crate::timefmt;
+use crate::timefmt::{self, now_unix_millis};
 
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ impl SimConfig {
             secret_id: DEMO_SECRET_ID.to_string(),
             secret_key: DEMO_SECRET_KEY.to_string(),
             token: None,
-            dataset: DatasetSpec::new(seed, certificates, unix_ms() / 1000),
+            dataset: DatasetSpec::new(seed, certificates, now_unix_millis() / 1000),
             enforce_rate_limits: true,
             list_limit_cap: None,
             faults: FaultConfig::default(),
@@ -70,13 +71,6 @@ impl SimConfig {
             rate_limit_scale: 1.0,
         }
     }
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 struct State {
@@ -88,13 +82,6 @@ struct State {
     stats: Mutex<BTreeMap<String, u64>>,
     started: Instant,
     request_seq: AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// A running simulator.
@@ -174,7 +161,7 @@ impl Simulator {
             &self.state.dataset,
             &tasks,
             account,
-            unix_ms(),
+            now_unix_millis(),
             max_age_seconds,
         ))
     }
@@ -239,7 +226,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
                 &state.dataset,
                 &tasks,
                 account,
-                unix_ms(),
+                now_unix_millis(),
                 max_age,
             ));
             Ok(answer(StatusCode::OK, "text/plain; charset=utf-8", text))
@@ -247,7 +234,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
         (Method::GET, "/-/sim/minimal-calls") => {
             let calls = state
                 .dataset
-                .minimal_calls(unix_ms() / 1000, max_age_param(&query));
+                .minimal_calls(now_unix_millis() / 1000, max_age_param(&query));
             Ok(answer(
                 StatusCode::OK,
                 "application/json",
@@ -492,7 +479,7 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
             _ => {}
         }
     }
-    let now_ms = unix_ms();
+    let now_ms = now_unix_millis();
     let result = authenticate(&state.config, &headers, &body, now_ms / 1000)
         .and_then(|()| {
             if over_limit(state, &action) {
