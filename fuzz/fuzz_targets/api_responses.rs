@@ -10,7 +10,7 @@ use tencentcloud_ssl_exporter::api::bind::{
 use tencentcloud_ssl_exporter::api::certificates::DescribeCertificatesResponse;
 use tencentcloud_ssl_exporter::api::records::{self, ListResponse, RecordKind};
 use tencentcloud_ssl_exporter::client::parse_response;
-use tencentcloud_ssl_exporter::collector::bind::{detail_regions, write_binding, CertBinding};
+use tencentcloud_ssl_exporter::collector::bind::{detail_regions, write_binding, CertBinding, Labels};
 use tencentcloud_ssl_exporter::collector::certificates;
 use tencentcloud_ssl_exporter::collector::deploy::{
     add_page, summarize, write_record, RecordDetail,
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
                 task_id: "t".into(),
                 status: tencentcloud_ssl_exporter::api::bind::TaskStatus::Succeeded,
                 cache_time: totals.cache_time.clone(),
-                regions: detail_regions(&totals),
+                regions: detail_regions(&totals, &mut Labels::default()),
                 detailed: true,
                 confirmed_at: tokio::time::Instant::now(),
             };

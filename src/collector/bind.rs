@@ -7,7 +7,8 @@
 //! differs from the detail already held (an unchanged result needs no second look). Per-certificate
 //! failures keep that certificate's last good values for at most the staleness bound.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{stream, StreamExt};
@@ -28,6 +29,16 @@ use crate::config::CertificateFilter;
 use crate::metrics::{Family, Snapshot, SnapshotBuilder};
 use crate::timefmt;
 
+/// One (resource type, region) of one certificate, and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEntry {
+    /// Lower-case resource type; shared between certificates (see [`Labels`]).
+    pub resource_type: Arc<str>,
+    /// `""` for types without regions; shared like `resource_type`.
+    pub region: Arc<str>,
+    pub values: RegionValues,
+}
+
 /// Values of one (resource type, region) of one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionValues {
@@ -44,8 +55,9 @@ pub struct CertBinding {
     pub task_id: String,
     pub status: TaskStatus,
     pub cache_time: String,
-    /// (lower-case resource type, region) → values.
-    pub regions: BTreeMap<(String, String), RegionValues>,
+    /// Sorted by (resource type, region). A boxed slice rather than a map: a certificate has a
+    /// handful of entries, and thousands of small maps cost megabytes of half-empty nodes.
+    pub regions: Box<[RegionEntry]>,
     /// True when `regions` came from a complete detail fetch of `task_id` at `cache_time`.
     pub detailed: bool,
     /// When these values were last confirmed by the API.
@@ -82,41 +94,64 @@ impl BindCollector {
     }
 }
 
+/// Label values that repeat across certificates (resource types, regions), held once per run
+/// instead of once per certificate. A fresh set each run keeps it bounded by what the API says now.
+#[derive(Debug, Default)]
+pub struct Labels(HashSet<Arc<str>>);
+
+impl Labels {
+    /// The shared copy of `value`.
+    pub fn get(&mut self, value: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(value) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(value);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
+
+    fn entry(&mut self, resource_type: &str, region: &str, values: RegionValues) -> RegionEntry {
+        RegionEntry {
+            resource_type: self.get(resource_type),
+            region: self.get(region),
+            values,
+        }
+    }
+}
+
 /// Regions of a task summary that reported errors (used when no detail is fetched).
-fn summary_regions(result: &TaskResult) -> BTreeMap<(String, String), RegionValues> {
-    let mut regions = BTreeMap::new();
+fn summary_regions(result: &TaskResult, labels: &mut Labels) -> Box<[RegionEntry]> {
+    let mut regions = Vec::new();
     for summary in &result.bind_resource_result {
+        let resource_type = summary.resource_type.to_ascii_lowercase();
         for region in &summary.bind_resource_region_result {
             if error_text(region.error.as_ref()).is_some() {
-                regions.insert(
-                    (
-                        summary.resource_type.to_ascii_lowercase(),
-                        region.region.clone(),
-                    ),
-                    RegionValues {
-                        bound: None,
-                        unmatched_domains: 0,
-                        instance_ids: Vec::new(),
-                    },
-                );
+                let values = RegionValues {
+                    bound: None,
+                    unmatched_domains: 0,
+                    instance_ids: Vec::new(),
+                };
+                regions.push(labels.entry(&resource_type, &region.region, values));
             }
         }
     }
-    regions
+    regions.sort_by(|a, b| (&a.resource_type, &a.region).cmp(&(&b.resource_type, &b.region)));
+    regions.dedup_by(|a, b| a.resource_type == b.resource_type && a.region == b.region);
+    regions.into_boxed_slice()
 }
 
-/// Regions of a complete detail.
-pub fn detail_regions(totals: &DetailTotals) -> BTreeMap<(String, String), RegionValues> {
+/// Regions of a complete detail (already in key order).
+pub fn detail_regions(totals: &DetailTotals, labels: &mut Labels) -> Box<[RegionEntry]> {
     totals
         .regions
         .iter()
-        .map(|(key, region)| {
+        .map(|((resource_type, region), totals)| {
             let values = RegionValues {
-                bound: region.error.is_none().then(|| region.bound()),
-                unmatched_domains: region.no_match_domains.len() as u64,
-                instance_ids: region.instance_ids.iter().cloned().collect(),
+                bound: totals.error.is_none().then(|| totals.bound()),
+                unmatched_domains: totals.no_match_domains.len() as u64,
+                instance_ids: totals.instance_ids.iter().cloned().collect(),
             };
-            (key.clone(), values)
+            labels.entry(resource_type, region, values)
         })
         .collect()
 }
@@ -133,8 +168,10 @@ pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &Cer
     if let Some(unix) = timefmt::parse_api_time(&binding.cache_time) {
         builder.sample(Family::BindResultTimestamp, &[cert_id], unix as f64);
     }
-    for ((resource_type, region), values) in &binding.regions {
-        let labels = [cert_id, resource_type.as_str(), region.as_str()];
+    for entry in &binding.regions {
+        let (resource_type, region, values) =
+            (&*entry.resource_type, &*entry.region, &entry.values);
+        let labels = [cert_id, resource_type, region];
         match values.bound {
             None => builder.sample(Family::BindQueryError, &labels, 1.0),
             Some(0) => {}
@@ -149,12 +186,7 @@ pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &Cer
                 for instance in &values.instance_ids {
                     builder.sample(
                         Family::BoundInstanceInfo,
-                        &[
-                            cert_id,
-                            resource_type.as_str(),
-                            region.as_str(),
-                            instance.as_str(),
-                        ],
+                        &[cert_id, resource_type, region, instance.as_str()],
                         1.0,
                     );
                 }
@@ -338,8 +370,35 @@ impl Collector for BindCollector {
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let ids = list_certificate_ids(&self.client, &self.filter).await?;
         let mut errors = Vec::new();
-        let created =
-            create_tasks(&self.client, &ids, self.settings.concurrency, &mut errors).await?;
+        let answers = self.query(&ids, &mut errors).await?;
+        // `merge` consumes the answers, so they are freed before the snapshot is rendered
+        // (held together, they were the largest part of a run's peak memory).
+        self.merge(&ids, answers, &mut errors);
+        Ok(Collected {
+            snapshot: self.snapshot(&ids),
+            errors,
+        })
+    }
+}
+
+/// What one run learned from the API.
+struct RunAnswers {
+    /// Task ID → certificate ID.
+    tasks: HashMap<String, String>,
+    /// Task ID → its last result (finished, or still querying at the deadline).
+    results: HashMap<String, TaskResult>,
+    /// Certificate ID → its fetched detail.
+    details: HashMap<String, Result<DetailTotals, ApiError>>,
+}
+
+impl BindCollector {
+    /// Creates tasks for `ids`, polls them, and fetches the details worth fetching.
+    async fn query(
+        &self,
+        ids: &[String],
+        errors: &mut Vec<String>,
+    ) -> Result<RunAnswers, CollectError> {
+        let created = create_tasks(&self.client, ids, self.settings.concurrency, errors).await?;
         let tasks: HashMap<String, String> = created
             .into_iter()
             .map(|t| (t.task_id, t.cert_id))
@@ -357,22 +416,35 @@ impl Collector for BindCollector {
                 (cert_id, detail)
             })
             .buffer_unordered(self.settings.concurrency)
-            .collect::<Vec<_>>();
+            .collect::<HashMap<_, _>>();
         let mut poll_errors = Vec::new();
         let (results, details) =
             tokio::join!(self.poll_tasks(&tasks, sender, &mut poll_errors), fetch_all);
         errors.extend(poll_errors);
-        let mut details: HashMap<String, Result<DetailTotals, ApiError>> =
-            details.into_iter().collect();
+        Ok(RunAnswers {
+            tasks,
+            results,
+            details,
+        })
+    }
+
+    /// Replaces the cache with what this run's answers say about each of `ids`, keeping held
+    /// values where the answers say nothing new and the staleness bound allows.
+    fn merge(&mut self, ids: &[String], answers: RunAnswers, errors: &mut Vec<String>) {
+        let RunAnswers {
+            tasks,
+            results,
+            mut details,
+        } = answers;
         let results_by_cert: HashMap<&str, &TaskResult> = results
             .values()
             .filter_map(|r| tasks.get(&r.task_id).map(|cert| (cert.as_str(), r)))
             .collect();
-
+        let mut labels = Labels::default();
         let now = Instant::now();
         let stale_after = self.settings.stale_after();
         let mut fresh_cache = HashMap::with_capacity(ids.len());
-        for cert_id in &ids {
+        for cert_id in ids {
             let held = self.cache.remove(cert_id);
             // Whether the held values may still be served; decided up front so `held` moves
             // into exactly one branch (no copy of every certificate's bindings per run).
@@ -385,7 +457,7 @@ impl Collector for BindCollector {
                         task_id: result.task_id.clone(),
                         status,
                         cache_time: result.cache_time.clone(),
-                        regions: BTreeMap::new(),
+                        regions: Box::default(),
                         detailed: false,
                         confirmed_at: now,
                     };
@@ -415,13 +487,13 @@ impl Collector for BindCollector {
                         }
                         TaskStatus::Succeeded if !result.has_bound_resources() => {
                             Some(CertBinding {
-                                regions: summary_regions(result),
+                                regions: summary_regions(result, &mut labels),
                                 ..base
                             })
                         }
                         TaskStatus::Succeeded => match details.remove(cert_id) {
                             Some(Ok(totals)) => Some(CertBinding {
-                                regions: detail_regions(&totals),
+                                regions: detail_regions(&totals, &mut labels),
                                 detailed: true,
                                 ..base
                             }),
@@ -446,10 +518,6 @@ impl Collector for BindCollector {
             }
         }
         self.cache = fresh_cache;
-        Ok(Collected {
-            snapshot: self.snapshot(&ids),
-            errors,
-        })
     }
 }
 
@@ -481,6 +549,31 @@ mod tests {
     use crate::api::bind::RegionTotals;
 
     #[test]
+    fn labels_are_shared_and_summary_regions_sorted_once() {
+        let mut labels = Labels::default();
+        let a = labels.get("clb");
+        let b = labels.get("clb");
+        assert!(Arc::ptr_eq(&a, &b), "one copy per distinct value");
+        let result: TaskResult = serde_json::from_str(
+            r#"{"TaskId":"t","Status":1,"CacheTime":"","BindResourceResult":[
+                {"ResourceType":"WAF","BindResourceRegionResult":[{"Region":"r2","TotalCount":0,"Error":"boom"}]},
+                {"ResourceType":"CLB","BindResourceRegionResult":[
+                    {"Region":"r1","TotalCount":0,"Error":{"Code":"InternalError","Message":"x"}},
+                    {"Region":"r0","TotalCount":0,"Error":null},
+                    {"Region":"r1","TotalCount":0,"Error":"again"}]}]}"#,
+        )
+        .expect("literal parses");
+        let regions = summary_regions(&result, &mut labels);
+        let keys: Vec<(&str, &str)> = regions
+            .iter()
+            .map(|e| (&*e.resource_type, &*e.region))
+            .collect();
+        assert_eq!(keys, [("clb", "r1"), ("waf", "r2")]);
+        assert!(Arc::ptr_eq(&regions[0].resource_type, &a));
+        assert!(regions.iter().all(|e| e.values.bound.is_none()));
+    }
+
+    #[test]
     fn writes_bound_errors_and_unmatched() {
         let mut totals = DetailTotals::default();
         totals.regions.insert(
@@ -507,7 +600,7 @@ mod tests {
             task_id: "t".into(),
             status: TaskStatus::Succeeded,
             cache_time: "2025-01-01 08:00:00".into(),
-            regions: detail_regions(&totals),
+            regions: detail_regions(&totals, &mut Labels::default()),
             detailed: true,
             confirmed_at: Instant::now(),
         };

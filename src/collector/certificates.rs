@@ -11,6 +11,8 @@ pub struct CertificatesCollector {
     client: Client,
     settings: CollectorSettings,
     filter: CertificateFilter,
+    /// Text sizes of the last snapshot, to size the next one's buffers.
+    last_sizes: Vec<usize>,
 }
 
 impl CertificatesCollector {
@@ -19,13 +21,18 @@ impl CertificatesCollector {
             client,
             settings,
             filter,
+            last_sizes: Vec::new(),
         }
     }
 }
 
 /// Builds the snapshot of a certificate list. Pure.
 pub fn snapshot(account: &str, certificates: &[Certificate]) -> (Snapshot, Vec<String>) {
-    let mut builder = SnapshotBuilder::new(account);
+    render(SnapshotBuilder::new(account), certificates)
+}
+
+/// Writes the series of `certificates` into `builder` and seals it. Pure.
+fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapshot, Vec<String>) {
     let mut errors = Vec::new();
     for cert in certificates {
         let id = cert.certificate_id.as_str();
@@ -71,7 +78,9 @@ impl Collector for CertificatesCollector {
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let certificates = list_certificates(&self.client, &self.filter).await?;
-        let (snapshot, errors) = snapshot(&self.settings.account, &certificates);
+        let builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        let (snapshot, errors) = render(builder, &certificates);
+        self.last_sizes = snapshot.sizes();
         Ok(Collected { snapshot, errors })
     }
 }
