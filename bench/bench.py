@@ -250,8 +250,10 @@ def scenario(args, name, certificates, records, latency_ms, scale, steady, scrap
             if ours_err:
                 rows.append(("scrape errors", ours_err, "none", False))
         rss = peak_rss_bytes(exporter.pid)
+        # The targets are in MB (10^6 bytes), the stricter reading.
         rss_target = 25 if certificates <= 2000 else 150
-        rows.append(("peak RSS", f"{rss / 2**20:.1f} MiB", f"<= {rss_target} MiB" if certificates >= 2000 else "", rss / 2**20 <= rss_target if certificates >= 2000 else None))
+        judged = certificates >= 2000
+        rows.append(("peak RSS", f"{rss / 1e6:.1f} MB ({rss / 2**20:.1f} MiB)", f"<= {rss_target} MB" if judged else "", rss / 1e6 <= rss_target if judged else None))
         rows.append(("peak RSS / series", f"{rss / max(series, 1):,.0f} B", "", None))
         return {"name": name, "rows": rows, "rss": rss, "series": series, "first_cycle": first_cycle}
     finally:

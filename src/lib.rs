@@ -33,7 +33,7 @@
 //! - [`shard`]: which accounts a replica collects under `--shard=I/N`.
 //! - [`cli`], [`logging`], [`duration`], [`timefmt`]: flags, log setup and small parsers.
 //! - [`locking`]: the one way a mutex is taken (poison is taken over, never a second panic).
-//! - [`allocator`]: glibc malloc settings that keep peak memory down between collections.
+//! - [`allocator`]: the binary's allocator (jemalloc) and the options that keep its resident set small.
 
 pub mod allocator;
 pub mod api;

@@ -4,9 +4,12 @@ use clap::Parser;
 use tencentcloud_ssl_exporter::cli::Cli;
 use tencentcloud_ssl_exporter::{allocator, app, logging};
 
+/// jemalloc, tuned for a small resident set (see `allocator`).
+#[cfg(unix)]
+#[global_allocator]
+static GLOBAL: allocator::Allocator = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
-    // Before the runtime starts its threads.
-    allocator::tune();
     let cli = Cli::parse();
     if let Err(error) = logging::init(cli.log_level, cli.log_format) {
         eprintln!("cannot set up logging: {error:#}");
