@@ -8,6 +8,10 @@
 
 # Build stage: the same toolchain and the same release build command as CI (`.ci/run`).
 FROM docker.io/library/rust:1.95-slim-bookworm AS build
+# make: jemalloc (the exporter's allocator) is built from source; the image already has gcc.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so a source change does not rebuild them.
 COPY Cargo.toml Cargo.lock ./

@@ -5,8 +5,9 @@
 //! the holes: at 2,000 certificates its heap held 3 MB in use in 9 MB resident, and
 //! `malloc_trim` could give back little of it (the holes are smaller than pages). jemalloc's size
 //! classes keep long- and short-lived objects apart, and these settings return freed pages at
-//! once. Measured in one run at 2,000 certificates (37k series), peak RSS across three
-//! collections under a scrape load: 23.5 MiB with tuned glibc, 20.3 MiB with this.
+//! once. Measured back to back at 2,000 certificates (37k series), peak RSS across three
+//! collections under a scrape load: 23.6 MiB with glibc (one arena, fixed mmap threshold),
+//! 20.3 MiB with this.
 //!
 //! - `narenas:1`: one arena. The exporter has two worker threads and allocates little per
 //!   scrape; more arenas only multiply retained memory.

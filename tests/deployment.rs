@@ -89,6 +89,12 @@ fn dockerfile_builds_as_ci_does_and_runs_unprivileged() {
         "CI runs the Dockerfile's build command"
     );
     assert!(dockerfile.matches("\nFROM ").count() >= 2, "multi-stage");
+    if read("Cargo.toml").contains("tikv-jemallocator") {
+        assert!(
+            dockerfile.contains("install -y --no-install-recommends make"),
+            "jemalloc is built from source: the build stage needs make"
+        );
+    }
     assert!(dockerfile.contains("USER 65532:65532"));
     assert!(dockerfile.contains("EXPOSE 9877"));
     assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/tencentcloud-ssl-exporter\"]"));
