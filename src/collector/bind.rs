@@ -145,11 +145,11 @@ pub fn detail_regions(totals: &DetailTotals, labels: &mut Labels) -> Box<[Region
     totals
         .regions
         .iter()
-        .map(|((resource_type, region), totals)| {
+        .map(|((resource_type, region), found)| {
             let values = RegionValues {
-                bound: totals.error.is_none().then(|| totals.bound()),
-                unmatched_domains: totals.no_match_domains.len() as u64,
-                instance_ids: totals.instance_ids.iter().cloned().collect(),
+                bound: found.error.is_none().then(|| found.bound()),
+                unmatched_domains: found.no_match_domains.len() as u64,
+                instance_ids: found.instance_ids.iter().cloned().collect(),
             };
             labels.entry(resource_type, region, values)
         })
