@@ -37,7 +37,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_SECRET_ID = "AKIDDEMOEXAMPLEEXAMPLEEXAMPLE00001"
 DEMO_SECRET_KEY = "demo-secret-key-for-the-simulator"
-# Documented per-action limits (calls per second), as in src/client/ratelimit.rs.
+# Documented per-action limits (calls per second), as in crates/api/src/client/ratelimit.rs.
 LIMITS = {
     "CreateCertificateBindResourceSyncTask": 10,
     "DescribeCertificateBindResourceTaskResult": 10,
@@ -283,7 +283,7 @@ def main():
             raise SystemExit(f"{tool} not found: apt-get install wrk nginx")
     if not args.no_build:
         flags = ["--release"] if args.profile == "release" else []
-        subprocess.run(["cargo", "build", "--bins", *flags], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--workspace", "--bins", *flags], cwd=ROOT, check=True)
 
     if args.smoke:
         args.wrk_seconds, args.min_interval, args.storm_seconds = 2, 8, 3

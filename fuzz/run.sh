@@ -2,7 +2,7 @@
 # Fuzzes the parsers with cargo fuzz (libFuzzer), each target for SECONDS (default 60):
 #   fuzz/run.sh          # a minute per target
 #   fuzz/run.sh 600      # ten minutes per target
-# The corpus is seeded from the simulator's answers (examples/fuzz_corpus.rs). The machine's
+# The corpus is seeded from the simulator's answers (crates/simulator/examples/fuzz_corpus.rs). The machine's
 # stable toolchain builds the sanitizer-instrumented targets with RUSTC_BOOTSTRAP=1.
 set -euo pipefail
 seconds="${1:-60}"
@@ -10,7 +10,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
-cargo run --quiet --example fuzz_corpus -- fuzz/corpus
+cargo run --quiet -p tencentcloud-ssl-simulator --example fuzz_corpus -- fuzz/corpus
 for target in api_responses config_files text_fields; do
   echo "== fuzzing $target for ${seconds}s"
   cargo fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \

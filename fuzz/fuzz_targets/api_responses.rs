@@ -4,12 +4,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
-use tencentcloud_ssl_exporter::api::bind::{
+use tencentcloud_ssl_api::bind::{
     parse_detail_page_with, CreateSyncTaskResponse, DetailTotals, TaskResultResponse,
 };
-use tencentcloud_ssl_exporter::api::certificates::DescribeCertificatesResponse;
-use tencentcloud_ssl_exporter::api::records::{self, ListResponse, RecordKind};
-use tencentcloud_ssl_exporter::client::parse_response;
+use tencentcloud_ssl_api::certificates::DescribeCertificatesResponse;
+use tencentcloud_ssl_api::client::parse_response;
+use tencentcloud_ssl_api::records::{self, ListResponse, RecordKind};
 use tencentcloud_ssl_exporter::collector::bind::{detail_regions, write_binding, CertBinding, Labels};
 use tencentcloud_ssl_exporter::collector::certificates;
 use tencentcloud_ssl_exporter::collector::deploy::{
@@ -37,11 +37,10 @@ fuzz_target!(|data: &[u8]| {
             totals.add_page(page);
             let binding = CertBinding {
                 task_id: "t".into(),
-                status: tencentcloud_ssl_exporter::api::bind::TaskStatus::Succeeded,
+                status: tencentcloud_ssl_api::bind::TaskStatus::Succeeded,
                 cache_time: totals.cache_time.clone(),
                 regions: detail_regions(&totals, &mut Labels::default()),
                 detailed: true,
-                confirmed_at: tokio::time::Instant::now(),
             };
             let mut builder = SnapshotBuilder::new("fuzz");
             write_binding(&mut builder, "c", &binding);

@@ -1,0 +1,667 @@
+//! Bind-resource tasks: which cloud resources use a certificate.
+//!
+//! `CreateCertificateBindResourceSyncTask` starts (or, with `IsCache=1`, reuses) a task per
+//! certificate; `DescribeCertificateBindResourceTaskResult` reports status and per-region counts;
+//! `DescribeCertificateBindResourceTaskDetail` lists instances. The detail is parsed generically:
+//! every top-level list is a resource type, so types newer than the docs need no code change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::de;
+
+/// Most certificates per create call and task IDs per result call.
+pub const MAX_BATCH: usize = 100;
+/// Largest detail page.
+pub const DETAIL_LIMIT: u64 = 100;
+
+/// Request of `CreateCertificateBindResourceSyncTask`: start (or reuse) one bind-resource query
+/// task per certificate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSyncTaskRequest {
+    /// Certificates to query (`CertificateIds`), at most [`MAX_BATCH`].
+    pub certificate_ids: Vec<String>,
+    /// 1: reuse a task of the certificate finished within the last 30 minutes.
+    pub is_cache: u64,
+}
+
+/// Answer of `CreateCertificateBindResourceSyncTask`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateSyncTaskResponse {
+    /// The task started or reused for each certificate (`CertTaskIds`); `null` is empty.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub cert_task_ids: Vec<CertTaskId>,
+}
+
+/// One certificate's bind-resource task, as `CreateCertificateBindResourceSyncTask` returns it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertTaskId {
+    /// The certificate (`CertId`).
+    #[serde(deserialize_with = "de::id")]
+    pub cert_id: String,
+    /// The bind-resource task for it (`TaskId`).
+    #[serde(deserialize_with = "de::id")]
+    pub task_id: String,
+}
+
+/// Request of `DescribeCertificateBindResourceTaskResult`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskResultRequest {
+    /// Tasks to report on (`TaskIds`), at most [`MAX_BATCH`].
+    pub task_ids: Vec<String>,
+}
+
+/// Answer of `DescribeCertificateBindResourceTaskResult`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskResultResponse {
+    /// One result per requested task (`SyncTaskBindResourceResult`); `null` is empty.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub sync_task_bind_resource_result: Vec<TaskResult>,
+}
+
+/// Status and per-region counts of one bind-resource task.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskResult {
+    /// The task (`TaskId`).
+    #[serde(deserialize_with = "de::id")]
+    pub task_id: String,
+    /// `Status`: 0 querying, 1 done, 2 failed; see [`TaskStatus::from_code`].
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub status: Option<i64>,
+    /// `Error` (`{Code, Message}` or `null`) when the task failed; see [`error_text`].
+    #[serde(default)]
+    pub error: Option<Value>,
+    /// When the API computed this result (`CacheTime`), `YYYY-MM-DD HH:MM:SS` GMT+8; `null` is
+    /// empty.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub cache_time: String,
+    /// Counts per resource type (`BindResourceResult`); `null` is empty.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub bind_resource_result: Vec<TypeSummary>,
+}
+
+/// A task result's counts for one resource type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TypeSummary {
+    /// The resource type (`ResourceType`), e.g. `clb`, `cdn`, `tke`.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub resource_type: String,
+    /// Counts per region (`BindResourceRegionResult`); `null` is empty.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub bind_resource_region_result: Vec<RegionSummary>,
+}
+
+/// A task result's count for one resource type in one region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RegionSummary {
+    /// The region (`Region`); empty for types without regions.
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub region: String,
+    /// Instances of this type in this region that use the certificate (`TotalCount`).
+    #[serde(default, deserialize_with = "de::count")]
+    pub total_count: u64,
+    /// `Error` of querying this region, if any; see [`error_text`].
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+/// State of a bind task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Status 0: still querying.
+    Querying,
+    /// Status 1: done, the counts are complete.
+    Succeeded,
+    /// Status 2 (or any unknown or missing code): the task failed.
+    Failed,
+}
+
+impl TaskStatus {
+    /// Status code 0/1/2; anything else is treated as a failure of the task.
+    pub fn from_code(code: Option<i64>) -> TaskStatus {
+        match code {
+            Some(0) => TaskStatus::Querying,
+            Some(1) => TaskStatus::Succeeded,
+            _ => TaskStatus::Failed,
+        }
+    }
+
+    /// Lower-case name of the status (`querying`, `succeeded`, `failed`).
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::Querying => "querying",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+        }
+    }
+
+    /// Every status, in code order.
+    pub const ALL: [TaskStatus; 3] = [
+        TaskStatus::Querying,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+    ];
+}
+
+/// The text of an `Error` field, or `None` when it means "no error" (`null`, `""`, `{}`).
+pub fn error_text(error: Option<&Value>) -> Option<String> {
+    match error? {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) if map.is_empty() => None,
+        Value::Object(map) => {
+            let field = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or_default();
+            let (code, message) = (field("Code"), field("Message"));
+            if code.is_empty() && message.is_empty() {
+                Some(Value::Object(map.clone()).to_string())
+            } else {
+                Some(format!("{code}: {message}"))
+            }
+        }
+        other => Some(other.to_string()),
+    }
+}
+
+impl TaskResult {
+    /// Whether any region reports bound instances, i.e. whether the detail is worth fetching.
+    pub fn has_bound_resources(&self) -> bool {
+        self.bind_resource_result
+            .iter()
+            .flat_map(|t| &t.bind_resource_region_result)
+            .any(|r| r.total_count > 0)
+    }
+}
+
+/// Request of `DescribeCertificateBindResourceTaskDetail`: one page of a task's instances.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskDetailRequest {
+    /// The task (`TaskId`).
+    pub task_id: String,
+    /// Page size (`Limit`), at most [`DETAIL_LIMIT`]. Sent as strings, as the docs type them.
+    pub limit: String,
+    /// Instances to skip in every region's `InstanceList` (`Offset`), as a string.
+    pub offset: String,
+}
+
+/// One region (or the single entry of a non-regional type) on one detail page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionPage {
+    /// `""` for types without regions.
+    pub region: String,
+    /// The region's whole count; `None` for TCB-style entries that have none.
+    pub total_count: Option<u64>,
+    /// Instances listed on this page (for TCB: access plus host instances of every environment).
+    pub instances: u64,
+    /// Largest count this entry implies, for paging.
+    pub extent: u64,
+    /// Longest instance list of this entry on this page (`Offset` applies to each list), for
+    /// paging by rows received.
+    pub rows: u64,
+    /// The entry's `Error`, if it reports one; see [`error_text`].
+    pub error: Option<String>,
+    /// Domains served by these instances that the certificate does not cover (every
+    /// `NoMatchDomains` in the entry).
+    pub no_match_domains: BTreeSet<String>,
+    /// Identifiers of the listed instances, only when asked for (per-instance series).
+    pub instance_ids: Vec<String>,
+}
+
+/// One parsed detail page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetailPage {
+    /// The task's `Status` (0 querying, 1 done, 2 failed), if present.
+    pub status: Option<i64>,
+    /// When the API computed this detail (`CacheTime`), `YYYY-MM-DD HH:MM:SS` GMT+8; empty if
+    /// absent.
+    pub cache_time: String,
+    /// Lower-case resource type → its region entries on this page.
+    pub types: BTreeMap<String, Vec<RegionPage>>,
+}
+
+impl DetailPage {
+    /// The longest instance list on this page: the next page starts that much further.
+    pub fn rows(&self) -> u64 {
+        self.types
+            .values()
+            .flatten()
+            .map(|r| r.rows)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The largest count of any region: paging continues while the offset is below it.
+    pub fn extent(&self) -> u64 {
+        self.types
+            .values()
+            .flatten()
+            .map(|r| r.extent)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Top-level keys that are not resource types even though a future API might make them lists.
+const NOT_RESOURCE_TYPES: &[&str] = &["RequestId", "Error", "Status", "CacheTime"];
+
+/// Fields that identify an instance, most specific first.
+const INSTANCE_ID_KEYS: &[&str] = &[
+    "InstanceId",
+    "LoadBalancerId",
+    "ClusterId",
+    "ServiceId",
+    "GatewayId",
+    "Bucket",
+    "Domain",
+    "Host",
+];
+
+/// The identifier of one listed instance, whatever its type.
+fn instance_id(instance: &Value) -> Option<String> {
+    let object = instance.as_object()?;
+    INSTANCE_ID_KEYS
+        .iter()
+        .find_map(|key| match object.get(*key) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// Parses the `Response` object of a detail answer. Pure. With `instance_ids`, also collects the
+/// identifier of every listed instance.
+pub fn parse_detail_page_with(
+    response: &Map<String, Value>,
+    instance_ids: bool,
+) -> Result<DetailPage, String> {
+    let mut page = parse_detail_page(response)?;
+    if instance_ids {
+        for (key, value) in response {
+            let Some(regions) = page.types.get_mut(&key.to_ascii_lowercase()) else {
+                continue;
+            };
+            let entries = value.as_array().map(Vec::as_slice).unwrap_or_default();
+            for (region, entry) in regions.iter_mut().zip(entries) {
+                let lists = match entry.get("Environments").and_then(Value::as_array) {
+                    Some(environments) => environments
+                        .iter()
+                        .flat_map(|e| {
+                            ["AccessService", "HostService"]
+                                .map(|s| e.get(s).and_then(|s| s.get("InstanceList")))
+                        })
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                    None => entry.get("InstanceList").into_iter().collect(),
+                };
+                region.instance_ids.extend(
+                    lists
+                        .into_iter()
+                        .filter_map(Value::as_array)
+                        .flatten()
+                        .filter_map(instance_id),
+                );
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// Parses the `Response` object of a detail answer. Pure.
+pub fn parse_detail_page(response: &Map<String, Value>) -> Result<DetailPage, String> {
+    let mut page = DetailPage {
+        status: match response.get("Status") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(other) => return Err(format!("Status has unexpected value {other}")),
+        },
+        cache_time: response
+            .get("CacheTime")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        types: BTreeMap::new(),
+    };
+    for (key, value) in response {
+        if NOT_RESOURCE_TYPES.contains(&key.as_str()) {
+            continue;
+        }
+        let Value::Array(entries) = value else {
+            continue;
+        };
+        if !entries.iter().all(Value::is_object) {
+            // A list of scalars is some other field, not a resource type.
+            continue;
+        }
+        let regions = entries
+            .iter()
+            .filter_map(Value::as_object)
+            .map(|entry| parse_region(entry).map_err(|e| format!("{key}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        page.types.insert(key.to_ascii_lowercase(), regions);
+    }
+    Ok(page)
+}
+
+fn count_field(entry: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+    match entry.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("{key} {n} is not a non-negative integer")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{key} {s:?} is not a non-negative integer")),
+        Some(other) => Err(format!("{key} has unexpected value {other}")),
+    }
+}
+
+fn list_len(entry: &Map<String, Value>, key: &str) -> Result<u64, String> {
+    match entry.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Array(list)) => Ok(list.len() as u64),
+        Some(other) => Err(format!("{key} is not a list: {other}")),
+    }
+}
+
+fn parse_region(entry: &Map<String, Value>) -> Result<RegionPage, String> {
+    let region = match entry.get("Region") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(format!("Region is not a string: {other}")),
+    };
+    let mut page = RegionPage {
+        region,
+        error: error_text(entry.get("Error")),
+        ..RegionPage::default()
+    };
+    match entry.get("Environments") {
+        Some(Value::Array(environments)) => {
+            for environment in environments.iter().filter_map(Value::as_object) {
+                for service in ["AccessService", "HostService"] {
+                    if let Some(Value::Object(service)) = environment.get(service) {
+                        let listed = list_len(service, "InstanceList")?;
+                        let total = count_field(service, "TotalCount")?.unwrap_or(0);
+                        page.instances += listed;
+                        page.rows = page.rows.max(listed);
+                        page.extent = page.extent.max(listed).max(total);
+                    }
+                }
+            }
+            page.total_count = count_field(entry, "TotalCount")?;
+        }
+        Some(Value::Null) | None => {
+            page.instances = list_len(entry, "InstanceList")?;
+            page.rows = page.instances;
+            page.total_count = count_field(entry, "TotalCount")?;
+            page.extent = page.instances.max(page.total_count.unwrap_or(0));
+        }
+        Some(other) => return Err(format!("Environments is not a list: {other}")),
+    }
+    collect_no_match_domains(entry, &mut page.no_match_domains);
+    Ok(page)
+}
+
+/// Collects every string of every `NoMatchDomains` list anywhere under `value` (listeners, rules,
+/// TKE secrets, TDMQ instances, and whatever nests them next).
+fn collect_no_match_domains(entry: &Map<String, Value>, out: &mut BTreeSet<String>) {
+    for (key, value) in entry {
+        if key == "NoMatchDomains" {
+            if let Value::Array(domains) = value {
+                out.extend(
+                    domains
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::trim)
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_string),
+                );
+            }
+            continue;
+        }
+        match value {
+            Value::Object(map) => collect_no_match_domains(map, out),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(map) = item {
+                        collect_no_match_domains(map, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What every page of one task's detail adds up to, per (resource type, region).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionTotals {
+    /// The region's `TotalCount` from the latest page that had one; `None` for TCB-style entries.
+    pub total_count: Option<u64>,
+    /// Instances listed over all pages.
+    pub instances_seen: u64,
+    /// The latest `Error` any page reported for this region.
+    pub error: Option<String>,
+    /// Uncovered domains (`NoMatchDomains`) over all pages.
+    pub no_match_domains: BTreeSet<String>,
+    /// Identifiers of the listed instances over all pages, when they were collected.
+    pub instance_ids: BTreeSet<String>,
+}
+
+impl RegionTotals {
+    /// Instances bound: the region's `TotalCount`, or what was listed when there is none (TCB).
+    pub fn bound(&self) -> u64 {
+        self.total_count.unwrap_or(self.instances_seen)
+    }
+}
+
+/// Folds detail pages together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetailTotals {
+    /// `CacheTime` of the first page that had one, `YYYY-MM-DD HH:MM:SS` GMT+8.
+    pub cache_time: String,
+    /// Totals per (lower-case resource type, region); region is `""` for types without regions.
+    pub regions: BTreeMap<(String, String), RegionTotals>,
+}
+
+impl DetailTotals {
+    /// Adds one detail page: keeps the first `CacheTime`, the latest `TotalCount` and `Error` of
+    /// each region, and sums instances, uncovered domains and instance IDs.
+    pub fn add_page(&mut self, page: DetailPage) {
+        if self.cache_time.is_empty() {
+            self.cache_time = page.cache_time;
+        }
+        for (resource_type, regions) in page.types {
+            for region in regions {
+                let totals = self
+                    .regions
+                    .entry((resource_type.clone(), region.region))
+                    .or_default();
+                if region.total_count.is_some() {
+                    totals.total_count = region.total_count;
+                }
+                totals.instances_seen += region.instances;
+                if region.error.is_some() {
+                    totals.error = region.error;
+                }
+                totals.no_match_domains.extend(region.no_match_domains);
+                totals.instance_ids.extend(region.instance_ids);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(json: &str) -> DetailPage {
+        let value: Value = serde_json::from_str(json).expect("json");
+        parse_detail_page(value.as_object().expect("object")).expect("parse")
+    }
+
+    /// The seed page's example answer, abridged only where nesting repeats.
+    const SEED_EXAMPLE: &str = r#"{
+        "CLB": [{"Region": "ap-guangzhou", "InstanceList": [{"LoadBalancerId": "lb-1",
+            "Listeners": [{"ListenerId": "lbl-1", "Certificate": {"CertId": "c"},
+                "Rules": [{"LocationId": "/test", "Domain": "www.test.com", "IsMatch": true,
+                    "NoMatchDomains": ["www.test2.com"]}],
+                "NoMatchDomains": ["www.test2.com"]}]}], "TotalCount": 1, "Error": ""}],
+        "CDN": [{"TotalCount": 1, "InstanceList": [{"Domain": "www.test.com"}], "Error": ""}],
+        "TKE": [{"Region": "ap-guangzhou", "InstanceList": [{"ClusterId": "cls-1",
+            "NamespaceList": [{"Name": "zrh", "SecretList": [{"Name": "s", "CertId": "c",
+                "IngressList": [], "NoMatchDomains": ["a.test.com", "www.test2.com"]}]}]}],
+            "TotalCount": 1, "Error": ""}],
+        "TCB": [{"Region": "ap-guangzhou", "Error": "", "Environments": [{
+            "Environment": {"ID": "TCB-1"},
+            "AccessService": {"InstanceList": [{"Domain": "www.test.com"}], "TotalCount": 0},
+            "HostService": {"InstanceList": [{"Domain": "www.test.com"}], "TotalCount": 0}}]}],
+        "VOD": null,
+        "Status": 1,
+        "CacheTime": "2023-10-12 12:00:00",
+        "RequestId": "14727a68"
+    }"#;
+
+    #[test]
+    fn parses_seed_example_generically() {
+        let page = page(SEED_EXAMPLE);
+        assert_eq!(page.status, Some(1));
+        assert_eq!(page.cache_time, "2023-10-12 12:00:00");
+        assert_eq!(
+            page.types.keys().collect::<Vec<_>>(),
+            ["cdn", "clb", "tcb", "tke"],
+            "null types carry no data, every list is a type"
+        );
+        let clb = &page.types["clb"][0];
+        assert_eq!(clb.region, "ap-guangzhou");
+        assert_eq!(clb.total_count, Some(1));
+        assert_eq!(
+            clb.no_match_domains.len(),
+            1,
+            "listener and rule share one domain"
+        );
+        assert_eq!(page.types["cdn"][0].region, "");
+        assert_eq!(page.types["tke"][0].no_match_domains.len(), 2);
+        let tcb = &page.types["tcb"][0];
+        assert_eq!(tcb.total_count, None);
+        assert_eq!(tcb.instances, 2, "access + host instances");
+    }
+
+    #[test]
+    fn instance_ids_only_when_asked() {
+        let value: Value = serde_json::from_str(SEED_EXAMPLE).expect("json");
+        let object = value.as_object().expect("object");
+        assert!(parse_detail_page(object).expect("ok").types["clb"][0]
+            .instance_ids
+            .is_empty());
+        let page = parse_detail_page_with(object, true).expect("ok");
+        assert_eq!(page.types["clb"][0].instance_ids, ["lb-1"]);
+        assert_eq!(page.types["cdn"][0].instance_ids, ["www.test.com"]);
+        assert_eq!(page.types["tke"][0].instance_ids, ["cls-1"]);
+        assert_eq!(
+            page.types["tcb"][0].instance_ids,
+            ["www.test.com", "www.test.com"]
+        );
+    }
+
+    #[test]
+    fn unknown_types_appear_without_code_change() {
+        let page = page(
+            r#"{"TDMQ":[{"Region":"ap-shanghai","InstanceList":[{"InstanceId":"t","NoMatchDomains":["x.com"]}],"TotalCount":"7","Error":""}],
+                "GAAP":[{"InstanceList":[],"TotalCount":3}],
+                "Warnings":["not a type"],"Status":1}"#,
+        );
+        assert_eq!(page.types["tdmq"][0].total_count, Some(7));
+        assert_eq!(page.types["gaap"][0].total_count, Some(3));
+        assert!(!page.types.contains_key("warnings"));
+        assert_eq!(page.extent(), 7);
+    }
+
+    #[test]
+    fn region_errors_are_kept() {
+        let page = page(
+            r#"{"CLB":[{"Region":"ap-beijing","InstanceList":null,"TotalCount":0,"Error":"FailedOperation: timeout"},
+                       {"Region":"ap-seoul","InstanceList":[],"TotalCount":0,"Error":{"Code":"InternalError","Message":"x"}}]}"#,
+        );
+        assert_eq!(
+            page.types["clb"][0].error.as_deref(),
+            Some("FailedOperation: timeout")
+        );
+        assert_eq!(
+            page.types["clb"][1].error.as_deref(),
+            Some("InternalError: x")
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_errors() {
+        for json in [
+            r#"{"CLB":[{"TotalCount":-3}]}"#,
+            r#"{"CLB":[{"TotalCount":1.5}]}"#,
+            r#"{"CLB":[{"InstanceList":"many"}]}"#,
+            r#"{"CLB":[{"Region":7}]}"#,
+            r#"{"TCB":[{"Environments":{"x":1}}]}"#,
+        ] {
+            let value: Value = serde_json::from_str(json).expect("json");
+            assert!(
+                parse_detail_page(value.as_object().expect("obj")).is_err(),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn totals_fold_pages() {
+        let mut totals = DetailTotals::default();
+        totals.add_page(page(
+            r#"{"TCB":[{"Region":"r","Environments":[{"AccessService":{"InstanceList":[{},{}],"TotalCount":3}}]}],
+                "CLB":[{"Region":"r","InstanceList":[{"NoMatchDomains":["a"]}],"TotalCount":2}],"CacheTime":"2025-01-01 00:00:00"}"#,
+        ));
+        totals.add_page(page(
+            r#"{"TCB":[{"Region":"r","Environments":[{"AccessService":{"InstanceList":[{}],"TotalCount":3}}]}],
+                "CLB":[{"Region":"r","InstanceList":[{"NoMatchDomains":["b","a"]}],"TotalCount":2}]}"#,
+        ));
+        let tcb = &totals.regions[&("tcb".to_string(), "r".to_string())];
+        assert_eq!(tcb.bound(), 3);
+        let clb = &totals.regions[&("clb".to_string(), "r".to_string())];
+        assert_eq!(clb.bound(), 2);
+        assert_eq!(clb.no_match_domains.len(), 2);
+        assert_eq!(totals.cache_time, "2025-01-01 00:00:00");
+    }
+
+    #[test]
+    fn task_result_decodes_with_nulls() {
+        let body = br#"{"Response":{"SyncTaskBindResourceResult":[
+            {"TaskId":"t1","Status":1,"Error":null,"CacheTime":"2025-01-01 00:00:00",
+             "BindResourceResult":[{"ResourceType":"clb","BindResourceRegionResult":[{"Region":"ap-guangzhou","TotalCount":2}]}]},
+            {"TaskId":2,"Status":2,"Error":{"Code":"FailedOperation","Message":"x"},"CacheTime":null,"BindResourceResult":null}
+        ]}}"#;
+        let results: TaskResultResponse = crate::client::parse_response("A", body).expect("ok");
+        let [first, second] = &results.sync_task_bind_resource_result[..] else {
+            panic!("two results expected")
+        };
+        assert!(first.has_bound_resources());
+        assert_eq!(TaskStatus::from_code(first.status), TaskStatus::Succeeded);
+        assert_eq!(second.task_id, "2");
+        assert_eq!(TaskStatus::from_code(second.status), TaskStatus::Failed);
+        assert_eq!(
+            error_text(second.error.as_ref()).as_deref(),
+            Some("FailedOperation: x")
+        );
+        assert!(!second.has_bound_resources());
+    }
+}

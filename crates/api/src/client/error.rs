@@ -1,0 +1,244 @@
+//! The client's error type: keeps the API's code, message and RequestId, and classifies every
+//! failure for retries and for the `code` label of `tencentcloud_ssl_api_requests_total`.
+
+use crate::credentials::CredentialsError;
+
+/// How the client should react to a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Throttled: back off with jitter, slow the action's limiter, try again.
+    Throttled,
+    /// Transient server or network trouble: back off and try again a bounded number of times.
+    Transient,
+    /// Retrying cannot help (credentials, permissions, a bad request, a hostile answer).
+    Never,
+}
+
+/// Transport failure classes; fixed strings so the `code` label stays low-cardinality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// The attempt ran past its timeout.
+    Timeout,
+    /// Could not connect to the endpoint.
+    Connect,
+    /// Anything else that broke the request or the answer's body.
+    Other,
+}
+
+impl TransportKind {
+    /// The `code` label value: `transport_timeout`, `transport_connect` or `transport_error`.
+    pub fn code(self) -> &'static str {
+        match self {
+            TransportKind::Timeout => "transport_timeout",
+            TransportKind::Connect => "transport_connect",
+            TransportKind::Other => "transport_error",
+        }
+    }
+}
+
+/// A failed API call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The API answered with an `Error` object.
+    #[error("{action}: {code}: {message} (RequestId {request_id})")]
+    Api {
+        /// The action called (`X-TC-Action`).
+        action: String,
+        /// `Error.Code`, e.g. `RequestLimitExceeded` or `AuthFailure.SignatureFailure`.
+        code: String,
+        /// `Error.Message`.
+        message: String,
+        /// The answer's `RequestId`, for Tencent Cloud support.
+        request_id: String,
+    },
+    /// A non-200 HTTP status (the API itself always answers 200).
+    #[error("{action}: HTTP status {status}")]
+    HttpStatus {
+        /// The action called (`X-TC-Action`).
+        action: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The request never got a complete answer.
+    #[error("{action}: {}: {message}", kind.code())]
+    Transport {
+        /// The action called (`X-TC-Action`).
+        action: String,
+        /// Failure class, for the `code` label.
+        kind: TransportKind,
+        /// The transport error with its chain of causes.
+        message: String,
+    },
+    /// The answer was not the JSON we expect (truncated, empty, wrong types, not JSON at all).
+    #[error("{action}: undecodable answer: {message}")]
+    Decode {
+        /// The action called (`X-TC-Action`).
+        action: String,
+        /// The JSON error.
+        message: String,
+    },
+    /// The answer was larger than the configured cap and was cut off.
+    #[error("{action}: answer larger than {limit} bytes, cut off")]
+    BodyTooLarge {
+        /// The action called (`X-TC-Action`).
+        action: String,
+        /// The cap in bytes ([`ClientConfig::max_body_bytes`](super::ClientConfig::max_body_bytes)).
+        limit: usize,
+    },
+    /// No usable credentials.
+    #[error("{action}: {source}")]
+    Credentials {
+        /// The action that could not be signed.
+        action: String,
+        /// Why no credentials were available.
+        source: CredentialsError,
+    },
+}
+
+impl ApiError {
+    /// The value of the `code` label: `OK` is never an error, so this is the API code or a fixed
+    /// lower-case class for failures that have none.
+    pub fn code(&self) -> String {
+        match self {
+            ApiError::Api { code, .. } => sanitize_code(code),
+            ApiError::HttpStatus { status, .. } => format!("http_{status}"),
+            ApiError::Transport { kind, .. } => kind.code().to_string(),
+            ApiError::Decode { .. } => "decode_error".to_string(),
+            ApiError::BodyTooLarge { .. } => "body_too_large".to_string(),
+            ApiError::Credentials { .. } => "credentials_error".to_string(),
+        }
+    }
+
+    /// The API error code, when the API gave one.
+    pub fn api_code(&self) -> Option<&str> {
+        match self {
+            ApiError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// How the client reacts to this failure: throttling codes and HTTP 429 back off and retry,
+    /// `InternalError*`, HTTP 5xx, transport and decode failures retry a bounded number of times,
+    /// everything else is never retried.
+    pub fn retry(&self) -> Retry {
+        match self {
+            ApiError::Api { code, .. } => classify_code(code),
+            ApiError::HttpStatus { status, .. } if *status == 429 => Retry::Throttled,
+            ApiError::HttpStatus { status, .. } if *status >= 500 => Retry::Transient,
+            ApiError::HttpStatus { .. } => Retry::Never,
+            ApiError::Transport { .. } | ApiError::Decode { .. } => Retry::Transient,
+            ApiError::BodyTooLarge { .. } | ApiError::Credentials { .. } => Retry::Never,
+        }
+    }
+
+    /// True for failures that say the credentials or permissions are wrong: worth one clear log
+    /// line, never a retry.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ApiError::Credentials { .. })
+            || self
+                .api_code()
+                .is_some_and(|c| c.starts_with("AuthFailure"))
+    }
+}
+
+/// Retry class of an API error code, from the reference's table.
+pub fn classify_code(code: &str) -> Retry {
+    if code.starts_with("RequestLimitExceeded") || code == "LimitExceeded.RateLimitExceeded" {
+        Retry::Throttled
+    } else if code == "InternalError" || code.starts_with("InternalError.") {
+        Retry::Transient
+    } else {
+        Retry::Never
+    }
+}
+
+/// A hostile API could put anything in `Code`; keep the label value short and in the code's
+/// alphabet so it cannot blow up cardinality or the exposition.
+fn sanitize_code(code: &str) -> String {
+    let cleaned: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+        .take(80)
+        .collect();
+    if cleaned.is_empty() {
+        "unknown_error".to_string()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str) -> ApiError {
+        ApiError::Api {
+            action: "DescribeCertificates".into(),
+            code: code.into(),
+            message: "m".into(),
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn classifies_reference_codes() {
+        for code in [
+            "RequestLimitExceeded",
+            "RequestLimitExceeded.UinLimitExceeded",
+            "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
+            "RequestLimitExceeded.IPLimitExceeded",
+            "LimitExceeded.RateLimitExceeded",
+        ] {
+            assert_eq!(api(code).retry(), Retry::Throttled, "{code}");
+        }
+        assert_eq!(api("InternalError").retry(), Retry::Transient);
+        assert_eq!(
+            api("InternalError.BackendTimeout").retry(),
+            Retry::Transient
+        );
+        for code in [
+            "AuthFailure.SignatureFailure",
+            "AuthFailure.SignatureExpire",
+            "InvalidParameter",
+            "InvalidParameterValue.Foo",
+            "MissingParameter",
+            "FailedOperation.CertificateNotFound",
+        ] {
+            assert_eq!(api(code).retry(), Retry::Never, "{code}");
+        }
+        assert!(api("AuthFailure.SecretIdNotFound").is_auth());
+        assert!(!api("InternalError").is_auth());
+    }
+
+    #[test]
+    fn http_and_transport_classes() {
+        let status = |s| ApiError::HttpStatus {
+            action: "A".into(),
+            status: s,
+        };
+        assert_eq!(status(502).retry(), Retry::Transient);
+        assert_eq!(status(429).retry(), Retry::Throttled);
+        assert_eq!(status(404).retry(), Retry::Never);
+        assert_eq!(status(503).code(), "http_503");
+        let timeout = ApiError::Transport {
+            action: "A".into(),
+            kind: TransportKind::Timeout,
+            message: "deadline".into(),
+        };
+        assert_eq!(timeout.code(), "transport_timeout");
+        assert_eq!(timeout.retry(), Retry::Transient);
+    }
+
+    #[test]
+    fn hostile_codes_are_sanitized() {
+        assert_eq!(api("Bad\"Code\n{x}").code(), "BadCodex");
+        assert_eq!(api("\"\"").code(), "unknown_error");
+        assert_eq!(api(&"A".repeat(500)).code().len(), 80);
+    }
+
+    #[test]
+    fn display_keeps_code_message_and_request_id() {
+        let shown = api("InternalError").to_string();
+        assert!(shown.contains("InternalError") && shown.contains("RequestId r"));
+    }
+}

@@ -1,0 +1,300 @@
+//! Wires the pieces together: configuration, credentials, clients, collectors, the exposition
+//! and the server.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use tencentcloud_ssl_api::client::{Client, ClientConfig};
+use tencentcloud_ssl_api::credentials::warn_if_readable_by_others;
+use tencentcloud_ssl_api::providers;
+use tencentcloud_ssl_api::records::RecordKind;
+
+use crate::cli::Cli;
+use crate::collector::bind::BindCollector;
+use crate::collector::certificates::CertificatesCollector;
+use crate::collector::deploy::DeployCollector;
+use crate::collector::CollectorSettings;
+use crate::config::Config;
+use crate::metrics::Exposition;
+use crate::readiness::Readiness;
+use crate::scheduler::{self, Schedule};
+use crate::server::{self, ServerConfig, ServerState};
+use crate::shard;
+use crate::telemetry::Telemetry;
+use crate::web_config::WebConfig;
+
+/// Build revision, from the `GIT_REVISION` environment variable at build time when set.
+pub const REVISION: &str = match option_env!("GIT_REVISION") {
+    Some(revision) => revision,
+    None => "unknown",
+};
+
+/// Everything `run` needs, resolved from flags, the configuration files and (in demo mode) the
+/// simulator.
+struct Setup {
+    config: Config,
+    server: ServerConfig,
+    web: WebConfig,
+    listen: String,
+    stale_intervals: u32,
+    concurrency: usize,
+}
+
+impl Setup {
+    /// Flags plus, when given, the configuration and web configuration files; `--shard` applied.
+    fn from_cli(cli: &Cli) -> anyhow::Result<Setup> {
+        let defaults = cli.config_defaults();
+        let mut config = match &cli.config_file {
+            Some(path) => Config::load(path, &defaults)?,
+            None => Config::from_defaults(&defaults),
+        };
+        if let Some(path) = &cli.config_file {
+            if config.has_inline_secret() {
+                warn_if_readable_by_others(path, "the configuration file");
+            }
+        }
+        if let Some((index, count)) = cli.shard {
+            config
+                .accounts
+                .retain(|a| shard::owns(&a.name, index, count));
+            tracing::info!(
+                shard = index,
+                shards = count,
+                accounts = config.accounts.len(),
+                "sharding accounts"
+            );
+        }
+        let web = match &cli.web_config_file {
+            Some(path) => WebConfig::load(path)?,
+            None => WebConfig::default(),
+        };
+        Ok(Setup {
+            config,
+            server: ServerConfig {
+                telemetry_path: cli.telemetry_path.clone(),
+                max_connections: cli.max_connections,
+                ..ServerConfig::default()
+            },
+            web,
+            listen: cli.listen_socket(),
+            stale_intervals: cli.stale_intervals,
+            concurrency: cli.concurrency.max(1),
+        })
+    }
+
+    /// The demo: the normal client, signing and collectors against a simulator in this process.
+    #[cfg(feature = "demo")]
+    fn demo(cli: &Cli, simulator: &tencentcloud_ssl_simulator::Simulator) -> anyhow::Result<Setup> {
+        use tencentcloud_ssl_api::credentials::Secret;
+        use tencentcloud_ssl_api::providers::{CredentialsConfig, SecretSource};
+        use tencentcloud_ssl_simulator::{DEMO_SECRET_ID, DEMO_SECRET_KEY};
+        let mut setup = Setup::from_cli(cli)?;
+        for account in &mut setup.config.accounts {
+            account.endpoint = simulator.endpoint();
+            account.credentials = CredentialsConfig::Static {
+                secret_id: SecretSource::Inline(Secret::new(DEMO_SECRET_ID)),
+                secret_key: SecretSource::Inline(Secret::new(DEMO_SECRET_KEY)),
+                token: None,
+            };
+        }
+        Ok(setup)
+    }
+}
+
+/// Runs the exporter as the flags say: against Tencent Cloud, or with `--demo` against a
+/// simulator started in this process. With `--config.check`, validates and returns.
+pub async fn run_cli(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    if cli.config_check {
+        let setup = Setup::from_cli(cli)?;
+        println!(
+            "configuration OK: {}; web: {}",
+            setup.config.summary(),
+            setup.web.summary()
+        );
+        return Ok(());
+    }
+    if !cli.demo {
+        return run(Setup::from_cli(cli)?, shutdown).await;
+    }
+    run_demo(cli, shutdown).await
+}
+
+/// `--demo`: a simulator in this process, and the exporter collecting from it.
+#[cfg(feature = "demo")]
+async fn run_demo(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    use tencentcloud_ssl_simulator::{SimConfig, Simulator};
+    let simulator = Simulator::start(SimConfig::demo(cli.demo_seed, cli.demo_certificates))
+        .await
+        .context("starting the demo simulator")?;
+    tracing::info!(
+        endpoint = %simulator.endpoint(),
+        certificates = simulator.dataset().certificates.len(),
+        records = simulator.dataset().records.len(),
+        "demo mode: collecting from the built-in simulated SSL API"
+    );
+    let result = match Setup::demo(cli, &simulator) {
+        Ok(setup) => run(setup, shutdown).await,
+        Err(error) => Err(error),
+    };
+    simulator.stop().await;
+    result
+}
+
+#[cfg(not(feature = "demo"))]
+async fn run_demo(_cli: &Cli, _shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no demo: it was built without the `demo` feature")
+}
+
+/// Binds the listener, starts every collector and serves until `shutdown` resolves.
+async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&setup.listen)
+        .await
+        .with_context(|| format!("listening on {}", setup.listen))?;
+    serve(setup, listener, shutdown).await
+}
+
+/// Like [`run`], on a listener the caller bound.
+async fn serve(
+    setup: Setup,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let telemetry = Telemetry::new();
+    let exposition = Arc::new(Exposition::new(
+        telemetry.clone(),
+        env!("CARGO_PKG_VERSION"),
+        REVISION,
+    ));
+    let readiness = Arc::new(Readiness::new());
+    let stop_collectors = CancellationToken::new();
+    let config = &setup.config;
+    let mut tasks = Vec::new();
+    for account in &config.accounts {
+        let place = format!("account {}", account.name);
+        let observer = Arc::new(telemetry.clone());
+        let credentials = providers::build_resolved(
+            &account.credentials,
+            &providers::Context::new(&account.name, observer.clone()),
+        )
+        .await
+        .with_context(|| format!("{place}: credentials"))?;
+        let client_config = ClientConfig {
+            endpoint: account.endpoint.clone(),
+            timeout: account.timeout,
+            rate_limits: account.rate_limits.clone(),
+            language: account.language.clone(),
+            ..ClientConfig::default()
+        };
+        let client = Client::new(&account.name, &client_config, credentials, observer)
+            .with_context(|| place.clone())?;
+        let schedule = |interval: Duration| Schedule {
+            account: account.name.clone(),
+            interval,
+            stale_intervals: setup.stale_intervals,
+            exposition: Arc::clone(&exposition),
+            readiness: Arc::clone(&readiness),
+            shutdown: stop_collectors.clone(),
+        };
+        let settings = |interval: Duration| CollectorSettings {
+            account: account.name.clone(),
+            interval,
+            stale_intervals: setup.stale_intervals,
+            concurrency: setup.concurrency,
+            detail_series: config.detail_series,
+        };
+        let plan = &config.collectors;
+        if let Some(interval) = plan.certificates {
+            tasks.push(scheduler::spawn(
+                CertificatesCollector::new(
+                    client.clone(),
+                    settings(interval),
+                    config.certificates.clone(),
+                ),
+                schedule(interval),
+            ));
+        }
+        if let Some(interval) = plan.bind {
+            tasks.push(scheduler::spawn(
+                BindCollector::new(
+                    client.clone(),
+                    settings(interval),
+                    config.certificates.clone(),
+                    plan.bind_poll_timeout,
+                ),
+                schedule(interval),
+            ));
+        }
+        for (kind, enabled) in [
+            (RecordKind::UploadUpdate, plan.upload_update),
+            (RecordKind::Update, plan.update),
+        ] {
+            if let Some(interval) = enabled {
+                tasks.push(scheduler::spawn(
+                    DeployCollector::new(
+                        kind,
+                        client.clone(),
+                        settings(interval),
+                        config.records_max_age,
+                    ),
+                    schedule(interval),
+                ));
+            }
+        }
+    }
+    tasks.push(scheduler::spawn_housekeeping(
+        Arc::clone(&exposition),
+        stop_collectors.clone(),
+    ));
+    tracing::info!(
+        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        telemetry_path = %setup.server.telemetry_path,
+        tls = setup.web.tls_enabled(),
+        basic_auth = setup.web.basic_auth_enabled(),
+        config = %config.summary(),
+        "serving"
+    );
+    let state = Arc::new(ServerState {
+        config: setup.server,
+        web: setup.web,
+        exposition,
+        readiness,
+    });
+    server::run(listener, state, shutdown).await;
+    stop_collectors.cancel();
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,272 @@
+//! Command-line flags, in the Prometheus exporter style.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::config::Defaults;
+use crate::duration::parse_duration;
+use tencentcloud_ssl_api::client::DEFAULT_ENDPOINT;
+
+/// Log verbosity of the exporter's own messages (dependencies log warnings and errors only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Prometheus exporter for Tencent Cloud SSL Certificate Service.
+///
+/// Credentials come from TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, plus
+/// TENCENTCLOUD_SECURITY_TOKEN (alias TENCENTCLOUD_SESSION_TOKEN) for temporary credentials.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tencentcloud-ssl-exporter", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (YAML): accounts, credentials, collectors, filters. Without it, flags
+    /// and environment variables describe a single account.
+    #[arg(long = "config.file", value_name = "PATH")]
+    pub config_file: Option<std::path::PathBuf>,
+
+    /// Validate the configuration (and the web configuration) and exit.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Web configuration file (Prometheus exporter-toolkit format): TLS, basic auth, headers.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<std::path::PathBuf>,
+
+    /// Collect only the accounts of shard I of N (0-based), by a stable hash of the account name.
+    #[arg(long = "shard", value_parser = parse_shard, value_name = "I/N")]
+    pub shard: Option<(u32, u32)>,
+
+    /// Address to listen on for HTTP requests (":PORT" listens on every interface).
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":9877",
+        value_name = "ADDRESS"
+    )]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        default_value = "/metrics",
+        value_name = "PATH"
+    )]
+    pub telemetry_path: String,
+
+    /// Most HTTP connections open at once; slow clients cannot take more than this.
+    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    pub max_connections: usize,
+
+    /// SSL API endpoint, a full URL; its host (and port) is what gets signed.
+    #[arg(long = "tencentcloud.endpoint", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
+    pub endpoint: String,
+
+    /// Timeout of one API request attempt.
+    #[arg(long = "tencentcloud.timeout", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Override the documented rate limit of an action, in calls per second
+    /// (e.g. `DescribeCertificateBindResourceTaskDetail=5`); repeatable.
+    #[arg(long = "tencentcloud.rate-limit", value_parser = parse_rate_limit, value_name = "ACTION=PER_SECOND")]
+    pub rate_limits: Vec<(String, f64)>,
+
+    /// Value of the `account` label on every series.
+    #[arg(
+        long = "tencentcloud.account",
+        default_value = "default",
+        value_name = "NAME"
+    )]
+    pub account: String,
+
+    /// Refresh interval of every collector (default 5m; 15s with --demo).
+    #[arg(long = "collector.interval", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+
+    /// How long one bind run waits for tasks still querying.
+    #[arg(long = "collector.bind.poll-timeout", default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    pub bind_poll_timeout: Duration,
+
+    /// Deploy records created longer ago than this are not exported.
+    #[arg(long = "collector.deploy.max-age", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub deploy_max_age: Duration,
+
+    /// Calls of one action a collector keeps in flight (pacing is done by the rate limiter).
+    #[arg(long = "collector.concurrency", default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Per-item results survive failed refreshes for this many intervals, then are withdrawn.
+    #[arg(
+        long = "collector.stale-intervals",
+        default_value_t = 3,
+        value_name = "N"
+    )]
+    pub stale_intervals: u32,
+
+    /// Only log messages of at least this severity.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// Run against the built-in simulated SSL API (no Tencent Cloud account needed).
+    #[arg(long = "demo")]
+    pub demo: bool,
+
+    /// Seed of the demo data set.
+    #[arg(long = "demo.seed", default_value_t = 1, value_name = "N")]
+    pub demo_seed: u64,
+
+    /// Certificates in the demo data set.
+    #[arg(long = "demo.certificates", default_value_t = 48, value_name = "N")]
+    pub demo_certificates: usize,
+}
+
+/// Parses `I/N` with `0 <= I < N`.
+pub fn parse_shard(value: &str) -> Result<(u32, u32), String> {
+    let (index, count) = value
+        .split_once('/')
+        .ok_or_else(|| format!("{value:?}: expected I/N, e.g. 0/3"))?;
+    let index: u32 = index
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: {index:?} is not a number"))?;
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: {count:?} is not a number"))?;
+    if count == 0 || index >= count {
+        return Err(format!("{value:?}: need 0 <= I < N"));
+    }
+    Ok((index, count))
+}
+
+/// Parses `Action=calls_per_second`.
+pub fn parse_rate_limit(value: &str) -> Result<(String, f64), String> {
+    let (action, rate) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{value:?}: expected ACTION=PER_SECOND"))?;
+    let action = action.trim();
+    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("{value:?}: {action:?} is not an action name"));
+    }
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?}: {rate:?} is not a number"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(format!("{value:?}: the rate must be a positive number"));
+    }
+    Ok((action.to_string(), rate))
+}
+
+impl Cli {
+    /// The listen address as a socket address string (":9877" → "0.0.0.0:9877").
+    pub fn listen_socket(&self) -> String {
+        match self.listen_address.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => self.listen_address.clone(),
+        }
+    }
+
+    /// What the configuration takes from the flags.
+    pub fn config_defaults(&self) -> Defaults {
+        Defaults {
+            account: self.account.clone(),
+            endpoint: self.endpoint.clone(),
+            timeout: self.timeout,
+            rate_limits: self.rate_limits.iter().cloned().collect(),
+            interval: self.effective_interval(),
+            bind_poll_timeout: self.bind_poll_timeout,
+            records_max_age: self.deploy_max_age,
+        }
+    }
+
+    /// The refresh interval in force.
+    pub fn effective_interval(&self) -> Duration {
+        self.interval.unwrap_or(if self.demo {
+            Duration::from_secs(15)
+        } else {
+            Duration::from_secs(300)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_exporter_conventions() {
+        let cli = Cli::try_parse_from(["x"]).expect("defaults parse");
+        assert_eq!(cli.listen_socket(), "0.0.0.0:9877");
+        assert_eq!(cli.telemetry_path, "/metrics");
+        assert_eq!(cli.endpoint, "https://ssl.tencentcloudapi.com");
+        assert_eq!(cli.effective_interval(), Duration::from_secs(300));
+        assert_eq!(cli.log_format, LogFormat::Logfmt);
+    }
+
+    #[test]
+    fn parses_prometheus_style_flags() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--web.listen-address=127.0.0.1:9999",
+            "--collector.interval=30s",
+            "--log.format=json",
+            "--log.level=debug",
+            "--tencentcloud.endpoint=http://127.0.0.1:8080",
+        ])
+        .expect("parse");
+        assert_eq!(cli.listen_socket(), "127.0.0.1:9999");
+        assert_eq!(cli.effective_interval(), Duration::from_secs(30));
+        assert_eq!(cli.log_level, LogLevel::Debug);
+        assert!(Cli::try_parse_from(["x", "--collector.interval=soon"]).is_err());
+    }
+
+    #[test]
+    fn shard_flag() {
+        assert_eq!(parse_shard("2/3"), Ok((2, 3)));
+        for bad in ["3/3", "1/0", "a/2", "1", "-1/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_overrides() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--tencentcloud.rate-limit=DescribeCertificates=5",
+            "--tencentcloud.rate-limit",
+            "DescribeHostUpdateRecordDetail=2.5",
+        ])
+        .expect("parse");
+        assert_eq!(
+            cli.rate_limits,
+            [
+                ("DescribeCertificates".to_string(), 5.0),
+                ("DescribeHostUpdateRecordDetail".to_string(), 2.5)
+            ]
+        );
+        for bad in ["Describe", "=5", "A=0", "A=-1", "A=fast", "A b=1", "A=inf"] {
+            assert!(parse_rate_limit(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn demo_defaults_to_a_short_interval() {
+        let cli = Cli::try_parse_from(["x", "--demo"]).expect("parse");
+        assert_eq!(cli.effective_interval(), Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,626 @@
+//! The `bind` collector: which cloud resources each certificate is bound to.
+//!
+//! One run: list the certificates; create sync tasks in batches of 100 with `IsCache=1` (a task of
+//! the last 30 minutes is reused by the API); poll task results, 100 per call, with backoff until
+//! each task is done, failed, or the poll deadline passes; and, as soon as a task is done, fetch its
+//! detail, only for certificates whose summary shows bound resources, and only when its `CacheTime`
+//! differs from the detail already held (an unchanged result needs no second look). Per-certificate
+//! failures keep that certificate's last good values for at most the staleness bound.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::{
+    fan_out, fetch_pages, list_certificate_ids, merge, CollectError, Collected, Collector,
+    CollectorSettings, Held, Refresh,
+};
+use crate::config::CertificateFilter;
+use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use tencentcloud_ssl_api::action;
+use tencentcloud_ssl_api::bind::{
+    error_text, parse_detail_page_with, CertTaskId, CreateSyncTaskRequest, CreateSyncTaskResponse,
+    DetailTotals, TaskDetailRequest, TaskResult, TaskResultRequest, TaskResultResponse, TaskStatus,
+    DETAIL_LIMIT, MAX_BATCH,
+};
+use tencentcloud_ssl_api::client::{ApiError, Client};
+use tencentcloud_ssl_api::time;
+
+/// One (resource type, region) of one certificate, and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEntry {
+    /// Lower-case resource type; shared between certificates (see [`Labels`]).
+    pub resource_type: Arc<str>,
+    /// `""` for types without regions; shared like `resource_type`.
+    pub region: Arc<str>,
+    pub values: RegionValues,
+}
+
+/// Values of one (resource type, region) of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionValues {
+    /// Instances bound; `None` when the region's query failed.
+    pub bound: Option<u64>,
+    pub unmatched_domains: u64,
+    /// Identifiers of the bound instances; empty unless per-instance series are enabled.
+    pub instance_ids: Vec<String>,
+}
+
+/// What is known about one certificate's bindings.
+#[derive(Debug, Clone)]
+pub struct CertBinding {
+    pub task_id: String,
+    pub status: TaskStatus,
+    pub cache_time: String,
+    /// Sorted by (resource type, region). A boxed slice rather than a map: a certificate has a
+    /// handful of entries, and thousands of small maps cost megabytes of half-empty nodes.
+    pub regions: Box<[RegionEntry]>,
+    /// True when `regions` came from a complete detail fetch of `task_id` at `cache_time`.
+    pub detailed: bool,
+}
+
+pub(crate) struct BindCollector {
+    client: Client,
+    settings: CollectorSettings,
+    filter: CertificateFilter,
+    /// How long one run waits for tasks still querying before reporting them as such.
+    poll_timeout: Duration,
+    /// Last good values per certificate.
+    cache: HashMap<String, Held<CertBinding>>,
+    /// Text sizes of the last snapshot, to size the next one's buffers.
+    last_sizes: Vec<usize>,
+}
+
+impl BindCollector {
+    pub(crate) fn new(
+        client: Client,
+        settings: CollectorSettings,
+        filter: CertificateFilter,
+        poll_timeout: Duration,
+    ) -> Self {
+        BindCollector {
+            client,
+            settings,
+            filter,
+            poll_timeout,
+            cache: HashMap::new(),
+            last_sizes: Vec::new(),
+        }
+    }
+}
+
+/// Label values that repeat across certificates (resource types, regions), held once per run
+/// instead of once per certificate. A fresh set each run keeps it bounded by what the API says now.
+#[derive(Debug, Default)]
+pub struct Labels(HashSet<Arc<str>>);
+
+impl Labels {
+    /// The shared copy of `value`.
+    pub fn get(&mut self, value: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(value) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(value);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
+
+    fn entry(&mut self, resource_type: &str, region: &str, values: RegionValues) -> RegionEntry {
+        RegionEntry {
+            resource_type: self.get(resource_type),
+            region: self.get(region),
+            values,
+        }
+    }
+}
+
+/// Regions of a task summary that reported errors (used when no detail is fetched).
+fn summary_regions(result: &TaskResult, labels: &mut Labels) -> Box<[RegionEntry]> {
+    let mut regions = Vec::new();
+    for summary in &result.bind_resource_result {
+        let resource_type = summary.resource_type.to_ascii_lowercase();
+        for region in &summary.bind_resource_region_result {
+            if error_text(region.error.as_ref()).is_some() {
+                let values = RegionValues {
+                    bound: None,
+                    unmatched_domains: 0,
+                    instance_ids: Vec::new(),
+                };
+                regions.push(labels.entry(&resource_type, &region.region, values));
+            }
+        }
+    }
+    regions.sort_by(|a, b| (&a.resource_type, &a.region).cmp(&(&b.resource_type, &b.region)));
+    regions.dedup_by(|a, b| a.resource_type == b.resource_type && a.region == b.region);
+    regions.into_boxed_slice()
+}
+
+/// Regions of a complete detail (already in key order).
+pub fn detail_regions(totals: &DetailTotals, labels: &mut Labels) -> Box<[RegionEntry]> {
+    totals
+        .regions
+        .iter()
+        .map(|((resource_type, region), found)| {
+            let values = RegionValues {
+                bound: found.error.is_none().then(|| found.bound()),
+                unmatched_domains: found.no_match_domains.len() as u64,
+                instance_ids: found.instance_ids.iter().cloned().collect(),
+            };
+            labels.entry(resource_type, region, values)
+        })
+        .collect()
+}
+
+/// Writes one certificate's series. Pure.
+pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &CertBinding) {
+    builder.state_set(
+        Family::BindTaskStatus,
+        &[cert_id],
+        &TaskStatus::ALL,
+        binding.status,
+        TaskStatus::label,
+    );
+    if let Some(unix) = time::parse_api_time(&binding.cache_time) {
+        builder.sample(Family::BindResultTimestamp, &[cert_id], unix as f64);
+    }
+    for entry in &binding.regions {
+        let (resource_type, region, values) =
+            (&*entry.resource_type, &*entry.region, &entry.values);
+        let labels = [cert_id, resource_type, region];
+        match values.bound {
+            None => builder.sample(Family::BindQueryError, &labels, 1.0),
+            Some(0) => {}
+            Some(bound) => {
+                builder.sample(Family::BindQueryError, &labels, 0.0);
+                builder.sample(Family::BoundResources, &labels, bound as f64);
+                builder.sample(
+                    Family::UnmatchedDomains,
+                    &labels,
+                    values.unmatched_domains as f64,
+                );
+                for instance in &values.instance_ids {
+                    builder.sample(
+                        Family::BoundInstanceInfo,
+                        &[cert_id, resource_type, region, instance.as_str()],
+                        1.0,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Fetches every page of one task's detail; `instance_ids` also collects instance identifiers.
+pub(crate) async fn fetch_detail(
+    client: &Client,
+    task_id: &str,
+    instance_ids: bool,
+) -> Result<DetailTotals, ApiError> {
+    let pages = fetch_pages(|offset| async move {
+        let request = TaskDetailRequest {
+            task_id: task_id.to_string(),
+            limit: DETAIL_LIMIT.to_string(),
+            offset: offset.to_string(),
+        };
+        let response: Map<String, Value> = client
+            .call(action::DESCRIBE_BIND_TASK_DETAIL, &request)
+            .await?;
+        parse_detail_page_with(&response, instance_ids).map_err(|message| ApiError::Decode {
+            action: action::DESCRIBE_BIND_TASK_DETAIL.to_string(),
+            message,
+        })
+    })
+    .await?;
+    let mut totals = DetailTotals::default();
+    for (_, page) in pages {
+        totals.add_page(page);
+    }
+    Ok(totals)
+}
+
+/// Creates (or reuses) tasks for `ids`; certificates deleted meanwhile are skipped.
+async fn create_tasks(
+    client: &Client,
+    ids: &[String],
+    concurrency: usize,
+    errors: &mut Vec<String>,
+) -> Result<Vec<CertTaskId>, ApiError> {
+    let create = |batch: Vec<String>| async move {
+        let request = CreateSyncTaskRequest {
+            certificate_ids: batch.clone(),
+            is_cache: 1,
+        };
+        let result: Result<CreateSyncTaskResponse, ApiError> =
+            client.call(action::CREATE_BIND_SYNC_TASK, &request).await;
+        (batch, result)
+    };
+    let batches = ids.chunks(MAX_BATCH).map(<[String]>::to_vec);
+    let answers = fan_out(stream::iter(batches), concurrency, create).await;
+    let mut tasks = Vec::new();
+    for (batch, answer) in answers {
+        match answer {
+            Ok(response) => tasks.extend(response.cert_task_ids),
+            Err(e) if e.is_auth() => return Err(e),
+            Err(e)
+                if e.api_code() == Some("FailedOperation.CertificateNotFound")
+                    && batch.len() > 1 =>
+            {
+                // One deleted certificate fails its whole batch: ask for the others one by one.
+                for id in batch {
+                    match create(vec![id.clone()]).await.1 {
+                        Ok(response) => tasks.extend(response.cert_task_ids),
+                        Err(e) if e.api_code() == Some("FailedOperation.CertificateNotFound") => {}
+                        Err(e) => errors.push(format!("certificate {id}: {e}")),
+                    }
+                }
+            }
+            Err(e) => errors.push(format!("{} certificates: {e}", batch.len())),
+        }
+    }
+    Ok(tasks)
+}
+
+impl BindCollector {
+    /// Whether the held detail of `cert_id` is the answer `result` describes.
+    fn holds_detail(&self, cert_id: &str, result: &TaskResult) -> bool {
+        self.cache
+            .get(cert_id)
+            .is_some_and(|held| held.value.is_detail_of(result))
+    }
+
+    /// Polls task results until every task has finished or the deadline passes; each task that
+    /// finished with bound resources and no held detail is sent to `to_fetch` at once.
+    async fn poll_tasks(
+        &self,
+        tasks: &HashMap<String, String>,
+        to_fetch: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+        errors: &mut Vec<String>,
+    ) -> HashMap<String, TaskResult> {
+        let deadline = Instant::now() + self.poll_timeout;
+        let mut pending: Vec<String> = tasks.keys().cloned().collect();
+        pending.sort();
+        let mut done: HashMap<String, TaskResult> = HashMap::new();
+        let mut delay = Duration::from_millis(500);
+        let mut last_error: HashMap<String, String> = HashMap::new();
+        loop {
+            let client = &self.client;
+            let batches = pending.chunks(MAX_BATCH).map(<[String]>::to_vec);
+            let answers: Vec<(Vec<String>, Result<TaskResultResponse, ApiError>)> = fan_out(
+                stream::iter(batches),
+                self.settings.concurrency,
+                |batch| async move {
+                    let request = TaskResultRequest {
+                        task_ids: batch.clone(),
+                    };
+                    let answer = client
+                        .call(action::DESCRIBE_BIND_TASK_RESULT, &request)
+                        .await;
+                    (batch, answer)
+                },
+            )
+            .await;
+            for (batch, answer) in answers {
+                match answer {
+                    Ok(response) => {
+                        for result in response.sync_task_bind_resource_result {
+                            let Some(cert_id) = tasks.get(&result.task_id) else {
+                                continue;
+                            };
+                            if TaskStatus::from_code(result.status) == TaskStatus::Querying {
+                                done.insert(result.task_id.clone(), result);
+                                continue;
+                            }
+                            if TaskStatus::from_code(result.status) == TaskStatus::Succeeded
+                                && result.has_bound_resources()
+                                && !self.holds_detail(cert_id, &result)
+                            {
+                                let _ = to_fetch.send((cert_id.clone(), result.task_id.clone()));
+                            }
+                            done.insert(result.task_id.clone(), result);
+                        }
+                    }
+                    Err(e) => {
+                        for task in batch {
+                            last_error.insert(task, e.to_string());
+                        }
+                    }
+                }
+            }
+            pending.retain(|task| {
+                done.get(task)
+                    .is_none_or(|r| TaskStatus::from_code(r.status) == TaskStatus::Querying)
+            });
+            if pending.is_empty() || Instant::now() + delay > deadline {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+        for task in &pending {
+            if !done.contains_key(task) {
+                let why = last_error
+                    .get(task)
+                    .cloned()
+                    .unwrap_or_else(|| "no result for task".to_string());
+                errors.push(format!("task {task}: {why}"));
+            }
+        }
+        done
+    }
+}
+
+impl Collector for BindCollector {
+    fn name(&self) -> &'static str {
+        "bind"
+    }
+
+    async fn collect(&mut self) -> Result<Collected, CollectError> {
+        let ids = list_certificate_ids(&self.client, &self.filter).await?;
+        let mut errors = Vec::new();
+        let answers = self.query(&ids, &mut errors).await?;
+        // `merge` consumes the answers, so they are freed before the snapshot is rendered
+        // (held together, they were the largest part of a run's peak memory).
+        self.merge(&ids, answers, &mut errors);
+        Ok(Collected {
+            snapshot: self.snapshot(&ids),
+            errors,
+        })
+    }
+}
+
+/// What one run learned from the API.
+struct RunAnswers {
+    /// Task ID → certificate ID.
+    tasks: HashMap<String, String>,
+    /// Task ID → its last result (finished, or still querying at the deadline).
+    results: HashMap<String, TaskResult>,
+    /// Certificate ID → its fetched detail.
+    details: HashMap<String, Result<DetailTotals, ApiError>>,
+}
+
+impl BindCollector {
+    /// Creates tasks for `ids`, polls them, and fetches the details worth fetching.
+    async fn query(
+        &self,
+        ids: &[String],
+        errors: &mut Vec<String>,
+    ) -> Result<RunAnswers, CollectError> {
+        let created = create_tasks(&self.client, ids, self.settings.concurrency, errors).await?;
+        let tasks: HashMap<String, String> = created
+            .into_iter()
+            .map(|t| (t.task_id, t.cert_id))
+            .collect();
+
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let client = &self.client;
+        let instance_ids = self.settings.detail_series;
+        let queue = stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        let fetch_all = fan_out(
+            queue,
+            self.settings.concurrency,
+            |(cert_id, task_id): (String, String)| async move {
+                let detail = fetch_detail(client, &task_id, instance_ids).await;
+                (cert_id, detail)
+            },
+        );
+        let mut poll_errors = Vec::new();
+        let (results, details) =
+            tokio::join!(self.poll_tasks(&tasks, sender, &mut poll_errors), fetch_all);
+        errors.extend(poll_errors);
+        Ok(RunAnswers {
+            tasks,
+            results,
+            details: details.into_iter().collect(),
+        })
+    }
+
+    /// Replaces the cache with what this run's answers say about each of `ids`, keeping held
+    /// values where the answers say nothing new and the staleness bound allows.
+    fn merge(&mut self, ids: &[String], answers: RunAnswers, errors: &mut Vec<String>) {
+        let RunAnswers {
+            tasks,
+            results,
+            mut details,
+        } = answers;
+        let results_by_cert: HashMap<&str, &TaskResult> = results
+            .values()
+            .filter_map(|r| tasks.get(&r.task_id).map(|cert| (cert.as_str(), r)))
+            .collect();
+        let mut labels = Labels::default();
+        let now = Instant::now();
+        let stale_after = self.settings.stale_after();
+        let mut fresh_cache = HashMap::with_capacity(ids.len());
+        for cert_id in ids {
+            let held = self.cache.remove(cert_id);
+            let merged = match results_by_cert.get(cert_id.as_str()) {
+                None => merge(held, Refresh::Failed, now, stale_after),
+                Some(result) => {
+                    let status = TaskStatus::from_code(result.status);
+                    let base = CertBinding {
+                        task_id: result.task_id.clone(),
+                        status,
+                        cache_time: result.cache_time.clone(),
+                        regions: Box::default(),
+                        detailed: false,
+                    };
+                    match status {
+                        TaskStatus::Querying | TaskStatus::Failed => {
+                            let was_failed = held
+                                .as_ref()
+                                .is_some_and(|h| h.value.status == TaskStatus::Failed);
+                            if status == TaskStatus::Failed && !was_failed {
+                                tracing::warn!(
+                                    account = %self.settings.account,
+                                    certificate_id = %cert_id,
+                                    error = error_text(result.error.as_ref()).unwrap_or_default(),
+                                    "bind task failed"
+                                );
+                            }
+                            // The task says nothing about bindings: keep the last good ones
+                            // within the staleness bound, under the task's real status.
+                            match merge(held, Refresh::Failed, now, stale_after) {
+                                Some(mut h) => {
+                                    h.value.status = status;
+                                    h.value.task_id = result.task_id.clone();
+                                    Some(h)
+                                }
+                                None => merge(None, Refresh::Fresh(base), now, stale_after),
+                            }
+                        }
+                        TaskStatus::Succeeded if !result.has_bound_resources() => {
+                            let binding = CertBinding {
+                                regions: summary_regions(result, &mut labels),
+                                ..base
+                            };
+                            merge(held, Refresh::Fresh(binding), now, stale_after)
+                        }
+                        TaskStatus::Succeeded => {
+                            let refresh = match details.remove(cert_id) {
+                                Some(Ok(totals)) => Refresh::Fresh(CertBinding {
+                                    regions: detail_regions(&totals, &mut labels),
+                                    detailed: true,
+                                    ..base
+                                }),
+                                Some(Err(e)) => {
+                                    errors.push(format!("certificate {cert_id}: {e}"));
+                                    Refresh::Failed
+                                }
+                                // Same task and CacheTime as the detail held: still current.
+                                None if held
+                                    .as_ref()
+                                    .is_some_and(|h| h.value.is_detail_of(result)) =>
+                                {
+                                    Refresh::Unchanged
+                                }
+                                None => Refresh::Failed,
+                            };
+                            merge(held, refresh, now, stale_after)
+                        }
+                    }
+                }
+            };
+            if let Some(binding) = merged {
+                fresh_cache.insert(cert_id.clone(), binding);
+            }
+        }
+        self.cache = fresh_cache;
+    }
+}
+
+impl CertBinding {
+    /// True when these values are the complete detail of the answer `result` describes: same
+    /// task, same `CacheTime`, so fetching it again would return the same thing.
+    pub fn is_detail_of(&self, result: &TaskResult) -> bool {
+        self.detailed && self.task_id == result.task_id && self.cache_time == result.cache_time
+    }
+}
+
+impl BindCollector {
+    fn snapshot(&mut self, ids: &[String]) -> Snapshot {
+        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        for cert_id in ids {
+            if let Some(held) = self.cache.get(cert_id) {
+                write_binding(&mut builder, cert_id, &held.value);
+            }
+        }
+        let snapshot = builder.finish();
+        self.last_sizes = snapshot.sizes();
+        snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tencentcloud_ssl_api::bind::RegionTotals;
+
+    #[test]
+    fn labels_are_shared_and_summary_regions_sorted_once() {
+        let mut labels = Labels::default();
+        let a = labels.get("clb");
+        let b = labels.get("clb");
+        assert!(Arc::ptr_eq(&a, &b), "one copy per distinct value");
+        let result: TaskResult = serde_json::from_str(
+            r#"{"TaskId":"t","Status":1,"CacheTime":"","BindResourceResult":[
+                {"ResourceType":"WAF","BindResourceRegionResult":[{"Region":"r2","TotalCount":0,"Error":"boom"}]},
+                {"ResourceType":"CLB","BindResourceRegionResult":[
+                    {"Region":"r1","TotalCount":0,"Error":{"Code":"InternalError","Message":"x"}},
+                    {"Region":"r0","TotalCount":0,"Error":null},
+                    {"Region":"r1","TotalCount":0,"Error":"again"}]}]}"#,
+        )
+        .expect("literal parses");
+        let regions = summary_regions(&result, &mut labels);
+        let keys: Vec<(&str, &str)> = regions
+            .iter()
+            .map(|e| (&*e.resource_type, &*e.region))
+            .collect();
+        assert_eq!(keys, [("clb", "r1"), ("waf", "r2")]);
+        assert!(Arc::ptr_eq(&regions[0].resource_type, &a));
+        assert!(regions.iter().all(|e| e.values.bound.is_none()));
+    }
+
+    #[test]
+    fn writes_bound_errors_and_unmatched() {
+        let mut totals = DetailTotals::default();
+        totals.regions.insert(
+            ("clb".into(), "ap-guangzhou".into()),
+            RegionTotals {
+                total_count: Some(3),
+                instances_seen: 3,
+                error: None,
+                no_match_domains: ["a.com".to_string(), "b.com".to_string()].into(),
+                instance_ids: Default::default(),
+            },
+        );
+        totals.regions.insert(
+            ("clb".into(), "ap-beijing".into()),
+            RegionTotals {
+                error: Some("InternalError".into()),
+                ..Default::default()
+            },
+        );
+        totals
+            .regions
+            .insert(("cdn".into(), "".into()), RegionTotals::default());
+        let binding = CertBinding {
+            task_id: "t".into(),
+            status: TaskStatus::Succeeded,
+            cache_time: "2025-01-01 08:00:00".into(),
+            regions: detail_regions(&totals, &mut Labels::default()),
+            detailed: true,
+        };
+        let mut builder = SnapshotBuilder::new("a");
+        write_binding(&mut builder, "c1", &binding);
+        let s = builder.finish();
+        assert_eq!(
+            s.chunk(Family::BoundResources),
+            "tencentcloud_ssl_certificate_bound_resources{account=\"a\",certificate_id=\"c1\",resource_type=\"clb\",region=\"ap-guangzhou\"} 3\n"
+        );
+        assert!(s
+            .chunk(Family::BindQueryError)
+            .contains("region=\"ap-beijing\"} 1\n"));
+        assert!(s
+            .chunk(Family::BindQueryError)
+            .contains("region=\"ap-guangzhou\"} 0\n"));
+        assert!(s
+            .chunk(Family::UnmatchedDomains)
+            .contains("region=\"ap-guangzhou\"} 2\n"));
+        assert!(
+            !s.chunk(Family::BoundResources).contains("cdn"),
+            "zero counts are not series"
+        );
+        assert!(s
+            .chunk(Family::BindTaskStatus)
+            .contains("status=\"succeeded\"} 1\n"));
+        assert_eq!(
+            s.chunk(Family::BindResultTimestamp),
+            "tencentcloud_ssl_certificate_bind_result_timestamp_seconds{account=\"a\",certificate_id=\"c1\"} 1735689600\n"
+        );
+    }
+}

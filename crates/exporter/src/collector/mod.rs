@@ -1,0 +1,380 @@
+//! Collectors: one per concern, each behind the small `Collector` interface.
+//!
+//! A collector turns API answers into a [`Snapshot`] of one account. It never panics on what the
+//! API says: failures of single items are recorded in `Collected::errors` (the run then counts as
+//! failed, `tencentcloud_ssl_collector_success 0`) while everything else is still published; a
+//! failure that makes the whole run meaningless (credentials, the certificate list) is an `Err`.
+//!
+//! - [`certificates`]: identity and validity of every certificate.
+//! - [`bind`]: which cloud resources each certificate is bound to.
+//! - [`deploy`]: how rollouts went, as the `upload_update` and `update` collectors.
+
+pub mod bind;
+pub mod certificates;
+pub mod deploy;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::CertificateFilter;
+use crate::metrics::Snapshot;
+use tencentcloud_ssl_api::action;
+use tencentcloud_ssl_api::certificates::{
+    Certificate, CertificateId, CertificatesPage, DescribeCertificatesRequest, ListedCertificate,
+    Tag, MAX_LIMIT,
+};
+use tencentcloud_ssl_api::client::{ApiError, Client};
+
+/// Result of a run that produced data.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    pub snapshot: Snapshot,
+    /// Failures of single items; non-empty means the run is reported as failed.
+    pub errors: Vec<String>,
+}
+
+/// A run that produced nothing worth publishing.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CollectError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl CollectError {
+    /// Credentials or permission failures: reported once, never retried in a loop.
+    pub fn is_auth(&self) -> bool {
+        match self {
+            CollectError::Api(e) => e.is_auth(),
+        }
+    }
+}
+
+/// The interface every collector implements.
+pub(crate) trait Collector: Send + 'static {
+    /// The `collector` label value.
+    fn name(&self) -> &'static str;
+
+    /// One complete run; state kept between runs (caches of final results) lives in `self`.
+    fn collect(&mut self) -> impl Future<Output = Result<Collected, CollectError>> + Send;
+}
+
+/// Settings shared by the collectors of one account.
+#[derive(Debug, Clone)]
+pub(crate) struct CollectorSettings {
+    /// The `account` label.
+    pub account: String,
+    /// Refresh interval; also the unit of the staleness bound of cached per-item results.
+    pub interval: Duration,
+    /// How many refresh intervals a per-item result may be served after its last good fetch.
+    pub stale_intervals: u32,
+    /// Calls of one action kept in flight by a collector; the rate limiter does the pacing, this
+    /// only needs to be large enough to keep the action busy at its limit under API latency.
+    pub concurrency: usize,
+    /// Publish opt-in per-instance series (`tencentcloud_ssl_certificate_bound_instance_info`).
+    pub detail_series: bool,
+}
+
+impl CollectorSettings {
+    /// How long a per-item result may be served after its last good fetch.
+    pub fn stale_after(&self) -> Duration {
+        self.interval * self.stale_intervals.max(1)
+    }
+}
+
+/// Upper bound of pages fetched for one list, against a hostile or broken `TotalCount`.
+pub(crate) const MAX_PAGES: u64 = 10_000;
+
+/// What paging needs to know of one page.
+pub(crate) trait Page {
+    /// Rows this page added; where a page holds several lists that one `Offset` pages together,
+    /// the longest of them.
+    fn rows(&self) -> u64;
+    /// How far the list extends, as the answer says (its `TotalCount`, or the largest).
+    fn extent(&self) -> u64;
+}
+
+/// One page of a plain list: its rows and the answer's `TotalCount`.
+pub(crate) struct ListPage<T> {
+    pub total: u64,
+    pub rows: Vec<T>,
+}
+
+impl<T> Page for ListPage<T> {
+    fn rows(&self) -> u64 {
+        self.rows.len() as u64
+    }
+    fn extent(&self) -> u64 {
+        self.total
+    }
+}
+
+impl Page for tencentcloud_ssl_api::bind::DetailPage {
+    fn rows(&self) -> u64 {
+        self.rows()
+    }
+    fn extent(&self) -> u64 {
+        self.extent()
+    }
+}
+
+impl Page for tencentcloud_ssl_api::records::DetailPage {
+    fn rows(&self) -> u64 {
+        self.rows()
+    }
+    fn extent(&self) -> u64 {
+        self.extent()
+    }
+}
+
+/// The one pager: fetches pages at offsets advanced by the rows actually received (never
+/// trusting that `Limit` was honoured) until the extent is reached, a page adds nothing, or
+/// [`MAX_PAGES`]. Returns each page with the offset it was asked at.
+pub(crate) async fn fetch_pages<P, F, Fut>(mut fetch_page: F) -> Result<Vec<(u64, P)>, ApiError>
+where
+    P: Page,
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<P, ApiError>>,
+{
+    let mut pages = Vec::new();
+    let mut offset = 0u64;
+    for _ in 0..MAX_PAGES {
+        let page = fetch_page(offset).await?;
+        let (rows, extent) = (page.rows(), page.extent());
+        pages.push((offset, page));
+        offset = offset.saturating_add(rows);
+        if rows == 0 || offset >= extent {
+            break;
+        }
+    }
+    Ok(pages)
+}
+
+/// Every row of a plain list ([`fetch_pages`] over [`ListPage`]s).
+pub(crate) async fn page_by_rows<T, F, Fut>(mut fetch_page: F) -> Result<Vec<T>, ApiError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<(u64, Vec<T>), ApiError>>,
+{
+    let pages = fetch_pages(|offset| {
+        let page = fetch_page(offset);
+        async move {
+            let (total, rows) = page.await?;
+            Ok(ListPage { total, rows })
+        }
+    })
+    .await?;
+    Ok(pages.into_iter().flat_map(|(_, page)| page.rows).collect())
+}
+
+/// The one fan-out: runs `call` on every item of `items` with at most `concurrency` calls in
+/// flight (the rate limiter does the pacing; this only keeps the action busy under latency).
+/// Results come in completion order.
+pub(crate) async fn fan_out<S, F, Fut>(items: S, concurrency: usize, call: F) -> Vec<Fut::Output>
+where
+    S: futures::Stream,
+    F: FnMut(S::Item) -> Fut,
+    Fut: Future,
+{
+    use futures::StreamExt as _;
+    items
+        .map(call)
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// A per-item result kept between runs, and when the API last confirmed it.
+#[derive(Debug, Clone)]
+pub(crate) struct Held<T> {
+    pub value: T,
+    pub confirmed_at: Instant,
+}
+
+/// What one run learned about an item whose last result may be held.
+pub(crate) enum Refresh<T> {
+    /// A new answer.
+    Fresh(T),
+    /// The API says the held answer is still the current one (final and unchanged).
+    Unchanged,
+    /// Nothing usable this run: the held answer stays while within the staleness bound.
+    Failed,
+}
+
+/// The one stale-merge: what to hold for an item after a run. A fresh answer replaces the held
+/// one; an unchanged one is confirmed again; after a failure the held answer is kept only while
+/// its last confirmation is at most `stale_after` old, then withdrawn.
+pub(crate) fn merge<T>(
+    held: Option<Held<T>>,
+    refresh: Refresh<T>,
+    now: Instant,
+    stale_after: Duration,
+) -> Option<Held<T>> {
+    match refresh {
+        Refresh::Fresh(value) => Some(Held {
+            value,
+            confirmed_at: now,
+        }),
+        Refresh::Unchanged => held.map(|h| Held {
+            confirmed_at: now,
+            ..h
+        }),
+        Refresh::Failed => held.filter(|h| now.duration_since(h.confirmed_at) <= stale_after),
+    }
+}
+
+/// Every certificate of the account that `filter` selects, decoded as `T`, deduplicated by ID
+/// (first occurrence wins). IDs, tags and the search key are filtered by the API; expired
+/// certificates (status 3) are dropped here when the filter excludes them.
+pub(crate) async fn list_certificates_as<T>(
+    client: &Client,
+    filter: &CertificateFilter,
+) -> Result<Vec<T>, ApiError>
+where
+    T: ListedCertificate + serde::de::DeserializeOwned,
+{
+    let rows: Vec<T> = page_by_rows(|offset| async move {
+        let page: CertificatesPage<T> = client
+            .call(
+                action::DESCRIBE_CERTIFICATES,
+                &certificates_request(filter, offset),
+            )
+            .await?;
+        Ok((page.total_count, page.certificates))
+    })
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|row| {
+            (filter.include_expired || row.status() != Some(3))
+                && !row.id().is_empty()
+                && seen.insert(row.id().to_string())
+        })
+        .collect())
+}
+
+/// Every selected certificate with the fields the exporter uses.
+pub(crate) async fn list_certificates(
+    client: &Client,
+    filter: &CertificateFilter,
+) -> Result<Vec<Certificate>, ApiError> {
+    list_certificates_as(client, filter).await
+}
+
+/// The IDs of the selected certificates, decoding nothing else of each.
+pub(crate) async fn list_certificate_ids(
+    client: &Client,
+    filter: &CertificateFilter,
+) -> Result<Vec<String>, ApiError> {
+    let rows: Vec<CertificateId> = list_certificates_as(client, filter).await?;
+    Ok(rows.into_iter().map(|c| c.certificate_id).collect())
+}
+
+fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCertificatesRequest {
+    DescribeCertificatesRequest {
+        offset,
+        limit: MAX_LIMIT,
+        search_key: filter.search_key.clone(),
+        cert_ids: (!filter.ids.is_empty()).then(|| filter.ids.clone()),
+        tags: (!filter.tags.is_empty()).then(|| {
+            filter
+                .tags
+                .iter()
+                .map(|(key, value)| Tag {
+                    tag_key: key.clone(),
+                    tag_value: value.clone(),
+                })
+                .collect()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod pager_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pages_by_rows_received_when_limit_is_capped() {
+        let data: Vec<u32> = (0..25).collect();
+        let mut offsets = Vec::new();
+        let rows = page_by_rows(|offset| {
+            offsets.push(offset);
+            let page: Vec<u32> = data
+                .iter()
+                .skip(offset as usize)
+                .take(10)
+                .copied()
+                .collect();
+            async move { Ok((25, page)) }
+        })
+        .await
+        .expect("ok");
+        assert_eq!(rows, data);
+        assert_eq!(offsets, [0, 10, 20]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn merge_keeps_held_values_only_within_the_bound() {
+        let start = Instant::now();
+        let held = |v: u32| {
+            Some(Held {
+                value: v,
+                confirmed_at: start,
+            })
+        };
+        let bound = Duration::from_secs(60);
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let now = Instant::now();
+        assert_eq!(
+            merge(held(1), Refresh::Fresh(2), now, bound).map(|h| h.value),
+            Some(2)
+        );
+        let unchanged = merge(held(1), Refresh::Unchanged, now, bound).expect("kept");
+        assert_eq!((unchanged.value, unchanged.confirmed_at), (1, now));
+        let failed = merge(held(1), Refresh::Failed, now, bound).expect("within the bound");
+        assert_eq!(failed.confirmed_at, start, "a failure confirms nothing");
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(merge(held(1), Refresh::Failed, Instant::now(), bound).is_none());
+        assert!(merge(None::<Held<u32>>, Refresh::Unchanged, now, bound).is_none());
+    }
+
+    #[tokio::test]
+    async fn fan_out_runs_everything_at_most_n_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let results = fan_out(futures::stream::iter(0..20u32), 3, |i| {
+            let (running, most) = (&running, &most);
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            }
+        })
+        .await;
+        let mut sorted = results.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..20).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(most.load(Ordering::SeqCst) <= 3);
+    }
+
+    #[tokio::test]
+    async fn stops_on_empty_page_even_if_total_lies() {
+        let mut calls = 0;
+        let rows: Vec<u32> = page_by_rows(|offset| {
+            calls += 1;
+            let page = if offset == 0 { vec![1, 2] } else { vec![] };
+            async move { Ok((u64::MAX, page)) }
+        })
+        .await
+        .expect("ok");
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(calls, 2);
+    }
+}

@@ -1,0 +1,400 @@
+//! The configuration file (`--config.file`): YAML parsed into `raw` types, then validated into
+//! [`Config`], so the rest of the program only ever sees checked values. Every error names the
+//! place it is about (`accounts[2].credentials: …`). Unknown keys are errors.
+//!
+//! Without a file, flags and environment variables describe a single account
+//! ([`Config::from_defaults`]). The flags reach this module as a plain [`Defaults`] struct, so
+//! the configuration layer does not depend on the command-line parser.
+
+mod raw;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+use tencentcloud_ssl_api::client::{endpoint_host, DEFAULT_ENDPOINT};
+pub use tencentcloud_ssl_api::providers::{CredentialsConfig, SecretSource};
+
+/// A configuration error and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {message}")]
+pub struct ConfigError {
+    pub place: String,
+    pub message: String,
+}
+
+fn error(place: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        place: place.into(),
+        message: message.into(),
+    }
+}
+
+/// What applies where the configuration file says nothing (the flags' values), and the whole
+/// single-account configuration without a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    /// The `account` label of the single account.
+    pub account: String,
+    /// SSL API endpoint of the single account.
+    pub endpoint: String,
+    /// Timeout of one API request attempt.
+    pub timeout: Duration,
+    /// Per-action calls per second replacing the documented limits.
+    pub rate_limits: HashMap<String, f64>,
+    /// Refresh interval of every collector.
+    pub interval: Duration,
+    /// How long one bind run waits for tasks still querying.
+    pub bind_poll_timeout: Duration,
+    /// Rollout records older than this are not exported.
+    pub records_max_age: Duration,
+}
+
+/// One account to collect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountConfig {
+    /// The `account` label.
+    pub name: String,
+    pub endpoint: String,
+    pub timeout: Duration,
+    pub credentials: CredentialsConfig,
+    /// Per-action calls per second replacing the documented limits.
+    pub rate_limits: HashMap<String, f64>,
+    pub language: Option<String>,
+}
+
+/// Schedule of one collector; `None` when disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollectorsConfig {
+    pub certificates: Option<Duration>,
+    pub bind: Option<Duration>,
+    pub upload_update: Option<Duration>,
+    pub update: Option<Duration>,
+    pub bind_poll_timeout: Duration,
+}
+
+/// Which certificates are collected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateFilter {
+    pub ids: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub search_key: Option<String>,
+    pub include_expired: bool,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub accounts: Vec<AccountConfig>,
+    pub collectors: CollectorsConfig,
+    pub certificates: CertificateFilter,
+    /// Rollout records older than this are not exported.
+    pub records_max_age: Duration,
+    /// Opt-in per-instance series (cardinality grows with every bound instance).
+    pub detail_series: bool,
+    /// Where the file was read from, for messages.
+    pub source: Option<PathBuf>,
+}
+
+/// Account names become label values and shard keys: keep them simple.
+fn valid_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn duration_at(
+    place: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(text) => parse_duration(text).map_err(|e| error(place, e.to_string())),
+    }
+}
+
+impl Config {
+    /// The single account that flags and environment variables describe.
+    pub fn from_defaults(defaults: &Defaults) -> Config {
+        let interval = defaults.interval;
+        Config {
+            accounts: vec![AccountConfig {
+                name: defaults.account.clone(),
+                endpoint: defaults.endpoint.clone(),
+                timeout: defaults.timeout,
+                credentials: CredentialsConfig::Chain,
+                rate_limits: defaults.rate_limits.clone(),
+                language: None,
+            }],
+            collectors: CollectorsConfig {
+                certificates: Some(interval),
+                bind: Some(interval),
+                upload_update: Some(interval),
+                update: Some(interval),
+                bind_poll_timeout: defaults.bind_poll_timeout,
+            },
+            certificates: CertificateFilter {
+                include_expired: true,
+                ..CertificateFilter::default()
+            },
+            records_max_age: defaults.records_max_age,
+            detail_series: false,
+            source: None,
+        }
+    }
+
+    /// Reads and validates a file; `defaults` supplies what the file leaves out.
+    pub fn load(path: &Path, defaults: &Defaults) -> Result<Config, ConfigError> {
+        let place = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| error(&place, e.to_string()))?;
+        let mut config = Config::parse(&text, defaults)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses and validates YAML text. Pure but for `defaults`.
+    pub fn parse(text: &str, defaults: &Defaults) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = serde_norway::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            // serde_norway's messages start with the path ("accounts[0].name: …") when it has one.
+            match message.split_once(": ") {
+                Some((place, rest)) if !place.contains(' ') => error(place, rest),
+                _ => error("config", message),
+            }
+        })?;
+        Config::validate(raw, defaults)
+    }
+
+    fn validate(raw: raw::RawConfig, defaults: &Defaults) -> Result<Config, ConfigError> {
+        if raw.accounts.is_empty() {
+            return Err(error("accounts", "at least one account is required"));
+        }
+        let mut names = BTreeSet::new();
+        let mut accounts = Vec::with_capacity(raw.accounts.len());
+        for (index, account) in raw.accounts.into_iter().enumerate() {
+            let place = format!("accounts[{index}]");
+            if !valid_account_name(&account.name) {
+                return Err(error(
+                    format!("{place}.name"),
+                    format!(
+                        "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
+                        account.name
+                    ),
+                ));
+            }
+            if !names.insert(account.name.clone()) {
+                return Err(error(
+                    format!("{place}.name"),
+                    format!("{:?} is used twice", account.name),
+                ));
+            }
+            let endpoint = account
+                .endpoint
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+            endpoint_host(&endpoint)
+                .map_err(|e| error(format!("{place}.endpoint"), e.to_string()))?;
+            let timeout = duration_at(
+                &format!("{place}.timeout"),
+                account.timeout.as_deref(),
+                defaults.timeout,
+            )?;
+            if timeout.is_zero() {
+                return Err(error(format!("{place}.timeout"), "must be positive"));
+            }
+            for (action, rate) in &account.rate_limits {
+                if !action.chars().all(|c| c.is_ascii_alphanumeric()) || action.is_empty() {
+                    return Err(error(
+                        format!("{place}.rate_limits"),
+                        format!("{action:?} is not an action name"),
+                    ));
+                }
+                if !rate.is_finite() || *rate <= 0.0 {
+                    return Err(error(
+                        format!("{place}.rate_limits.{action}"),
+                        "must be a positive number of calls per second",
+                    ));
+                }
+            }
+            if let Some(language) = &account.language {
+                if !matches!(language.as_str(), "zh-CN" | "en-US") {
+                    return Err(error(format!("{place}.language"), "must be zh-CN or en-US"));
+                }
+            }
+            let credentials = match account.credentials {
+                None => CredentialsConfig::Chain,
+                Some(raw) => raw.validate(&format!("{place}.credentials"))?,
+            };
+            accounts.push(AccountConfig {
+                name: account.name,
+                endpoint,
+                timeout,
+                credentials,
+                rate_limits: account.rate_limits.into_iter().collect(),
+                language: account.language,
+            });
+        }
+        let interval = defaults.interval;
+        let collector =
+            |name: &str, raw: Option<raw::RawCollector>| -> Result<Option<Duration>, ConfigError> {
+                let raw = raw.unwrap_or_default();
+                if raw.enabled == Some(false) {
+                    return Ok(None);
+                }
+                let every = duration_at(
+                    &format!("collectors.{name}.interval"),
+                    raw.interval.as_deref(),
+                    interval,
+                )?;
+                if every < Duration::from_secs(1) {
+                    return Err(error(
+                        format!("collectors.{name}.interval"),
+                        "must be at least 1s",
+                    ));
+                }
+                Ok(Some(every))
+            };
+        let bind_poll_timeout = duration_at(
+            "collectors.bind.poll_timeout",
+            raw.collectors
+                .bind
+                .as_ref()
+                .and_then(|b| b.poll_timeout.as_deref()),
+            defaults.bind_poll_timeout,
+        )?;
+        for (name, c) in [
+            ("certificates", &raw.collectors.certificates),
+            ("upload_update", &raw.collectors.upload_update),
+            ("update", &raw.collectors.update),
+        ] {
+            if c.as_ref().is_some_and(|c| c.poll_timeout.is_some()) {
+                return Err(error(
+                    format!("collectors.{name}.poll_timeout"),
+                    "only the bind collector polls tasks",
+                ));
+            }
+        }
+        let collectors = CollectorsConfig {
+            certificates: collector("certificates", raw.collectors.certificates)?,
+            bind: collector("bind", raw.collectors.bind)?,
+            upload_update: collector("upload_update", raw.collectors.upload_update)?,
+            update: collector("update", raw.collectors.update)?,
+            bind_poll_timeout,
+        };
+        if [
+            collectors.certificates,
+            collectors.bind,
+            collectors.upload_update,
+            collectors.update,
+        ]
+        .iter()
+        .all(Option::is_none)
+        {
+            return Err(error("collectors", "every collector is disabled"));
+        }
+        let mut tags = Vec::new();
+        for (index, tag) in raw.certificates.tags.into_iter().enumerate() {
+            if tag.key.trim().is_empty() {
+                return Err(error(
+                    format!("certificates.tags[{index}].key"),
+                    "must not be empty",
+                ));
+            }
+            tags.push((tag.key, tag.value));
+        }
+        let records_max_age = duration_at(
+            "records.max_age",
+            raw.records.max_age.as_deref(),
+            defaults.records_max_age,
+        )?;
+        Ok(Config {
+            accounts,
+            collectors,
+            certificates: CertificateFilter {
+                ids: raw.certificates.ids,
+                tags,
+                search_key: raw.certificates.search_key.filter(|k| !k.is_empty()),
+                include_expired: raw.certificates.include_expired.unwrap_or(true),
+            },
+            records_max_age,
+            detail_series: raw.detail_series,
+            source: None,
+        })
+    }
+
+    /// Files holding secrets that the configuration reads.
+    pub fn secret_files(&self) -> Vec<&Path> {
+        fn walk<'a>(c: &'a CredentialsConfig, out: &mut Vec<&'a Path>) {
+            match c {
+                CredentialsConfig::Static {
+                    secret_id,
+                    secret_key,
+                    token,
+                } => {
+                    for s in [Some(secret_id), Some(secret_key), token.as_ref()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let SecretSource::File(p) = s {
+                            out.push(p);
+                        }
+                    }
+                }
+                CredentialsConfig::Profile { file: Some(p), .. } => out.push(p),
+                CredentialsConfig::AssumeRole { base, .. } => walk(base, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for account in &self.accounts {
+            walk(&account.credentials, &mut out);
+        }
+        out
+    }
+
+    /// Whether the file itself holds an inline secret.
+    pub fn has_inline_secret(&self) -> bool {
+        fn inline(c: &CredentialsConfig) -> bool {
+            match c {
+                CredentialsConfig::Static {
+                    secret_key, token, ..
+                } => {
+                    matches!(secret_key, SecretSource::Inline(_))
+                        || matches!(token, Some(SecretSource::Inline(_)))
+                }
+                CredentialsConfig::AssumeRole { base, .. } => inline(base),
+                _ => false,
+            }
+        }
+        self.accounts.iter().any(|a| inline(&a.credentials))
+    }
+
+    /// A one-line summary for logs and `--config.check` (no secrets).
+    pub fn summary(&self) -> String {
+        let enabled: Vec<&str> = [
+            ("certificates", self.collectors.certificates),
+            ("bind", self.collectors.bind),
+            ("upload_update", self.collectors.upload_update),
+            ("update", self.collectors.update),
+        ]
+        .iter()
+        .filter(|(_, e)| e.is_some())
+        .map(|(n, _)| *n)
+        .collect();
+        let accounts: BTreeMap<&str, &str> = self
+            .accounts
+            .iter()
+            .map(|a| (a.name.as_str(), a.credentials.kind()))
+            .collect();
+        format!(
+            "{} account(s) {accounts:?}; collectors {enabled:?}",
+            self.accounts.len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

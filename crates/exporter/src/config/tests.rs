@@ -1,0 +1,158 @@
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::*;
+use crate::cli::Cli;
+
+fn cli() -> Defaults {
+    Cli::try_parse_from(["x"])
+        .expect("defaults")
+        .config_defaults()
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, &cli())
+}
+
+fn place_of(text: &str) -> String {
+    parse(text).expect_err(text).place
+}
+
+#[test]
+fn minimal_file_takes_defaults_from_flags() {
+    let config = parse("accounts:\n  - name: prod\n").expect("valid");
+    let account = &config.accounts[0];
+    assert_eq!(account.name, "prod");
+    assert_eq!(account.endpoint, "https://ssl.tencentcloudapi.com");
+    assert_eq!(account.credentials, CredentialsConfig::Chain);
+    assert_eq!(config.collectors.bind, Some(Duration::from_secs(300)));
+    assert_eq!(config.records_max_age, Duration::from_secs(30 * 86_400));
+    assert!(config.certificates.include_expired);
+}
+
+#[test]
+fn the_documented_example_is_valid() {
+    let text = include_str!("../../../../deploy/config.example.yml");
+    let config = parse(text).expect("example validates");
+    assert_eq!(config.accounts.len(), 5);
+    assert_eq!(config.collectors.update, None);
+    assert_eq!(config.collectors.bind, Some(Duration::from_secs(600)));
+    assert_eq!(
+        config.collectors.bind_poll_timeout,
+        Duration::from_secs(120)
+    );
+    assert_eq!(
+        config.certificates.tags,
+        [("team".to_string(), "sre".to_string())]
+    );
+    assert_eq!(
+        config.accounts[0].rate_limits["DescribeCertificateBindResourceTaskDetail"],
+        8.0
+    );
+    assert!(matches!(
+        config.accounts[3].credentials,
+        CredentialsConfig::AssumeRole { .. }
+    ));
+    assert!(matches!(
+        config.accounts[4].credentials,
+        CredentialsConfig::Oidc { .. }
+    ));
+    let readme = include_str!("../../../../README.md");
+    assert!(
+        readme.contains(text.trim()),
+        "the README shows deploy/config.example.yml verbatim"
+    );
+}
+
+#[test]
+fn errors_name_the_place() {
+    assert_eq!(place_of("accounts: []\n"), "accounts");
+    assert_eq!(
+        place_of("accounts:\n  - name: 'bad name'\n"),
+        "accounts[0].name"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n  - name: a\n"),
+        "accounts[1].name"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n    endpoint: ftp://x\n"),
+        "accounts[0].endpoint"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n    timeout: soon\n"),
+        "accounts[0].timeout"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n    rate_limits: {DescribeCertificates: 0}\n"),
+        "accounts[0].rate_limits.DescribeCertificates"
+    );
+    assert_eq!(
+        place_of(
+            "accounts:\n  - name: a\n  - name: b\n  - name: c\n    credentials: {source: magic}\n"
+        ),
+        "accounts[2].credentials.source"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n    credentials: {source: static, secret_id: x}\n"),
+        "accounts[0].credentials"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n    credentials: {source: profile, role_arn: x}\n"),
+        "accounts[0].credentials.role_arn"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\n    credentials: {source: assume_role}\n"),
+        "accounts[0].credentials.role_arn"
+    );
+    assert_eq!(place_of("accounts:\n  - name: a\n    credentials: {source: assume_role, role_arn: 'qcs::cam::uin/1:roleName/r', duration: 1m}\n"), "accounts[0].credentials.duration");
+    assert_eq!(
+        place_of("accounts:\n  - name: a\ncollectors:\n  bind: {interval: 0s}\n"),
+        "collectors.bind.interval"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\ncollectors:\n  update: {poll_timeout: 1m}\n"),
+        "collectors.update.poll_timeout"
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\nrecords: {max_age: forever}\n"),
+        "records.max_age"
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_path() {
+    let err = parse("accounts:\n  - name: a\n    secret: x\n").expect_err("unknown key");
+    assert!(err.to_string().contains("accounts[0]"), "{err}");
+    assert!(err.to_string().contains("secret"), "{err}");
+    let err = parse("acounts: []\n").expect_err("typo");
+    assert!(err.to_string().contains("acounts"), "{err}");
+}
+
+#[test]
+fn inline_secrets_never_show_in_errors_or_debug() {
+    let config = parse("accounts:\n  - name: a\n    credentials: {secret_id: AKIDX, secret_key: very-secret-value}\n").expect("valid");
+    assert!(config.has_inline_secret());
+    assert!(!format!("{config:?}").contains("very-secret-value"));
+    assert!(!config.summary().contains("very-secret-value"));
+    let err = parse("accounts:\n  - name: a\n    credentials: {secret_key: very-secret-value, secret_key_file: /x}\n").expect_err("both");
+    assert!(!err.to_string().contains("very-secret-value"), "{err}");
+}
+
+#[test]
+fn every_collector_disabled_is_an_error() {
+    let text = "accounts:\n  - name: a\ncollectors:\n  certificates: {enabled: false}\n  bind: {enabled: false}\n  upload_update: {enabled: false}\n  update: {enabled: false}\n";
+    assert_eq!(place_of(text), "collectors");
+}
+
+#[test]
+fn secret_files_are_listed_for_permission_checks() {
+    let config = parse("accounts:\n  - name: a\n    credentials: {secret_id: AKIDX, secret_key_file: /run/key}\n  - name: b\n    credentials: {source: profile, file: /etc/p}\n").expect("valid");
+    let files: Vec<String> = config
+        .secret_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(files, ["/run/key", "/etc/p"]);
+}

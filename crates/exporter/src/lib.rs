@@ -1,0 +1,43 @@
+//! Prometheus exporter for Tencent Cloud SSL Certificate Service.
+//!
+//! It polls the SSL API in the background (through the [`tencentcloud_ssl_api`] crate) and serves
+//! what it learns on `/metrics`: when each certificate expires, which cloud resources it is bound
+//! to, and how every rollout (deploy and rollback) went. A scrape never waits on the API.
+//!
+//! # Map of the modules
+//!
+//! Each module depends only on modules listed before it (and on the API crate):
+//!
+//! - [`duration`], `shard`: small parsers and the account sharding rule.
+//! - [`config`]: the YAML file validated into its own type, or one account from a plain
+//!   [`config::Defaults`] struct (the flags fill it; the config layer never sees clap).
+//! - [`cli`]: flags in the Prometheus exporter style; [`logging`]: log setup from them.
+//! - [`telemetry`]: live counters of the exporter's own API traffic (the client's observer).
+//! - [`metrics`]: the metrics contract, snapshot rendering and the prepared exposition bytes.
+//! - [`collector`]: one file per collector (`certificates`, `bind`, `deploy`) behind a small
+//!   trait, plus the one pager, fan-out and stale-merge they share; each run builds a snapshot.
+//! - `readiness`: counts collectors that have not finished a first run.
+//! - `scheduler`: runs each collector on its own schedule, skip-not-stack.
+//! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers).
+//! - `server`: `/metrics`, `/-/healthy`, `/-/ready` and a landing page over hyper.
+//! - [`app`]: wiring, and `--demo` (the `demo` feature) against the simulator crate; `main`
+//!   only parses flags, sets up logging and calls [`app::run_cli`] with a shutdown future.
+//! - [`allocator`]: the binary's allocator (jemalloc) and the options that keep its resident set
+//!   small.
+//!
+//! Public items are what the binary, the benches and the fuzz targets use; the rest is private.
+
+pub mod allocator;
+pub mod app;
+pub mod cli;
+pub mod collector;
+pub mod config;
+pub mod duration;
+pub mod logging;
+pub mod metrics;
+mod readiness;
+mod scheduler;
+mod server;
+mod shard;
+pub mod telemetry;
+pub mod web_config;

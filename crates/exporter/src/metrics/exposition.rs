@@ -1,0 +1,436 @@
+//! Prepared exposition bytes: what a scrape hands out.
+//!
+//! The body is a list of shared [`Part`]s: per family a header piece, then the piece of that
+//! family from every collector's latest snapshot (compressed when the collector finished), then
+//! collector health and build info. A publish re-lines-up the list, joins the pieces' deflate
+//! bytes (already compressed, a tenth of the text) behind the gzip header into one buffer, and
+//! swaps both in atomically; no text is copied or recompressed. The tail (the live API traffic
+//! counters of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both without
+//! locks: plain text is the pieces in order; gzip is three chunks, the joined body, the tail's
+//! final deflate bytes and a trailer with the combined CRC-32, one valid single-member gzip
+//! file that the server writes with one vectored write.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::contract::Family;
+use super::part::{compression_failures, gzip_trailer, Part, GZIP_HEADER};
+use super::snapshot::{escape_label_value, push_value, Snapshot};
+use crate::telemetry::Telemetry;
+
+/// Counter of exposition pieces that could not be compressed (served stored instead).
+pub const COMPRESSION_FAILURES_TOTAL: &str =
+    "tencentcloud_ssl_exposition_compression_failures_total";
+
+/// How often the live tail is re-rendered at most.
+const TAIL_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The lined-up pieces of the body.
+#[derive(Debug)]
+struct Body {
+    pieces: Vec<Arc<Part>>,
+    /// The gzip header and every piece's deflate bytes, joined.
+    gzip: Bytes,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl Body {
+    fn new(pieces: Vec<Arc<Part>>) -> Body {
+        let mut crc = crc32fast::Hasher::new();
+        let mut len = 0;
+        let deflated: usize = pieces.iter().map(|p| p.deflate.len()).sum();
+        let mut gzip = Vec::with_capacity(GZIP_HEADER.len() + deflated);
+        gzip.extend_from_slice(&GZIP_HEADER);
+        for piece in &pieces {
+            crc.combine(piece.crc());
+            len += piece.plain.len() as u64;
+            gzip.extend_from_slice(&piece.deflate);
+        }
+        Body {
+            pieces,
+            gzip: Bytes::from(gzip),
+            crc,
+            len,
+        }
+    }
+}
+
+/// Latest published state of one collector of one account.
+#[derive(Debug, Clone)]
+struct Entry {
+    snapshot: Arc<Snapshot>,
+    success: bool,
+    duration_seconds: f64,
+    last_success_unix: Option<f64>,
+    /// After this, the snapshot is older than the staleness bound and is withdrawn.
+    valid_until: Instant,
+}
+
+/// What a collector run hands to [`Exposition::publish`].
+#[derive(Debug)]
+pub struct RunReport {
+    /// Fresh data, or `None` when the run produced nothing usable (the last data stays until
+    /// its staleness bound).
+    pub snapshot: Option<Snapshot>,
+    /// Whether the run succeeded completely (`tencentcloud_ssl_collector_success`).
+    pub success: bool,
+    /// How long the run took.
+    pub duration: Duration,
+    /// How long published data may be served without a newer successful run.
+    pub keep_for: Duration,
+}
+
+/// The prepared exposition shared by the collectors (writers) and the HTTP server (readers).
+#[derive(Debug)]
+pub struct Exposition {
+    body: ArcSwap<Body>,
+    tail: ArcSwap<(Instant, Part)>,
+    tail_rendering: AtomicBool,
+    entries: Mutex<BTreeMap<(String, &'static str), Entry>>,
+    telemetry: Telemetry,
+    /// `# HELP`/`# TYPE` piece of every family, by [`Family::index`].
+    headers: Vec<Arc<Part>>,
+    build_info: Arc<Part>,
+}
+
+fn header_text(family: Family) -> String {
+    let def = family.def();
+    format!(
+        "# HELP {} {}\n# TYPE {} {}\n",
+        def.name, def.help, def.name, def.kind
+    )
+}
+
+/// A response body as a few shared chunks, and its length.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The body, in order.
+    pub chunks: Vec<Bytes>,
+    /// Total length of the chunks.
+    pub len: u64,
+}
+
+impl Exposition {
+    /// An exposition with no collector data yet; `version` and `revision` label the build info.
+    pub fn new(telemetry: Telemetry, version: &str, revision: &str) -> Self {
+        let build_info = format!(
+            "{}{}{{version=\"{}\",revision=\"{}\"}} 1\n",
+            header_text(Family::BuildInfo),
+            Family::BuildInfo.def().name,
+            escape_label_value(version),
+            escape_label_value(revision)
+        );
+        let exposition = Exposition {
+            body: ArcSwap::from_pointee(Body::new(Vec::new())),
+            tail: ArcSwap::from_pointee((Instant::now(), Part::last(Vec::new()))),
+            tail_rendering: AtomicBool::new(false),
+            entries: Mutex::new(BTreeMap::new()),
+            telemetry,
+            headers: Family::ALL
+                .iter()
+                .map(|f| Arc::new(Part::open(header_text(*f).into_bytes())))
+                .collect(),
+            build_info: Arc::new(Part::open(build_info.into_bytes())),
+        };
+        let entries = BTreeMap::new();
+        exposition
+            .body
+            .store(Arc::new(exposition.render_body(&entries)));
+        exposition.refresh_tail();
+        exposition
+    }
+
+    /// Publishes a collector run and re-renders the body.
+    pub fn publish(&self, account: &str, collector: &'static str, report: RunReport) {
+        let now = Instant::now();
+        let mut entries = self.entries.lock();
+        let key = (account.to_string(), collector);
+        let previous = entries.get(&key).cloned();
+        let wall_now = tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0;
+        let last_success_unix = if report.success {
+            Some(wall_now)
+        } else {
+            previous.as_ref().and_then(|p| p.last_success_unix)
+        };
+        let (snapshot, valid_until) = match (report.snapshot, previous) {
+            (Some(snapshot), _) => (Arc::new(snapshot), now + report.keep_for),
+            (None, Some(previous)) => (previous.snapshot, previous.valid_until),
+            (None, None) => (Arc::new(Snapshot::default()), now),
+        };
+        entries.insert(
+            key,
+            Entry {
+                snapshot,
+                success: report.success,
+                duration_seconds: report.duration.as_secs_f64(),
+                last_success_unix,
+                valid_until,
+            },
+        );
+        self.withdraw_expired(&mut entries, now);
+        self.body.store(Arc::new(self.render_body(&entries)));
+    }
+
+    /// Withdraws snapshots past their staleness bound; called periodically so data never
+    /// outlives its bound even when its collector hangs.
+    pub fn expire_stale(&self) {
+        let mut entries = self.entries.lock();
+        if self.withdraw_expired(&mut entries, Instant::now()) {
+            self.body.store(Arc::new(self.render_body(&entries)));
+        }
+    }
+
+    fn withdraw_expired(
+        &self,
+        entries: &mut BTreeMap<(String, &'static str), Entry>,
+        now: Instant,
+    ) -> bool {
+        let mut changed = false;
+        for ((account, collector), entry) in entries.iter_mut() {
+            if entry.snapshot.series() > 0 && now >= entry.valid_until {
+                tracing::warn!(
+                    account = %account,
+                    collector,
+                    "withdrawing data older than its staleness bound"
+                );
+                entry.snapshot = Arc::new(Snapshot::default());
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    fn render_body(&self, entries: &BTreeMap<(String, &'static str), Entry>) -> Body {
+        let mut pieces = Vec::new();
+        for family in Family::ALL {
+            match family {
+                Family::CollectorSuccess
+                | Family::CollectorDuration
+                | Family::CollectorLastSuccess => {
+                    if entries.is_empty() {
+                        continue;
+                    }
+                    let mut out = header_text(*family);
+                    for ((account, collector), entry) in entries {
+                        let value = match family {
+                            Family::CollectorSuccess => Some(if entry.success { 1.0 } else { 0.0 }),
+                            Family::CollectorDuration => Some(entry.duration_seconds),
+                            _ => entry.last_success_unix,
+                        };
+                        if let Some(value) = value {
+                            push_sample(
+                                &mut out,
+                                family.def().name,
+                                account,
+                                "collector",
+                                collector,
+                                value,
+                            );
+                        }
+                    }
+                    pieces.push(Arc::new(Part::open(out.into_bytes())));
+                }
+                Family::BuildInfo => pieces.push(Arc::clone(&self.build_info)),
+                _ => {
+                    let mut parts = entries
+                        .values()
+                        .filter_map(|e| e.snapshot.part(*family))
+                        .peekable();
+                    if parts.peek().is_some() {
+                        pieces.push(Arc::clone(&self.headers[family.index()]));
+                        pieces.extend(parts.cloned());
+                    }
+                }
+            }
+        }
+        Body::new(pieces)
+    }
+
+    /// Re-renders the live tail if it is older than a second and nobody else is doing it.
+    fn refresh_tail(&self) {
+        if self
+            .tail_rendering
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let mut text = self.telemetry.render();
+        text.push_str(&format!(
+            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed and were served stored (uncompressed) in the gzip body.\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
+            compression_failures()
+        ));
+        let part = Part::last(text.into_bytes());
+        self.tail.store(Arc::new((Instant::now(), part)));
+        self.tail_rendering.store(false, Ordering::Release);
+    }
+
+    /// The bytes of one scrape: plain text, or a gzip file when `gzip` is true.
+    pub fn prepared(&self, gzip: bool) -> Prepared {
+        if self.tail.load().0.elapsed() >= TAIL_MAX_AGE {
+            self.refresh_tail();
+        }
+        let body = self.body.load_full();
+        let tail = self.tail.load_full();
+        let tail = &tail.1;
+        let mut chunks = Vec::with_capacity(body.pieces.len() + 3);
+        if !gzip {
+            chunks.extend(body.pieces.iter().map(|p| p.plain.clone()));
+            chunks.push(tail.plain.clone());
+            return Prepared {
+                chunks,
+                len: body.len + tail.plain.len() as u64,
+            };
+        }
+        let mut crc = body.crc.clone();
+        crc.combine(tail.crc());
+        chunks.push(body.gzip.clone());
+        chunks.push(tail.deflate.clone());
+        chunks.push(gzip_trailer(crc, body.len + tail.plain.len() as u64));
+        let len = chunks.iter().map(|c| c.len() as u64).sum();
+        Prepared { chunks, len }
+    }
+}
+
+fn push_sample(
+    out: &mut String,
+    name: &str,
+    account: &str,
+    label: &str,
+    value_label: &str,
+    value: f64,
+) {
+    out.push_str(name);
+    out.push_str("{account=\"");
+    out.push_str(&escape_label_value(account));
+    out.push_str("\",");
+    out.push_str(label);
+    out.push_str("=\"");
+    out.push_str(&escape_label_value(value_label));
+    out.push_str("\"} ");
+    push_value(out, value);
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::SnapshotBuilder;
+    use std::io::Read;
+
+    fn concat(prepared: &Prepared) -> Vec<u8> {
+        let bytes: Vec<u8> = prepared
+            .chunks
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .collect();
+        assert_eq!(bytes.len() as u64, prepared.len);
+        bytes
+    }
+
+    fn gunzip(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    fn snapshot(account: &str, id: &str) -> Snapshot {
+        let mut builder = SnapshotBuilder::new(account);
+        builder.sample(Family::CertificateNotAfter, &[id], 1.0);
+        builder.finish()
+    }
+
+    /// Publishes a successful `certificates` run of `account` holding certificate `id`.
+    fn publish_good(exposition: &Exposition, account: &str, id: &str) {
+        exposition.publish(
+            account,
+            "certificates",
+            report(Some(snapshot(account, id)), true, Duration::from_secs(60)),
+        );
+    }
+
+    fn report(snapshot: Option<Snapshot>, success: bool, keep_for: Duration) -> RunReport {
+        RunReport {
+            snapshot,
+            success,
+            duration: Duration::from_millis(1500),
+            keep_for,
+        }
+    }
+
+    #[tokio::test]
+    async fn gzip_is_the_plain_text_compressed() {
+        let telemetry = Telemetry::new();
+        telemetry.observe("a", "DescribeCertificates", "OK", 0.1);
+        let exposition = Exposition::new(telemetry, "0.1.0", "abc");
+        publish_good(&exposition, "a", "c1");
+        let plain = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        assert!(plain.contains("tencentcloud_ssl_certificate_not_after_timestamp_seconds{account=\"a\",certificate_id=\"c1\"} 1\n"));
+        assert!(plain.contains(
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 1\n"
+        ));
+        assert!(plain.contains("tencentcloud_ssl_collector_duration_seconds{account=\"a\",collector=\"certificates\"} 1.5\n"));
+        assert!(
+            plain.contains("tencentcloud_ssl_build_info{version=\"0.1.0\",revision=\"abc\"} 1\n")
+        );
+        assert!(plain.contains("tencentcloud_ssl_api_requests_total"));
+        assert_eq!(gunzip(&concat(&exposition.prepared(true))), plain);
+    }
+
+    #[tokio::test]
+    async fn families_merge_across_accounts_with_one_header() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        publish_good(&exposition, "b", "c2");
+        let plain = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let name = "tencentcloud_ssl_certificate_not_after_timestamp_seconds";
+        assert_eq!(plain.matches(&format!("# TYPE {name} gauge")).count(), 1);
+        assert_eq!(plain.matches(&format!("{name}{{")).count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_run_keeps_data_until_its_bound_then_withdraws_it() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        exposition.publish(
+            "a",
+            "certificates",
+            report(None, false, Duration::from_secs(60)),
+        );
+        let text = || String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        assert!(text().contains("certificate_id=\"c1\""));
+        assert!(text().contains(
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0\n"
+        ));
+        assert!(text()
+            .contains("tencentcloud_ssl_collector_last_success_timestamp_seconds{account=\"a\""));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        exposition.expire_stale();
+        assert!(
+            !text().contains("certificate_id=\"c1\""),
+            "stale data withdrawn"
+        );
+        assert!(text()
+            .contains("tencentcloud_ssl_collector_last_success_timestamp_seconds{account=\"a\""));
+    }
+
+    #[tokio::test]
+    async fn never_successful_collector_has_no_last_success() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        exposition.publish("a", "bind", report(None, false, Duration::from_secs(60)));
+        let text = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        assert!(text
+            .contains("tencentcloud_ssl_collector_success{account=\"a\",collector=\"bind\"} 0\n"));
+        assert!(!text.contains("last_success_timestamp_seconds{"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Series of the metrics contract (collector snapshots only) in an exposition text:
+/// series → value.
+pub fn contract_series(text: &str) -> BTreeMap<String, f64> {
+    const EXCLUDED: [&str; 5] = [
+        "tencentcloud_ssl_collector_",
+        "tencentcloud_ssl_build_info",
+        "tencentcloud_ssl_api_",
+        "tencentcloud_ssl_exposition_",
+        "#",
+    ];
+    text.lines()
+        .filter(|l| !l.is_empty() && !EXCLUDED.iter().any(|p| l.starts_with(p)))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The value of one exact series in an exposition text.
+pub fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(s, _)| *s == series)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// `program` from PATH; `None` (the caller skips) unless `require` names a set variable, which
+/// CI sets so that nothing is skipped there.
+pub fn tool(program: &str, require: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "{require} is set but {program} is not on PATH"
+        );
+        eprintln!("{program} not found: skipping");
+    }
+    found
+}
+
+/// Polls `url` with `request` until it answers 200, or panics with the exporter's logs.
+pub async fn wait_for_200(exporter: &Exporter, request: impl Fn() -> reqwest::RequestBuilder) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if request().send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 200 within 60s; logs:\n{}",
+            exporter.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The real exporter binary, killed on drop.
+pub struct Exporter {
+    pub child: Child,
+    pub base: String,
+    pub log: std::path::PathBuf,
+}
+
+impl Exporter {
+    /// The exporter against `endpoint` with the demo credentials the simulator accepts.
+    pub fn start(endpoint: &str, extra: &[&str]) -> Exporter {
+        let mut args = vec![format!("--tencentcloud.endpoint={endpoint}")];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Exporter::spawn(
+            &args,
+            &[
+                (
+                    "TENCENTCLOUD_SECRET_ID",
+                    tencentcloud_ssl_simulator::DEMO_SECRET_ID,
+                ),
+                (
+                    "TENCENTCLOUD_SECRET_KEY",
+                    tencentcloud_ssl_simulator::DEMO_SECRET_KEY,
+                ),
+            ],
+        )
+    }
+
+    /// The exporter on a free loopback port with exactly `args` and `env`.
+    pub fn spawn(args: &[String], env: &[(&str, &str)]) -> Exporter {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("tencentcloud-ssl-exporter-test-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_tencentcloud-ssl-exporter"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("exporter starts");
+        Exporter {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("{}{path}", self.base)).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics")
+            .await
+            .map(|(_, t)| t)
+            .unwrap_or_default()
+    }
+
+    /// Waits until `/-/ready` answers 200.
+    pub async fn wait_ready(&self, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some((200, _)) = self.get("/-/ready").await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "exporter not ready within {within:?}; logs:\n{}",
+            self.logs()
+        );
+    }
+
+    /// Sends SIGTERM and returns the exit status and how long the exit took.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let pid = self.child.id().to_string();
+        let start = Instant::now();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (status, start.elapsed());
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = self.child.kill();
+                panic!("exporter did not exit within 15s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Differences between two series maps, for assertion messages.
+pub fn diff(expected: &BTreeMap<String, f64>, actual: &BTreeMap<String, f64>) -> String {
+    let mut out = Vec::new();
+    for (series, value) in expected {
+        match actual.get(series) {
+            None => out.push(format!("missing: {series} {value}")),
+            Some(v) if v != value => out.push(format!("wrong:   {series} {v} (want {value})")),
+            _ => {}
+        }
+    }
+    for (series, value) in actual {
+        if !expected.contains_key(series) {
+            out.push(format!("extra:   {series} {value}"));
+        }
+    }
+    let shown: Vec<String> = out.iter().take(30).cloned().collect();
+    format!("{} differences:\n{}", out.len(), shown.join("\n"))
+}

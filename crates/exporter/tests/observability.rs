@@ -1,0 +1,407 @@
+//! The shipped dashboards and rules: well-formed, passing promtool, and working against a real
+//! Prometheus that scrapes the exporter in demo mode.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Exporter;
+use serde_json::Value;
+use tencentcloud_ssl_exporter::metrics::Family;
+
+const RULES: &str = "deploy/prometheus/tencentcloud-ssl-exporter.rules.yml";
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn dashboards() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root().join("dashboards")).expect("dashboards/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let value: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            out.push((path.display().to_string(), value));
+        }
+    }
+    assert!(out.len() >= 2, "overview and rollouts dashboards");
+    out
+}
+
+/// Every panel, rows' nested panels included.
+fn panels(dashboard: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().into_iter().flatten() {
+        out.push(panel);
+        out.extend(panel["panels"].as_array().into_iter().flatten());
+    }
+    out
+}
+
+/// (panel title, expression) of every query.
+fn queries(dashboard: &Value) -> Vec<(String, String)> {
+    panels(dashboard)
+        .into_iter()
+        .flat_map(|p| {
+            let title = p["title"].as_str().unwrap_or_default().to_string();
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(move |t| t["expr"].as_str().map(|e| (title.clone(), e.to_string())))
+        })
+        .collect()
+}
+
+/// Template-variable queries (`label_values(selector, label)`) as PromQL that must return data.
+fn variable_queries(dashboard: &Value) -> Vec<(String, String)> {
+    dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["type"] == "query")
+        .map(|v| {
+            let query = v["query"]["query"]
+                .as_str()
+                .or(v["query"].as_str())
+                .unwrap_or_default();
+            let inner = query
+                .strip_prefix("label_values(")
+                .and_then(|q| q.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("unexpected variable query {query}"));
+            let (selector, label) = inner.rsplit_once(',').expect("selector, label");
+            (
+                format!("variable {}", v["name"]),
+                format!("count by ({}) ({})", label.trim(), selector.trim()),
+            )
+        })
+        .collect()
+}
+
+/// Grafana's variables replaced as "All" selects them.
+fn substitute(expr: &str) -> String {
+    let mut out = expr.replace("$__rate_interval", "1m");
+    for var in ["$account", "$certificate", "$resource_type", "$record_type"] {
+        out = out.replace(var, ".*");
+    }
+    out
+}
+
+fn known_metric_names() -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = Family::ALL
+        .iter()
+        .map(|f| f.def().name.to_string())
+        .collect();
+    names.insert("tencentcloud_ssl_api_requests_total".into());
+    for suffix in ["bucket", "sum", "count"] {
+        names.insert(format!(
+            "tencentcloud_ssl_api_request_duration_seconds_{suffix}"
+        ));
+    }
+    names
+}
+
+#[test]
+fn dashboards_are_importable_and_only_use_contract_metrics() {
+    let known = known_metric_names();
+    for (path, dashboard) in dashboards() {
+        assert!(
+            dashboard["uid"].as_str().is_some_and(|u| !u.is_empty()),
+            "{path}: uid"
+        );
+        assert!(
+            dashboard["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Tencent Cloud SSL")),
+            "{path}: title"
+        );
+        assert!(
+            dashboard["schemaVersion"].as_u64().is_some_and(|v| v >= 36),
+            "{path}: schemaVersion"
+        );
+        let variables: Vec<&Value> = dashboard["templating"]["list"]
+            .as_array()
+            .expect("templating")
+            .iter()
+            .collect();
+        let datasource = variables
+            .iter()
+            .find(|v| v["name"] == "datasource")
+            .expect("datasource variable");
+        assert_eq!(datasource["type"], "datasource");
+        assert_eq!(datasource["query"], "prometheus");
+        assert!(
+            variables.iter().any(|v| v["name"] == "account"),
+            "{path}: account variable"
+        );
+        let mut ids = BTreeSet::new();
+        for panel in panels(&dashboard) {
+            let id = panel["id"].as_u64().expect("panel id");
+            assert!(ids.insert(id), "{path}: duplicate panel id {id}");
+            let grid = &panel["gridPos"];
+            let (x, w) = (
+                grid["x"].as_u64().expect("x"),
+                grid["w"].as_u64().expect("w"),
+            );
+            assert!(x + w <= 24, "{path}: panel {id} overflows the grid");
+            if panel["type"] == "row" {
+                continue;
+            }
+            assert_eq!(
+                panel["datasource"]["uid"], "${datasource}",
+                "{path}: panel {id}"
+            );
+            assert!(
+                panel["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{path}: panel {id} description"
+            );
+            let targets = panel["targets"].as_array().expect("targets");
+            assert!(!targets.is_empty(), "{path}: panel {id} has no query");
+            for t in targets {
+                assert_eq!(t["datasource"]["uid"], "${datasource}");
+            }
+        }
+        for (title, expr) in queries(&dashboard)
+            .into_iter()
+            .chain(variable_queries(&dashboard))
+        {
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
+                if word.starts_with("tencentcloud_ssl_") {
+                    assert!(
+                        known.contains(word),
+                        "{path}: {title}: unknown metric {word}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rules_pass_promtool_check_and_unit_tests() {
+    let Some(promtool) = common::tool("promtool", "REQUIRE_PROMTOOL") else {
+        return;
+    };
+    let check = Command::new(&promtool)
+        .args(["check", "rules", RULES])
+        .current_dir(root())
+        .output()
+        .expect("promtool runs");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let tests: Vec<PathBuf> = std::fs::read_dir(root().join("deploy/prometheus/tests"))
+        .expect("rule tests")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.yml"))
+        .collect();
+    assert!(tests.len() >= 3);
+    let unit = Command::new(&promtool)
+        .arg("test")
+        .arg("rules")
+        .args(&tests)
+        .current_dir(root())
+        .output()
+        .expect("promtool runs");
+    assert!(
+        unit.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&unit.stdout),
+        String::from_utf8_lossy(&unit.stderr)
+    );
+}
+
+#[test]
+fn every_alert_has_a_unit_test_and_a_runbook() {
+    let rules = std::fs::read_to_string(root().join(RULES)).expect("rules");
+    let tests: String = std::fs::read_dir(root().join("deploy/prometheus/tests"))
+        .expect("rule tests")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
+        .collect();
+    let alerts: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .collect();
+    assert!(alerts.len() >= 12, "{alerts:?}");
+    for alert in alerts {
+        assert!(
+            tests.contains(&format!("alertname: {alert}\n")),
+            "{alert} has no promtool test"
+        );
+    }
+    assert_eq!(
+        rules.matches("- alert: ").count(),
+        rules.matches("runbook: ").count(),
+        "every alert has a runbook annotation"
+    );
+}
+
+struct Prometheus {
+    child: Child,
+    base: String,
+    _dir: TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_prometheus(binary: &Path, target: &str) -> Prometheus {
+    let port = common::free_port();
+    let dir = std::env::temp_dir().join(format!("tencentcloud-ssl-prometheus-{port}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: tencentcloud-ssl\n    static_configs:\n      - targets: [\"{target}\"]\n",
+        root().join(RULES).display()
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).expect("config");
+    let child = Command::new(binary)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).expect("log"))
+        .spawn()
+        .expect("prometheus starts");
+    Prometheus {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: TempDir(dir),
+    }
+}
+
+async fn get_json(url: reqwest::Url) -> Value {
+    let text = reqwest::get(url.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
+}
+
+fn api_url(prometheus: &Prometheus, path: &str, params: &[(&str, &str)]) -> reqwest::Url {
+    reqwest::Url::parse_with_params(&format!("{}{path}", prometheus.base), params).expect("url")
+}
+
+async fn query(prometheus: &Prometheus, expr: &str) -> Vec<Value> {
+    let response = get_json(api_url(prometheus, "/api/v1/query", &[("query", expr)])).await;
+    assert_eq!(response["status"], "success", "{expr}: {response}");
+    response["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
+    let Some(binary) = common::tool("prometheus", "REQUIRE_PROMETHEUS") else {
+        return;
+    };
+    let exporter = Exporter::spawn(
+        &["--demo".to_string(), "--collector.interval=5s".to_string()],
+        &[],
+    );
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let target = exporter.base.trim_start_matches("http://").to_string();
+    let prometheus = start_prometheus(&binary, &target);
+
+    // Wait for a few scrapes and rule evaluations.
+    let start = Instant::now();
+    loop {
+        let ready = reqwest::get(format!("{}/-/ready", prometheus.base))
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready
+            && !query(
+                &prometheus,
+                "count_over_time(up{job=\"tencentcloud-ssl\"}[1m]) > 4",
+            )
+            .await
+            .is_empty()
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "Prometheus never scraped the exporter"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let mut empty = Vec::new();
+    for (path, dashboard) in dashboards() {
+        for (title, expr) in queries(&dashboard)
+            .into_iter()
+            .chain(variable_queries(&dashboard))
+        {
+            if query(&prometheus, &substitute(&expr)).await.is_empty() {
+                empty.push(format!("{path}: {title}: {expr}"));
+            }
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "queries without data on the demo:\n{}",
+        empty.join("\n")
+    );
+
+    let rules = get_json(api_url(&prometheus, "/api/v1/rules", &[])).await;
+    let mut count = 0;
+    for group in rules["data"]["groups"].as_array().expect("groups") {
+        for rule in group["rules"].as_array().expect("rules") {
+            count += 1;
+            assert_eq!(
+                rule["health"], "ok",
+                "rule {} unhealthy: {}",
+                rule["name"], rule["lastError"]
+            );
+        }
+    }
+    assert!(count >= 16, "{count} rules loaded");
+    let alerts = get_json(api_url(&prometheus, "/api/v1/alerts", &[])).await;
+    let active: BTreeSet<String> = alerts["data"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        !active.contains("TencentCloudSSLExporterDown"),
+        "{active:?}"
+    );
+    assert!(
+        active.contains("TencentCloudSSLCertificateExpiryCritical")
+            || active.contains("TencentCloudSSLCertificateExpiringSoon"),
+        "the demo has certificates in use that expire soon: {active:?}"
+    );
+    assert!(
+        active.contains("TencentCloudSSLUnmatchedDomains"),
+        "{active:?}"
+    );
+}

@@ -1,0 +1,688 @@
+//! The simulated world: certificates, what they are bound to, and rollout records with
+//! timelines. Built deterministically from a [`DatasetSpec`].
+
+use std::collections::BTreeMap;
+
+use crate::model::{ItemState, Operation, RecordKind};
+use crate::Rng;
+
+/// Regional resource types, as the API lists them.
+pub const REGIONAL_TYPES: &[&str] = &[
+    "clb",
+    "tke",
+    "waf",
+    "apigateway",
+    "tcb",
+    "cos",
+    "tse",
+    "tdmq",
+    "mqtt",
+    "scf",
+];
+/// Resource types without regions.
+pub const GLOBAL_TYPES: &[&str] = &["cdn", "ddos", "live", "vod", "teo", "gaap"];
+/// Types whose instances carry `NoMatchDomains`.
+pub const UNMATCHED_TYPES: &[&str] = &["clb", "tke", "tdmq"];
+pub const REGIONS: &[&str] = &[
+    "ap-guangzhou",
+    "ap-shanghai",
+    "ap-beijing",
+    "ap-singapore",
+    "na-siliconvalley",
+];
+const NAMES: &[&str] = &[
+    "shop", "api", "www", "pay", "static", "img", "m", "admin", "mail", "cdn", "auth", "live",
+];
+const ZONES: &[&str] = &["example.com", "example.cn", "demo.net", "sample.org"];
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct DatasetSpec {
+    pub seed: u64,
+    pub certificates: usize,
+    /// Rollout records of both kinds together.
+    pub records: usize,
+    /// Unix time the world is built around: expiry dates and record ages are relative to it.
+    pub now: i64,
+    /// Rollouts still in flight at `now` finish within this many seconds; 0: none is in flight.
+    pub live_window_seconds: i64,
+    /// Bind tasks take between 1 and this many seconds to finish.
+    pub max_task_seconds: i64,
+}
+
+impl DatasetSpec {
+    pub fn new(seed: u64, certificates: usize, now: i64) -> Self {
+        DatasetSpec {
+            seed,
+            certificates,
+            records: certificates / 2 + 4,
+            now,
+            live_window_seconds: 180,
+            max_task_seconds: 4,
+        }
+    }
+}
+
+/// One (resource type, region) a certificate is bound in.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub resource_type: &'static str,
+    /// `None` for types without regions.
+    pub region: Option<&'static str>,
+    pub instances: u64,
+    /// Set when querying this region fails.
+    pub error: Option<String>,
+    /// Every `unmatched_every`-th instance (0: none) serves a domain the certificate misses,
+    /// drawn from `unmatched_pool` in turn.
+    pub unmatched_every: u64,
+    pub unmatched_pool: Vec<String>,
+}
+
+impl Binding {
+    /// `NoMatchDomains` of instance `index`.
+    pub fn unmatched_of(&self, index: u64) -> Option<&str> {
+        if self.unmatched_every == 0
+            || self.unmatched_pool.is_empty()
+            || index % self.unmatched_every != 0
+        {
+            return None;
+        }
+        let slot = (index / self.unmatched_every) as usize % self.unmatched_pool.len();
+        Some(&self.unmatched_pool[slot])
+    }
+
+    /// Distinct unmatched domains over every instance.
+    pub fn distinct_unmatched(&self) -> u64 {
+        if self.unmatched_every == 0 || self.error.is_some() {
+            return 0;
+        }
+        let qualifying = self.instances.div_ceil(self.unmatched_every);
+        qualifying.min(self.unmatched_pool.len() as u64)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub id: String,
+    pub domain: String,
+    /// Empty means the API answers `null`.
+    pub alias: String,
+    pub certificate_type: &'static str,
+    pub status: i64,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub bindings: Vec<Binding>,
+    /// The bind task of this certificate fails (Status 2).
+    pub task_fails: bool,
+    /// Seconds a fresh bind task takes.
+    pub task_seconds: i64,
+}
+
+/// A resource of a rollout entry, with its timeline.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: u64,
+    pub resource_type: &'static str,
+    pub region: &'static str,
+    pub outcome: ItemState,
+    pub pending_until: i64,
+    pub running_until: i64,
+}
+
+impl Item {
+    pub fn status_at(&self, t: i64) -> ItemState {
+        if t < self.pending_until {
+            ItemState::Pending
+        } else if t < self.running_until {
+            ItemState::Running
+        } else {
+            self.outcome
+        }
+    }
+
+    /// The latest transition at or before `t`.
+    pub fn updated_at(&self, t: i64, created: i64) -> i64 {
+        [created, self.pending_until, self.running_until]
+            .into_iter()
+            .filter(|x| *x <= t)
+            .max()
+            .unwrap_or(created)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub operation: Operation,
+    pub created: i64,
+    pub items: Vec<Item>,
+}
+
+impl Entry {
+    /// Entry status at `t`, aggregated from its items.
+    pub fn status_at(&self, t: i64) -> ItemState {
+        let statuses: Vec<ItemState> = self.items.iter().map(|i| i.status_at(t)).collect();
+        if statuses.contains(&ItemState::Running) {
+            ItemState::Running
+        } else if statuses.contains(&ItemState::Pending) {
+            ItemState::Pending
+        } else if self.operation == Operation::Rollback {
+            if statuses.contains(&ItemState::RollbackFailed) {
+                ItemState::RollbackFailed
+            } else {
+                ItemState::RolledBack
+            }
+        } else if statuses.contains(&ItemState::Failed) {
+            ItemState::Failed
+        } else {
+            ItemState::Success
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: u64,
+    pub kind: RecordKind,
+    /// New certificate (update records) or the unchanged one (upload updates).
+    pub cert_id: String,
+    pub old_cert_id: String,
+    pub created: i64,
+    /// Deploy first; upload updates may add a rollback entry.
+    pub entries: Vec<Entry>,
+}
+
+impl Record {
+    /// Status of the newest entry, which is what the list shows.
+    pub fn status_at(&self, t: i64) -> ItemState {
+        self.entries
+            .last()
+            .map_or(ItemState::Success, |e| e.status_at(t))
+    }
+
+    pub fn updated_at(&self, t: i64) -> i64 {
+        self.entries
+            .iter()
+            .flat_map(|e| e.items.iter().map(|i| i.updated_at(t, e.created)))
+            .max()
+            .unwrap_or(self.created)
+    }
+}
+
+/// The whole world.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub spec: DatasetSpec,
+    /// Sorted by ID (the order `DescribeCertificates` pages in).
+    pub certificates: Vec<Certificate>,
+    /// Newest first (the order the record lists page in).
+    pub records: Vec<Record>,
+}
+
+fn cert_id(rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    (0..8).map(|_| *rng.pick(ALPHABET) as char).collect()
+}
+
+fn domain(rng: &mut Rng) -> String {
+    format!("{}.{}", rng.pick(NAMES), rng.pick(ZONES))
+}
+
+const DAY: i64 = 86_400;
+
+impl Dataset {
+    pub fn generate(spec: DatasetSpec) -> Dataset {
+        let mut rng = Rng::new(spec.seed);
+        let now = spec.now;
+        let mut certificates = Vec::with_capacity(spec.certificates);
+        let mut ids = std::collections::HashSet::new();
+        for index in 0..spec.certificates {
+            let mut id = cert_id(&mut rng);
+            while !ids.insert(id.clone()) {
+                id = cert_id(&mut rng);
+            }
+            // Expiry spread: ~10% expired, ~15% within 30 days, the rest later.
+            let roll = rng.below(100);
+            let not_after = if roll < 10 {
+                now - rng.range(1, 60) as i64 * DAY
+            } else if roll < 25 {
+                now + rng.range(1, 29) as i64 * DAY + rng.below(DAY as u64) as i64
+            } else {
+                now + rng.range(31, 400) as i64 * DAY
+            };
+            let status = if not_after < now {
+                3
+            } else {
+                *rng.pick(&[1, 1, 1, 1, 1, 1, 1, 1, 0, 10])
+            };
+            let alias = match index % 7 {
+                0 => String::new(),
+                1 => "生产证书 \"primary\" \\ edge\nsecond line".to_string(),
+                _ => format!(
+                    "{}-{}",
+                    rng.pick(&["prod", "staging", "legacy", "shared"]),
+                    index
+                ),
+            };
+            let unbound = rng.chance(0.2);
+            let mut bindings = Vec::new();
+            if !unbound {
+                let type_count = rng.range(1, 4);
+                let mut types: Vec<&'static str> = Vec::new();
+                while (types.len() as u64) < type_count {
+                    let pool = if rng.chance(0.6) {
+                        REGIONAL_TYPES
+                    } else {
+                        GLOBAL_TYPES
+                    };
+                    let t = *rng.pick(pool);
+                    if !types.contains(&t) {
+                        types.push(t);
+                    }
+                }
+                for resource_type in types {
+                    let regional = REGIONAL_TYPES.contains(&resource_type);
+                    let region_count = if regional { rng.range(1, 3) } else { 1 };
+                    let mut regions: Vec<Option<&'static str>> = Vec::new();
+                    while (regions.len() as u64) < region_count {
+                        let r = if regional {
+                            Some(*rng.pick(REGIONS))
+                        } else {
+                            None
+                        };
+                        if !regions.contains(&r) {
+                            regions.push(r);
+                        }
+                    }
+                    for region in regions {
+                        let instances = if rng.chance(0.08) {
+                            rng.range(101, 260)
+                        } else {
+                            rng.range(1, 12)
+                        };
+                        let unmatched = UNMATCHED_TYPES.contains(&resource_type) && rng.chance(0.4);
+                        bindings.push(Binding {
+                            resource_type,
+                            region,
+                            instances,
+                            error: None,
+                            unmatched_every: if unmatched { rng.range(1, 3) } else { 0 },
+                            unmatched_pool: (0..rng.range(1, 3))
+                                .map(|i| format!("legacy{i}.{}", rng.pick(ZONES)))
+                                .collect(),
+                        });
+                    }
+                }
+            }
+            certificates.push(Certificate {
+                id,
+                domain: domain(&mut rng),
+                alias,
+                certificate_type: if rng.chance(0.9) { "SVR" } else { "CA" },
+                status,
+                not_before: not_after - 365 * DAY,
+                not_after,
+                bindings,
+                task_fails: false,
+                task_seconds: rng.range(1, spec.max_task_seconds.max(1) as u64) as i64,
+            });
+        }
+        // Fixed features every demo shows: a failed bind task and a region query error.
+        if let Some(cert) = certificates.get_mut(3) {
+            cert.task_fails = true;
+        }
+        if let Some(cert) = certificates
+            .iter_mut()
+            .skip(5)
+            .find(|c| c.bindings.iter().any(|b| b.region.is_some()))
+        {
+            let regional = cert.bindings.iter_mut().find(|b| b.region.is_some());
+            if let Some(binding) = regional {
+                binding.error =
+                    Some("FailedOperation.QueryRegionFailed: region backend timed out".into());
+                binding.instances = 0;
+            }
+        }
+        certificates.sort_by(|a, b| a.id.cmp(&b.id));
+        let records = Self::records(&spec, &certificates, &mut rng);
+        Dataset {
+            spec,
+            certificates,
+            records,
+        }
+    }
+
+    fn records(spec: &DatasetSpec, certificates: &[Certificate], rng: &mut Rng) -> Vec<Record> {
+        let now = spec.now;
+        let mut records = Vec::with_capacity(spec.records);
+        let mut item_id = 1000u64;
+        if certificates.is_empty() {
+            return records;
+        }
+        for index in 0..spec.records {
+            let kind = if index % 3 == 2 {
+                RecordKind::Update
+            } else {
+                RecordKind::UploadUpdate
+            };
+            let cert = rng.pick(certificates);
+            let old = rng.pick(certificates);
+            // A quarter are live (in flight at start) unless the live window is zero; a few are
+            // older than 30 days.
+            let live = index % 4 == 0 && spec.live_window_seconds > 0;
+            let created = if live {
+                now - rng.range(5, 60) as i64
+            } else if index % 11 == 5 {
+                now - rng.range(31, 60) as i64 * DAY
+            } else {
+                now - rng.range(1, 25) as i64 * DAY - rng.below(DAY as u64) as i64
+            };
+            let window = spec.live_window_seconds.max(2);
+            let mut entries = Vec::new();
+            let mut deploy_items = Vec::new();
+            let type_count = rng.range(1, 3);
+            for _ in 0..type_count {
+                let resource_type = if rng.chance(0.5) {
+                    *rng.pick(REGIONAL_TYPES)
+                } else {
+                    *rng.pick(GLOBAL_TYPES)
+                };
+                let count = if rng.chance(0.06) {
+                    rng.range(201, 260)
+                } else {
+                    rng.range(1, 8)
+                };
+                for _ in 0..count {
+                    item_id += 1;
+                    let roll = rng.below(100);
+                    let outcome = if roll < 78 {
+                        ItemState::Success
+                    } else if roll < 94 {
+                        ItemState::Failed
+                    } else {
+                        ItemState::NoResource
+                    };
+                    let (pending_until, running_until) = if live {
+                        let p = now + rng.range(1, (window / 3).max(1) as u64) as i64;
+                        (p, p + rng.range(1, (window * 2 / 3).max(1) as u64) as i64)
+                    } else {
+                        (created + 5, created + 5 + rng.range(10, 600) as i64)
+                    };
+                    let region: &'static str = if REGIONAL_TYPES.contains(&resource_type) {
+                        REGIONS[rng.below(REGIONS.len() as u64) as usize]
+                    } else {
+                        ""
+                    };
+                    deploy_items.push(Item {
+                        id: item_id,
+                        resource_type,
+                        region,
+                        outcome,
+                        pending_until,
+                        running_until,
+                    });
+                }
+            }
+            let deploy_end = deploy_items
+                .iter()
+                .map(|i| i.running_until)
+                .max()
+                .unwrap_or(created);
+            let rollback = kind == RecordKind::UploadUpdate && !live && rng.chance(0.3);
+            entries.push(Entry {
+                operation: Operation::Deploy,
+                created,
+                items: deploy_items.clone(),
+            });
+            if rollback {
+                let rollback_created = deploy_end + 60;
+                let items = deploy_items
+                    .iter()
+                    .map(|item| {
+                        item_id += 1;
+                        Item {
+                            id: item_id,
+                            outcome: if rng.chance(0.85) {
+                                ItemState::RolledBack
+                            } else {
+                                ItemState::RollbackFailed
+                            },
+                            pending_until: rollback_created + 5,
+                            running_until: rollback_created + 5 + rng.range(10, 300) as i64,
+                            ..item.clone()
+                        }
+                    })
+                    .collect();
+                entries.push(Entry {
+                    operation: Operation::Rollback,
+                    created: rollback_created,
+                    items,
+                });
+            }
+            records.push(Record {
+                id: 1 + index as u64,
+                kind,
+                cert_id: cert.id.clone(),
+                old_cert_id: if kind == RecordKind::UploadUpdate {
+                    cert.id.clone()
+                } else {
+                    old.id.clone()
+                },
+                created,
+                entries,
+            });
+        }
+        records.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        records
+    }
+
+    /// The fewest calls per action a complete first collection of this world needs (one list
+    /// of certificates, one create and one result call per 100 certificates, every detail page of
+    /// every certificate with bound resources and of every record younger than `max_age`), the
+    /// yardstick of the benchmarks.
+    pub fn minimal_calls(&self, now: i64, max_age_seconds: i64) -> BTreeMap<&'static str, u64> {
+        let pages = |count: u64, limit: u64| count.div_ceil(limit).max(1);
+        let n = self.certificates.len() as u64;
+        let mut calls = BTreeMap::new();
+        calls.insert("DescribeCertificates", pages(n, 1000));
+        calls.insert("CreateCertificateBindResourceSyncTask", n.div_ceil(100));
+        calls.insert("DescribeCertificateBindResourceTaskResult", n.div_ceil(100));
+        let details: u64 = self
+            .certificates
+            .iter()
+            .filter(|c| !c.task_fails && c.bindings.iter().any(|b| b.instances > 0))
+            .map(|c| {
+                let extent = c
+                    .bindings
+                    .iter()
+                    .map(|b| {
+                        if b.resource_type == "tcb" {
+                            b.instances.div_ceil(2)
+                        } else {
+                            b.instances
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                pages(extent, 100)
+            })
+            .sum();
+        calls.insert("DescribeCertificateBindResourceTaskDetail", details);
+        for (kind, list, detail) in [
+            (
+                RecordKind::UploadUpdate,
+                "DescribeHostUploadUpdateRecord",
+                "DescribeHostUploadUpdateRecordDetail",
+            ),
+            (
+                RecordKind::Update,
+                "DescribeHostUpdateRecord",
+                "DescribeHostUpdateRecordDetail",
+            ),
+        ] {
+            let records: Vec<&Record> = self.records_of(kind).collect();
+            calls.insert(list, pages(records.len() as u64, 100));
+            let detail_pages: u64 = records
+                .iter()
+                .filter(|r| r.created >= now - max_age_seconds)
+                .map(|r| {
+                    let largest = r
+                        .entries
+                        .iter()
+                        .flat_map(|e| {
+                            let mut per_type: BTreeMap<&str, u64> = BTreeMap::new();
+                            for item in &e.items {
+                                *per_type.entry(item.resource_type).or_default() += 1;
+                            }
+                            per_type.into_values()
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    pages(largest, 200)
+                })
+                .sum();
+            calls.insert(detail, detail_pages);
+        }
+        calls
+    }
+
+    pub fn certificate(&self, id: &str) -> Option<&Certificate> {
+        self.certificates
+            .binary_search_by(|c| c.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.certificates[i])
+    }
+
+    pub fn records_of(&self, kind: RecordKind) -> impl Iterator<Item = &Record> {
+        self.records.iter().filter(move |r| r.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dataset(seed: u64) -> Dataset {
+        Dataset::generate(DatasetSpec::new(seed, 60, 1_750_000_000))
+    }
+
+    #[test]
+    fn same_seed_same_world() {
+        let (a, b) = (dataset(7), dataset(7));
+        assert_eq!(
+            a.certificates.iter().map(|c| &c.id).collect::<Vec<_>>(),
+            b.certificates.iter().map(|c| &c.id).collect::<Vec<_>>()
+        );
+        assert_eq!(a.records.len(), b.records.len());
+        assert_ne!(dataset(8).certificates[0].id, a.certificates[0].id);
+    }
+
+    #[test]
+    fn demo_world_has_every_feature() {
+        let d = dataset(1);
+        let now = d.spec.now;
+        assert!(d.certificates.iter().any(|c| c.not_after < now), "expired");
+        assert!(
+            d.certificates
+                .iter()
+                .any(|c| c.not_after > now && c.not_after < now + 30 * DAY),
+            "expiring"
+        );
+        assert!(
+            d.certificates.iter().any(|c| c.bindings.is_empty()),
+            "unbound"
+        );
+        assert!(d.certificates.iter().any(|c| c.task_fails), "failed task");
+        assert!(
+            d.certificates
+                .iter()
+                .flat_map(|c| &c.bindings)
+                .any(|b| b.error.is_some()),
+            "region error"
+        );
+        assert!(
+            d.certificates
+                .iter()
+                .flat_map(|c| &c.bindings)
+                .any(|b| b.distinct_unmatched() > 0),
+            "unmatched"
+        );
+        assert!(
+            d.certificates
+                .iter()
+                .flat_map(|c| &c.bindings)
+                .any(|b| b.instances > 100),
+            "paged detail"
+        );
+        assert!(d.records_of(RecordKind::Update).count() > 0);
+        assert!(
+            d.records.iter().any(|r| r.entries.len() == 2),
+            "rollback entry"
+        );
+        assert!(
+            d.records.iter().any(|r| r.status_at(now).in_flight()),
+            "live rollout"
+        );
+        assert!(
+            d.records.iter().any(|r| r.created < now - 30 * DAY),
+            "older than max age"
+        );
+    }
+
+    #[test]
+    fn minimal_calls_count_every_page() {
+        let d = dataset(1);
+        let calls = d.minimal_calls(d.spec.now, 30 * DAY);
+        assert_eq!(calls["DescribeCertificates"], 1);
+        assert_eq!(calls["CreateCertificateBindResourceSyncTask"], 1);
+        let bound = d
+            .certificates
+            .iter()
+            .filter(|c| !c.task_fails && c.bindings.iter().any(|b| b.instances > 0))
+            .count() as u64;
+        assert!(
+            calls["DescribeCertificateBindResourceTaskDetail"] > bound,
+            "some details need two pages"
+        );
+        let recent = d
+            .records
+            .iter()
+            .filter(|r| r.created >= d.spec.now - 30 * DAY)
+            .count() as u64;
+        assert!(
+            calls["DescribeHostUploadUpdateRecordDetail"] + calls["DescribeHostUpdateRecordDetail"]
+                >= recent
+        );
+    }
+
+    #[test]
+    fn item_timeline() {
+        let item = Item {
+            id: 1,
+            resource_type: "clb",
+            region: "ap-guangzhou",
+            outcome: ItemState::Failed,
+            pending_until: 10,
+            running_until: 20,
+        };
+        assert_eq!(item.status_at(5), ItemState::Pending);
+        assert_eq!(item.status_at(10), ItemState::Running);
+        assert_eq!(item.status_at(20), ItemState::Failed);
+        assert_eq!(item.updated_at(15, 0), 10);
+    }
+
+    #[test]
+    fn unmatched_counts_are_distinct() {
+        let binding = Binding {
+            resource_type: "clb",
+            region: Some("ap-guangzhou"),
+            instances: 5,
+            error: None,
+            unmatched_every: 2,
+            unmatched_pool: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+        };
+        let seen: std::collections::BTreeSet<&str> =
+            (0..5).filter_map(|i| binding.unmatched_of(i)).collect();
+        assert_eq!(seen.len() as u64, binding.distinct_unmatched());
+        assert_eq!(binding.distinct_unmatched(), 3);
+    }
+}

@@ -1,0 +1,892 @@
+//! One function per action, answering from the dataset at a given time.
+//!
+//! Handlers return the `Response` object without `RequestId` (the HTTP layer adds it) or an
+//! error code and message. Time is passed in, so answers are a function of (dataset, tasks, time,
+//! request).
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::clock::{beijing as format_gmt8, iso_utc as format_rfc3339_utc};
+use crate::dataset::{Binding, Certificate, Dataset, Entry, Record};
+use crate::model::{certificate_state, ItemState, RecordKind};
+
+/// An API error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn invalid(message: impl Into<String>) -> SimError {
+    SimError {
+        code: "InvalidParameter",
+        message: message.into(),
+    }
+}
+
+/// A bind task as the simulated service remembers it.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: String,
+    pub cert_id: String,
+    pub created_ms: i64,
+    pub done_ms: i64,
+    pub fails: bool,
+}
+
+/// Bind tasks created so far.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    by_id: HashMap<String, Task>,
+    latest_of_cert: HashMap<String, String>,
+    next: u64,
+}
+
+/// How long a finished task is reused with `IsCache=1`.
+pub const TASK_CACHE_MS: i64 = 30 * 60 * 1000;
+
+impl Tasks {
+    pub fn get(&self, id: &str) -> Option<&Task> {
+        self.by_id.get(id)
+    }
+
+    /// The newest task of a certificate.
+    pub fn latest(&self, cert_id: &str) -> Option<&Task> {
+        self.latest_of_cert
+            .get(cert_id)
+            .and_then(|id| self.by_id.get(id))
+    }
+
+    fn task_for(&mut self, cert: &Certificate, use_cache: bool, now_ms: i64) -> String {
+        if use_cache {
+            if let Some(task) = self.latest(&cert.id) {
+                if task.done_ms > now_ms || now_ms - task.done_ms <= TASK_CACHE_MS {
+                    return task.id.clone();
+                }
+            }
+        }
+        self.next += 1;
+        let id = format!("{}", 758_000 + self.next);
+        self.by_id.insert(
+            id.clone(),
+            Task {
+                id: id.clone(),
+                cert_id: cert.id.clone(),
+                created_ms: now_ms,
+                done_ms: now_ms + cert.task_seconds * 1000,
+                fails: cert.task_fails,
+            },
+        );
+        self.latest_of_cert.insert(cert.id.clone(), id.clone());
+        id
+    }
+}
+
+/// Reads a non-negative integer parameter sent as a number or a numeric string.
+pub fn param_u64(body: &Map<String, Value>, key: &str, default: u64) -> Result<u64, SimError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| invalid(format!("{key} must be a non-negative integer"))),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| invalid(format!("{key} must be a non-negative integer"))),
+        Some(_) => Err(invalid(format!("{key} has the wrong type"))),
+    }
+}
+
+fn param_strings(body: &Map<String, Value>, key: &str) -> Result<Vec<String>, SimError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(invalid(format!("{key} must be a list of strings"))),
+            })
+            .collect(),
+        Some(_) => Err(invalid(format!("{key} must be a list"))),
+    }
+}
+
+fn param_id(body: &Map<String, Value>, key: &str) -> Result<String, SimError> {
+    match body.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(SimError {
+            code: "MissingParameter",
+            message: format!("{key} is required"),
+        }),
+    }
+}
+
+/// Page bounds: `Limit` defaulted and capped, `Offset` defaulted.
+fn page(body: &Map<String, Value>, default: u64, max: u64) -> Result<(usize, usize), SimError> {
+    let limit = param_u64(body, "Limit", default)?.min(max);
+    let offset = param_u64(body, "Offset", 0)?;
+    Ok((offset.min(usize::MAX as u64) as usize, limit as usize))
+}
+
+fn null_if_empty(list: Vec<Value>) -> Value {
+    if list.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(list)
+    }
+}
+
+/// Everything a handler reads.
+pub struct Ctx<'a> {
+    pub dataset: &'a Dataset,
+    pub tasks: &'a mut Tasks,
+    pub now_ms: i64,
+    /// Caps `Limit` of list actions below what the docs promise, to exercise pagers.
+    pub list_limit_cap: Option<u64>,
+}
+
+impl Ctx<'_> {
+    fn now(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
+    }
+
+    fn cap(&self, max: u64) -> u64 {
+        self.list_limit_cap.map_or(max, |cap| cap.min(max))
+    }
+}
+
+/// Dispatches one action.
+pub fn handle(
+    ctx: &mut Ctx<'_>,
+    action_name: &str,
+    body: &Map<String, Value>,
+) -> Result<Value, SimError> {
+    match action_name {
+        "DescribeCertificates" => describe_certificates(ctx, body),
+        "CreateCertificateBindResourceSyncTask" => create_tasks(ctx, body),
+        "DescribeCertificateBindResourceTaskResult" => task_results(ctx, body),
+        "DescribeCertificateBindResourceTaskDetail" => task_detail(ctx, body),
+        "DescribeHostUploadUpdateRecord" => list_records(ctx, body, RecordKind::UploadUpdate),
+        "DescribeHostUpdateRecord" => list_records(ctx, body, RecordKind::Update),
+        "DescribeHostUploadUpdateRecordDetail" => {
+            record_detail(ctx, body, RecordKind::UploadUpdate)
+        }
+        "DescribeHostUpdateRecordDetail" => record_detail(ctx, body, RecordKind::Update),
+        other => Err(SimError {
+            code: "InvalidAction",
+            message: format!("action {other:?} does not exist"),
+        }),
+    }
+}
+
+/// The whole answer to one call, `{"Response": …}` (an error envelope when the call fails), as
+/// the HTTP front would send it but without a `RequestId`: for benches, corpora and decoders'
+/// tests that want real answers without a server.
+pub fn respond(
+    dataset: &Dataset,
+    tasks: &mut Tasks,
+    now_ms: i64,
+    action_name: &str,
+    body: &Value,
+) -> Vec<u8> {
+    let mut ctx = Ctx {
+        dataset,
+        tasks,
+        now_ms,
+        list_limit_cap: None,
+    };
+    let request = body.as_object().cloned().unwrap_or_default();
+    let response = match handle(&mut ctx, action_name, &request) {
+        Ok(response) => response,
+        Err(e) => json!({"Error": {"Code": e.code, "Message": e.message}, "RequestId": "r"}),
+    };
+    json!({ "Response": response }).to_string().into_bytes()
+}
+
+fn certificate_json(cert: &Certificate, now: i64) -> Value {
+    json!({
+        "CertificateId": cert.id,
+        "Domain": cert.domain,
+        "Alias": if cert.alias.is_empty() { Value::Null } else { Value::from(cert.alias.clone()) },
+        "CertificateType": cert.certificate_type,
+        "Status": cert.status,
+        "StatusName": certificate_state(cert.status),
+        "CertBeginTime": format_gmt8(cert.not_before),
+        "CertEndTime": format_gmt8(cert.not_after),
+        "SubjectAltName": [cert.domain],
+        "From": "",
+        "ProjectId": "0",
+        "EncryptAlgorithm": "RSA",
+        "IsExpiring": cert.not_after > now && cert.not_after - now < 30 * 86_400,
+        "Tags": Value::Null,
+        "Deployable": true,
+        "HostingStatus": Value::Null,
+    })
+}
+
+fn describe_certificates(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, SimError> {
+    let (offset, limit) = page(body, 20, ctx.cap(1000))?;
+    let wanted = param_strings(body, "CertIds")?;
+    let matching: Vec<&Certificate> = ctx
+        .dataset
+        .certificates
+        .iter()
+        .filter(|c| wanted.is_empty() || wanted.contains(&c.id))
+        .collect();
+    let now = ctx.now();
+    let rows: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| certificate_json(c, now))
+        .collect();
+    Ok(json!({"TotalCount": matching.len(), "Certificates": null_if_empty(rows)}))
+}
+
+fn create_tasks(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, SimError> {
+    let ids = param_strings(body, "CertificateIds")?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(invalid("CertificateIds must hold 1 to 100 IDs"));
+    }
+    let use_cache = param_u64(body, "IsCache", 1)? == 1;
+    let mut certs = Vec::with_capacity(ids.len());
+    for id in &ids {
+        certs.push(ctx.dataset.certificate(id).ok_or_else(|| SimError {
+            code: "FailedOperation.CertificateNotFound",
+            message: format!("certificate {id} does not exist"),
+        })?);
+    }
+    let now_ms = ctx.now_ms;
+    let pairs: Vec<Value> = certs
+        .into_iter()
+        .map(|cert| json!({"CertId": cert.id, "TaskId": ctx.tasks.task_for(cert, use_cache, now_ms)}))
+        .collect();
+    Ok(json!({"CertTaskIds": pairs}))
+}
+
+/// Bindings grouped by type, in the order they were generated.
+fn by_type(bindings: &[Binding]) -> Vec<(&'static str, Vec<&Binding>)> {
+    let mut groups: Vec<(&'static str, Vec<&Binding>)> = Vec::new();
+    for binding in bindings {
+        match groups.iter_mut().find(|(t, _)| *t == binding.resource_type) {
+            Some((_, list)) => list.push(binding),
+            None => groups.push((binding.resource_type, vec![binding])),
+        }
+    }
+    groups
+}
+
+fn task_results(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, SimError> {
+    let ids = param_strings(body, "TaskIds")?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(invalid("TaskIds must hold 1 to 100 IDs"));
+    }
+    let mut results = Vec::new();
+    for id in ids {
+        let Some(task) = ctx.tasks.get(&id) else {
+            continue;
+        };
+        let Some(cert) = ctx.dataset.certificate(&task.cert_id) else {
+            continue;
+        };
+        let done = ctx.now_ms >= task.done_ms;
+        let status = match (done, task.fails) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
+        let summary = (status == 1).then(|| {
+            by_type(&cert.bindings)
+                .into_iter()
+                .map(|(resource_type, bindings)| {
+                    let regions: Vec<Value> = bindings
+                        .iter()
+                        .map(|b| {
+                            let mut region = Map::new();
+                            if let Some(r) = b.region {
+                                region.insert("Region".into(), r.into());
+                            }
+                            region.insert("TotalCount".into(), b.instances.into());
+                            region
+                                .insert("Error".into(), b.error.clone().unwrap_or_default().into());
+                            Value::Object(region)
+                        })
+                        .collect();
+                    json!({"ResourceType": resource_type, "BindResourceRegionResult": regions})
+                })
+                .collect::<Vec<_>>()
+        });
+        results.push(json!({
+            "TaskId": task.id,
+            "Status": status,
+            "Error": if status == 2 {
+                json!({"Code": "FailedOperation.QueryFailed", "Message": "query of bound resources failed"})
+            } else {
+                Value::Null
+            },
+            "CacheTime": if done { Value::from(format_gmt8(task.done_ms / 1000)) } else { Value::Null },
+            "BindResourceResult": summary.map_or(Value::Null, null_if_empty),
+        }));
+    }
+    Ok(json!({"SyncTaskBindResourceResult": results}))
+}
+
+/// One instance of `binding`, in the shape its type has in the reference.
+fn instance_json(cert: &Certificate, binding: &Binding, index: u64) -> Value {
+    let unmatched: Vec<&str> = binding.unmatched_of(index).into_iter().collect();
+    let domain = format!("i{index}.{}", cert.domain);
+    let region = binding.region.unwrap_or_default();
+    match binding.resource_type {
+        "clb" => json!({
+            "LoadBalancerId": format!("lb-{index:08x}"),
+            "LoadBalancerName": format!("lb-{index}"),
+            "Forward": 1,
+            "Listeners": [{
+                "ListenerId": format!("lbl-{index:08x}"),
+                "ListenerName": "https",
+                "SniSwitch": 1,
+                "Protocol": "HTTPS",
+                "Certificate": {"CertId": cert.id, "DnsNames": [cert.domain], "CertCaId": null, "SSLMode": "UNIDIRECTIONAL"},
+                "Rules": [{"LocationId": format!("loc-{index}"), "Domain": domain, "IsMatch": unmatched.is_empty(),
+                           "Certificate": null, "NoMatchDomains": unmatched, "Url": "/"}],
+                "NoMatchDomains": unmatched,
+            }],
+        }),
+        "tke" => json!({
+            "ClusterId": format!("cls-{index:08x}"),
+            "ClusterName": format!("cluster-{index}"),
+            "ClusterType": "tke",
+            "ClusterVersion": "1.30",
+            "NamespaceList": [{"Name": "default", "SecretList": [{
+                "Name": format!("tls-{index}"), "CertId": cert.id,
+                "IngressList": [{"IngressName": format!("ing-{index}"), "TlsDomains": [domain], "Domains": [domain]}],
+                "NoMatchDomains": if unmatched.is_empty() { Value::Null } else { json!(unmatched) },
+            }]}],
+        }),
+        "tdmq" => {
+            json!({"InstanceId": format!("pulsar-{index:08x}"), "InstanceName": format!("mq-{index}"),
+                         "InstanceStatus": 1, "CertId": cert.id, "CaCertId": null, "NoMatchDomains": unmatched})
+        }
+        "cdn" => {
+            json!({"Domain": domain, "CertId": cert.id, "Status": "online", "HttpsBillingSwitch": "on"})
+        }
+        "waf" => json!({"Domain": domain, "CertId": cert.id, "Keepalive": 1}),
+        "ddos" => {
+            json!({"Domain": domain, "InstanceId": format!("bgpip-{index:08x}"), "Protocol": "https", "CertId": cert.id, "VirtualPort": "443"})
+        }
+        "live" => json!({"Domain": domain, "CertId": cert.id, "Status": 1}),
+        "vod" => json!({"Domain": domain, "CertId": cert.id}),
+        "apigateway" => {
+            json!({"ServiceId": format!("service-{index:08x}"), "ServiceName": format!("svc-{index}"), "Domain": domain, "CertId": cert.id, "Protocol": "https"})
+        }
+        "teo" => {
+            json!({"Host": domain, "CertId": cert.id, "ZoneId": format!("zone-{index:08x}"), "Status": "online", "Algorithm": "RSA 2048"})
+        }
+        "cos" => {
+            json!({"Domain": domain, "CertId": cert.id, "Status": "ENABLED", "Bucket": format!("bucket-{index}-125000000"), "Region": region})
+        }
+        "tse" => {
+            json!({"GatewayId": format!("gateway-{index:08x}"), "GatewayName": format!("gw-{index}"), "CertificateList": []})
+        }
+        _ => {
+            json!({"InstanceId": format!("{}-{index:08x}", binding.resource_type), "CertId": cert.id, "Domain": domain})
+        }
+    }
+}
+
+fn region_entry(cert: &Certificate, binding: &Binding, offset: u64, limit: u64) -> Value {
+    let mut entry = Map::new();
+    if let Some(region) = binding.region {
+        entry.insert("Region".into(), region.into());
+    }
+    entry.insert(
+        "Error".into(),
+        binding.error.clone().unwrap_or_default().into(),
+    );
+    let end = binding.instances.min(offset.saturating_add(limit));
+    let page: Vec<Value> = (offset.min(end)..end)
+        .map(|i| instance_json(cert, binding, i))
+        .collect();
+    if binding.resource_type == "tcb" {
+        // Access and host services split the instances; each pages on its own.
+        let access_total = binding.instances.div_ceil(2);
+        let host_total = binding.instances / 2;
+        let list = |total: u64, kind: &str| -> Value {
+            let end = total.min(offset.saturating_add(limit));
+            let items: Vec<Value> = (offset.min(end)..end)
+                .map(
+                    |i| json!({"Domain": format!("{kind}{i}.{}", cert.domain), "Status": "online"}),
+                )
+                .collect();
+            json!({"InstanceList": items, "TotalCount": total})
+        };
+        entry.insert(
+            "Environments".into(),
+            json!([{
+                "Environment": {"ID": format!("env-{}", cert.id.to_lowercase()), "Source": "miniapp", "Name": "prod", "Status": "NORMAL"},
+                "AccessService": list(access_total, "access"),
+                "HostService": list(host_total, "host"),
+            }]),
+        );
+    } else {
+        entry.insert("InstanceList".into(), Value::Array(page));
+        entry.insert("TotalCount".into(), binding.instances.into());
+    }
+    Value::Object(entry)
+}
+
+/// Every type key the detail answers with (the documented ones and the newer ones).
+const DETAIL_TYPES: &[&str] = &[
+    "clb",
+    "cdn",
+    "waf",
+    "ddos",
+    "live",
+    "vod",
+    "tke",
+    "apigateway",
+    "tcb",
+    "teo",
+    "tse",
+    "cos",
+    "tdmq",
+    "mqtt",
+    "gaap",
+    "scf",
+];
+
+fn task_detail(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, SimError> {
+    let task_id = param_id(body, "TaskId")?;
+    let task = ctx.tasks.get(&task_id).ok_or_else(|| SimError {
+        code: "FailedOperation.CertificateSyncTaskIdInvalid",
+        message: format!("task {task_id} is invalid"),
+    })?;
+    let cert = ctx
+        .dataset
+        .certificate(&task.cert_id)
+        .ok_or_else(|| SimError {
+            code: "FailedOperation.CertificateNotFound",
+            message: "certificate no longer exists".into(),
+        })?;
+    let limit = param_u64(body, "Limit", 10)?.min(100);
+    let offset = param_u64(body, "Offset", 0)?;
+    let types_wanted: Vec<String> = param_strings(body, "ResourceTypes")?
+        .into_iter()
+        .map(|t| t.to_lowercase())
+        .collect();
+    let regions_wanted = param_strings(body, "Regions")?;
+    let done = ctx.now_ms >= task.done_ms;
+    let status = match (done, task.fails) {
+        (false, _) => 0,
+        (true, false) => 1,
+        (true, true) => 2,
+    };
+    let mut response = Map::new();
+    for resource_type in DETAIL_TYPES {
+        let entries: Vec<Value> = if status != 1
+            || (!types_wanted.is_empty() && !types_wanted.iter().any(|t| t == resource_type))
+        {
+            Vec::new()
+        } else {
+            cert.bindings
+                .iter()
+                .filter(|b| b.resource_type == *resource_type)
+                .filter(|b| {
+                    regions_wanted.is_empty()
+                        || b.region
+                            .is_none_or(|r| regions_wanted.iter().any(|w| w == r))
+                })
+                .map(|b| region_entry(cert, b, offset, limit))
+                .collect()
+        };
+        response.insert(resource_type.to_uppercase(), null_if_empty(entries));
+    }
+    response.insert("Status".into(), status.into());
+    response.insert(
+        "CacheTime".into(),
+        if done {
+            format_gmt8(task.done_ms / 1000).into()
+        } else {
+            Value::Null
+        },
+    );
+    Ok(Value::Object(response))
+}
+
+fn record_row(record: &Record, now: i64) -> Value {
+    let mut types: Vec<&str> = record
+        .entries
+        .iter()
+        .flat_map(|e| e.items.iter().map(|i| i.resource_type))
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    let mut row = json!({
+        "Id": record.id,
+        "OldCertId": record.old_cert_id,
+        "ResourceTypes": types,
+        "Status": record.status_at(now).code(),
+        "CreateTime": format_gmt8(record.created),
+        "UpdateTime": format_gmt8(record.updated_at(now)),
+    });
+    if record.kind == RecordKind::Update {
+        let mut regions: Vec<&str> = record
+            .entries
+            .iter()
+            .flat_map(|e| e.items.iter().map(|i| i.region))
+            .filter(|r| !r.is_empty())
+            .collect();
+        regions.sort_unstable();
+        regions.dedup();
+        row["CertId"] = record.cert_id.clone().into();
+        row["Regions"] = json!(regions);
+    }
+    row
+}
+
+fn list_records(
+    ctx: &mut Ctx<'_>,
+    body: &Map<String, Value>,
+    kind: RecordKind,
+) -> Result<Value, SimError> {
+    let (offset, limit) = page(body, 10, ctx.cap(1000))?;
+    let old_filter = body.get("OldCertificateId").and_then(Value::as_str);
+    let new_filter = body.get("CertificateId").and_then(Value::as_str);
+    let now = ctx.now();
+    let matching: Vec<&Record> = ctx
+        .dataset
+        .records_of(kind)
+        .filter(|r| old_filter.is_none_or(|id| r.old_cert_id == id))
+        .filter(|r| new_filter.is_none_or(|id| r.cert_id == id))
+        .collect();
+    let rows: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| record_row(r, now))
+        .collect();
+    Ok(json!({"TotalCount": matching.len(), "DeployRecordList": null_if_empty(rows)}))
+}
+
+/// Status counts of an entry at `now`: total, success, failed, running, pending.
+fn counts(entry: &Entry, now: i64) -> [usize; 5] {
+    let mut c = [entry.items.len(), 0, 0, 0, 0];
+    for item in &entry.items {
+        match item.status_at(now) {
+            ItemState::Success | ItemState::RolledBack => c[1] += 1,
+            ItemState::Failed | ItemState::RollbackFailed => c[2] += 1,
+            ItemState::Running => c[3] += 1,
+            ItemState::Pending => c[4] += 1,
+            ItemState::NoResource => {}
+        }
+    }
+    c
+}
+
+fn detail_lists(
+    record: &Record,
+    entry: &Entry,
+    now: i64,
+    offset: usize,
+    limit: usize,
+) -> Vec<Value> {
+    let mut types: Vec<&str> = entry.items.iter().map(|i| i.resource_type).collect();
+    types.sort_unstable();
+    types.dedup();
+    types
+        .into_iter()
+        .map(|resource_type| {
+            let items: Vec<_> = entry.items.iter().filter(|i| i.resource_type == resource_type).collect();
+            let list: Vec<Value> = items
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|item| {
+                    let status = item.status_at(now);
+                    let (created, updated) = (entry.created, item.updated_at(now, entry.created));
+                    let times = match record.kind {
+                        RecordKind::UploadUpdate => (format_rfc3339_utc(created), format_rfc3339_utc(updated)),
+                        RecordKind::Update => (format_gmt8(created), format_gmt8(updated)),
+                    };
+                    json!({
+                        "Id": item.id,
+                        "CertId": record.cert_id,
+                        "OldCertId": record.old_cert_id,
+                        "InstanceId": format!("ins-{:08x}", item.id),
+                        "InstanceName": format!("{}-{}", item.resource_type, item.id),
+                        "Domains": [format!("d{}.example.com", item.id)],
+                        "Protocol": "HTTPS",
+                        "Status": status.code(),
+                        "ErrorMsg": if status == ItemState::Failed { Value::from("certificate deploy failed: listener busy") } else { Value::Null },
+                        "CreateTime": times.0,
+                        "UpdateTime": times.1,
+                        "ResourceType": item.resource_type,
+                        "Region": item.region,
+                        "Port": 0,
+                    })
+                })
+                .collect();
+            json!({"ResourceType": resource_type, "TotalCount": items.len(), "List": list})
+        })
+        .collect()
+}
+
+fn record_detail(
+    ctx: &mut Ctx<'_>,
+    body: &Map<String, Value>,
+    kind: RecordKind,
+) -> Result<Value, SimError> {
+    let id = param_id(body, "DeployRecordId")?;
+    let (offset, limit) = page(body, 10, 200)?;
+    let now = ctx.now();
+    let record = ctx
+        .dataset
+        .records_of(kind)
+        .find(|r| r.id.to_string() == id)
+        .ok_or_else(|| SimError {
+            code: "FailedOperation.InvalidParam",
+            message: format!("deploy record {id} does not exist"),
+        })?;
+    match kind {
+        RecordKind::UploadUpdate => {
+            let entries: Vec<Value> = record
+                .entries
+                .iter()
+                .map(|entry| {
+                    let c = counts(entry, now);
+                    json!({
+                        "Type": entry.operation.type_code(),
+                        "Status": entry.status_at(now).code(),
+                        "CreateTime": format_gmt8(entry.created),
+                        "TotalCount": c[0], "SuccessTotalCount": c[1], "FailedTotalCount": c[2],
+                        "RunningTotalCount": c[3], "PendingTotalCount": c[4],
+                        "RecordDetailList": detail_lists(record, entry, now, offset, limit),
+                    })
+                })
+                .collect();
+            Ok(json!({"DeployRecordDetail": entries}))
+        }
+        RecordKind::Update => {
+            let entry = record
+                .entries
+                .first()
+                .ok_or_else(|| invalid("empty record"))?;
+            let c = counts(entry, now);
+            Ok(json!({
+                "TotalCount": c[0], "SuccessTotalCount": c[1], "FailedTotalCount": c[2],
+                "RunningTotalCount": c[3], "PendingTotalCount": c[4],
+                "RecordDetailList": null_if_empty(detail_lists(record, entry, now, offset, limit)),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::DatasetSpec;
+
+    fn ctx_parts() -> (Dataset, Tasks) {
+        (
+            Dataset::generate(DatasetSpec::new(1, 30, 1_750_000_000)),
+            Tasks::default(),
+        )
+    }
+
+    fn call(
+        dataset: &Dataset,
+        tasks: &mut Tasks,
+        now_ms: i64,
+        action: &str,
+        body: Value,
+    ) -> Result<Value, SimError> {
+        let mut ctx = Ctx {
+            dataset,
+            tasks,
+            now_ms,
+            list_limit_cap: None,
+        };
+        handle(&mut ctx, action, body.as_object().expect("object"))
+    }
+
+    #[test]
+    fn certificates_page_and_cap_limit() {
+        let (d, mut t) = ctx_parts();
+        let now = 1_750_000_000_000;
+        let page = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeCertificates",
+            json!({"Offset": 0, "Limit": "7"}),
+        )
+        .expect("ok");
+        assert_eq!(page["TotalCount"], 30);
+        assert_eq!(page["Certificates"].as_array().map(Vec::len), Some(7));
+        let beyond = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeCertificates",
+            json!({"Offset": 30, "Limit": 5}),
+        )
+        .expect("ok");
+        assert!(
+            beyond["Certificates"].is_null(),
+            "empty lists come back null"
+        );
+        let bad = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeCertificates",
+            json!({"Limit": -1}),
+        )
+        .unwrap_err();
+        assert_eq!(bad.code, "InvalidParameter");
+    }
+
+    #[test]
+    fn bind_task_runs_from_querying_to_done_and_is_cached() {
+        let (d, mut t) = ctx_parts();
+        let cert = d
+            .certificates
+            .iter()
+            .find(|c| !c.task_fails && !c.bindings.is_empty())
+            .expect("bound cert");
+        let now = 1_750_000_000_000;
+        let created = call(
+            &d,
+            &mut t,
+            now,
+            "CreateCertificateBindResourceSyncTask",
+            json!({"CertificateIds": [cert.id], "IsCache": 1}),
+        )
+        .expect("ok");
+        let task_id = created["CertTaskIds"][0]["TaskId"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let querying = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeCertificateBindResourceTaskResult",
+            json!({"TaskIds": [task_id]}),
+        )
+        .expect("ok");
+        assert_eq!(querying["SyncTaskBindResourceResult"][0]["Status"], 0);
+        let later = now + cert.task_seconds * 1000;
+        let done = call(
+            &d,
+            &mut t,
+            later,
+            "DescribeCertificateBindResourceTaskResult",
+            json!({"TaskIds": [task_id]}),
+        )
+        .expect("ok");
+        assert_eq!(done["SyncTaskBindResourceResult"][0]["Status"], 1);
+        let again = call(
+            &d,
+            &mut t,
+            later + 1000,
+            "CreateCertificateBindResourceSyncTask",
+            json!({"CertificateIds": [cert.id], "IsCache": 1}),
+        )
+        .expect("ok");
+        assert_eq!(
+            again["CertTaskIds"][0]["TaskId"],
+            task_id.as_str(),
+            "IsCache reuses"
+        );
+        let fresh = call(
+            &d,
+            &mut t,
+            later + 1000,
+            "CreateCertificateBindResourceSyncTask",
+            json!({"CertificateIds": [cert.id], "IsCache": 0}),
+        )
+        .expect("ok");
+        assert_ne!(
+            fresh["CertTaskIds"][0]["TaskId"],
+            task_id.as_str(),
+            "IsCache=0 queries afresh"
+        );
+        let detail = call(
+            &d,
+            &mut t,
+            later,
+            "DescribeCertificateBindResourceTaskDetail",
+            json!({"TaskId": task_id, "Limit": "100", "Offset": "0"}),
+        )
+        .expect("ok");
+        assert_eq!(detail["Status"], 1);
+        let bound_types = cert
+            .bindings
+            .iter()
+            .map(|b| b.resource_type.to_uppercase())
+            .filter(|t| detail[t.as_str()].is_array())
+            .count();
+        assert_eq!(bound_types, cert.bindings.len(), "every binding is listed");
+        let missing = call(
+            &d,
+            &mut t,
+            later,
+            "DescribeCertificateBindResourceTaskDetail",
+            json!({"TaskId": "nope"}),
+        )
+        .unwrap_err();
+        assert_eq!(missing.code, "FailedOperation.CertificateSyncTaskIdInvalid");
+    }
+
+    #[test]
+    fn unknown_certificate_fails_the_batch() {
+        let (d, mut t) = ctx_parts();
+        let err = call(
+            &d,
+            &mut t,
+            0,
+            "CreateCertificateBindResourceSyncTask",
+            json!({"CertificateIds": ["nope"]}),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "FailedOperation.CertificateNotFound");
+    }
+
+    #[test]
+    fn record_details_have_the_documented_shape() {
+        let (d, mut t) = ctx_parts();
+        let now = d.spec.now * 1000;
+        let upload = d
+            .records_of(RecordKind::UploadUpdate)
+            .next()
+            .expect("a record");
+        let answer = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeHostUploadUpdateRecordDetail",
+            json!({"DeployRecordId": upload.id, "Limit": 200, "Offset": 0}),
+        )
+        .expect("ok");
+        let entries = answer["DeployRecordDetail"].as_array().expect("entries");
+        assert_eq!(entries.len(), upload.entries.len());
+        assert!(entries[0]["RecordDetailList"][0]["List"].is_array());
+        let update = d.records_of(RecordKind::Update).next().expect("a record");
+        let answer = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeHostUpdateRecordDetail",
+            json!({"DeployRecordId": update.id.to_string(), "Limit": "200", "Offset": "0"}),
+        )
+        .expect("ok");
+        let items: usize = update.entries[0].items.len();
+        assert_eq!(answer["TotalCount"], items);
+        assert!(answer["RecordDetailList"][0]["List"].is_array());
+    }
+}

@@ -1,0 +1,159 @@
+//! The simulator's own vocabulary, written from the API reference rather than borrowed from the
+//! exporter, so that a wrong mapping on one side cannot pass on both: documented rate limits,
+//! status codes with the label values the metrics contract gives them. (Action names are spelled
+//! out where they are dispatched, in `handlers`.)
+
+/// API version and credential-scope service of every action the simulator answers.
+pub const VERSION: &str = "2019-12-05";
+/// Service name of the TC3 credential scope.
+pub const SERVICE: &str = "ssl";
+
+/// Calls per second per action, from the reference's table; other actions get the common 20.
+pub fn rate_limit(action: &str) -> f64 {
+    match action {
+        "CreateCertificateBindResourceSyncTask"
+        | "DescribeCertificateBindResourceTaskResult"
+        | "DescribeCertificateBindResourceTaskDetail"
+        | "DescribeHostUpdateRecord"
+        | "DescribeHostUpdateRecordDetail" => 10.0,
+        _ => 20.0,
+    }
+}
+
+/// `StatusName`-style descriptions and contract labels of certificate `Status` codes 0 to 15,
+/// indexed by code (the reference's list, in order).
+const CERTIFICATE_STATES: [&str; 16] = [
+    "reviewing",
+    "issued",
+    "review_failed",
+    "expired",
+    "dns_record_added",
+    "enterprise_awaiting_documents",
+    "cancelling",
+    "cancelled",
+    "awaiting_confirmation_letter",
+    "revoking",
+    "revoked",
+    "reissuing",
+    "awaiting_revocation_letter",
+    "free_awaiting_documents",
+    "refunded",
+    "migrating",
+];
+
+/// The `status` label of a certificate status code; `unknown` outside the documented set.
+pub fn certificate_state(code: i64) -> &'static str {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| CERTIFICATE_STATES.get(i))
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// Which record list a rollout record comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// `DescribeHostUploadUpdateRecord`: the certificate ID stays the same.
+    UploadUpdate = 0,
+    /// `DescribeHostUpdateRecord`: one certificate replaced by another.
+    Update = 1,
+}
+
+impl RecordKind {
+    /// The `record_type` label.
+    pub fn label(self) -> &'static str {
+        ["upload_update", "update"][self as usize]
+    }
+}
+
+/// An entry of an upload-update record: `Type` 0 deploys, 1 rolls back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    Deploy = 0,
+    Rollback = 1,
+}
+
+impl Operation {
+    /// The entry's `Type` code.
+    pub fn type_code(self) -> i64 {
+        self as i64
+    }
+
+    /// The `operation` label.
+    pub fn label(self) -> &'static str {
+        ["deploy", "rollback"][self as usize]
+    }
+}
+
+/// State of a rollout item, entry or record, with the codes the reference gives items
+/// (0 pending, 1 success, 2 failed, 3 running, 4 rolled back, 5 rollback failed, 6 no resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ItemState {
+    Pending = 0,
+    Success = 1,
+    Failed = 2,
+    Running = 3,
+    RolledBack = 4,
+    RollbackFailed = 5,
+    NoResource = 6,
+}
+
+impl ItemState {
+    /// Every state, for the state-set series of the truth.
+    pub const EVERY: [ItemState; 7] = [
+        ItemState::Pending,
+        ItemState::Success,
+        ItemState::Failed,
+        ItemState::Running,
+        ItemState::RolledBack,
+        ItemState::RollbackFailed,
+        ItemState::NoResource,
+    ];
+
+    /// The code the API sends.
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    /// The `status` label of the contract.
+    pub fn label(self) -> &'static str {
+        [
+            "pending",
+            "success",
+            "failed",
+            "running",
+            "rollback_success",
+            "rollback_failed",
+            "no_resource",
+        ][self as usize]
+    }
+
+    /// Whether the state can still change.
+    pub fn in_flight(self) -> bool {
+        matches!(self, ItemState::Pending | ItemState::Running)
+    }
+}
+
+/// States of a bind task: `Status` 0 querying, 1 done, 2 failed, with their contract labels.
+pub const TASK_STATES: [(i64, &str); 3] = [(0, "querying"), (1, "succeeded"), (2, "failed")];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_follow_the_reference() {
+        assert_eq!(certificate_state(1), "issued");
+        assert_eq!(certificate_state(3), "expired");
+        assert_eq!(certificate_state(15), "migrating");
+        assert_eq!(certificate_state(16), "unknown");
+        assert_eq!(certificate_state(-1), "unknown");
+        let codes: Vec<i64> = ItemState::EVERY.iter().map(|s| s.code()).collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            rate_limit("DescribeCertificateBindResourceTaskDetail"),
+            10.0
+        );
+        assert_eq!(rate_limit("DescribeCertificates"), 20.0);
+    }
+}
