@@ -19,14 +19,14 @@ use tencentcloud_ssl_exporter::metrics::SnapshotBuilder;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(page) = parse_response::<DescribeCertificatesResponse>("A", data) {
-        let (snapshot, _) = certificates::snapshot("fuzz", &page.certificates);
+        let (snapshot, _) = certificates::snapshot("fuzz", &page.certificates.items);
         let _ = snapshot.series();
     }
     let _ = parse_response::<CreateSyncTaskResponse>("A", data);
     let _ = parse_response::<TaskResultResponse>("A", data);
     if let Ok(list) = parse_response::<ListResponse>("A", data) {
-        for row in &list.deploy_record_list {
-            let summary = summarize(RecordKind::Update, row, &RecordDetail::new());
+        for row in &list.deploy_record_list.items {
+            let summary = summarize(RecordKind::Update, row, &RecordDetail::default());
             let mut builder = SnapshotBuilder::new("fuzz");
             write_record(&mut builder, RecordKind::Update, row, &summary);
         }
@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
             let binding = CertBinding {
                 task_id: "t".into(),
                 status: tencentcloud_ssl_api::bind::TaskStatus::Succeeded,
+                status_code: Some(1),
                 cache_time: totals.cache_time.clone(),
                 regions: detail_regions(&totals, &mut Labels::default()),
                 detailed: true,
@@ -47,14 +48,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(response) = parse_response::<Value>("A", data) {
-        for kind in [RecordKind::UploadUpdate, RecordKind::Update] {
+        for kind in [RecordKind::UploadUpdate, RecordKind::Update, RecordKind::Deploy] {
             if let Ok(page) = records::parse_detail_page(kind, response.clone()) {
-                let mut detail = RecordDetail::new();
+                let mut detail = RecordDetail::default();
                 add_page(&mut detail, page, 0);
                 let row = records::ListedRecord {
                     id: "1".into(),
                     cert_id: "c".into(),
                     old_cert_id: "o".into(),
+                    resource_type: String::new(),
+                    region: String::new(),
                     status: Some(1),
                     create_time: String::new(),
                     update_time: String::new(),

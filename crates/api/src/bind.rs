@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::de;
+use crate::{Items, SkippedItem};
 
 /// Most certificates per create call and task IDs per result call.
 pub const MAX_BATCH: usize = 100;
@@ -33,8 +34,8 @@ pub struct CreateSyncTaskRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct CreateSyncTaskResponse {
     /// The task started or reused for each certificate (`CertTaskIds`); `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
-    pub cert_task_ids: Vec<CertTaskId>,
+    #[serde(default)]
+    pub cert_task_ids: Items<CertTaskId>,
 }
 
 /// One certificate's bind-resource task, as `CreateCertificateBindResourceSyncTask` returns it.
@@ -42,10 +43,10 @@ pub struct CreateSyncTaskResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct CertTaskId {
     /// The certificate (`CertId`).
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "de::text")]
     pub cert_id: String,
     /// The bind-resource task for it (`TaskId`).
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "de::text")]
     pub task_id: String,
 }
 
@@ -62,8 +63,8 @@ pub struct TaskResultRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct TaskResultResponse {
     /// One result per requested task (`SyncTaskBindResourceResult`); `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
-    pub sync_task_bind_resource_result: Vec<TaskResult>,
+    #[serde(default)]
+    pub sync_task_bind_resource_result: Items<TaskResult>,
 }
 
 /// Status and per-region counts of one bind-resource task.
@@ -71,7 +72,7 @@ pub struct TaskResultResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct TaskResult {
     /// The task (`TaskId`).
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "de::text")]
     pub task_id: String,
     /// `Status`: 0 querying, 1 done, 2 failed; see [`TaskStatus::from_code`].
     #[serde(default, deserialize_with = "de::opt_code")]
@@ -122,34 +123,40 @@ pub enum TaskStatus {
     Querying,
     /// Status 1: done, the counts are complete.
     Succeeded,
-    /// Status 2 (or any unknown or missing code): the task failed.
+    /// Status 2: the task failed (see its `Error`).
     Failed,
+    /// A missing code or one outside the documented set: says nothing about the bindings, and
+    /// is asked again next run.
+    Unknown,
 }
 
 impl TaskStatus {
-    /// Status code 0/1/2; anything else is treated as a failure of the task.
+    /// Status code 0/1/2; anything else (or none) is [`TaskStatus::Unknown`].
     pub fn from_code(code: Option<i64>) -> TaskStatus {
         match code {
             Some(0) => TaskStatus::Querying,
             Some(1) => TaskStatus::Succeeded,
-            _ => TaskStatus::Failed,
+            Some(2) => TaskStatus::Failed,
+            _ => TaskStatus::Unknown,
         }
     }
 
-    /// Lower-case name of the status (`querying`, `succeeded`, `failed`).
+    /// Lower-case name of the status (`querying`, `succeeded`, `failed`, `unknown`).
     pub fn label(self) -> &'static str {
         match self {
             TaskStatus::Querying => "querying",
             TaskStatus::Succeeded => "succeeded",
             TaskStatus::Failed => "failed",
+            TaskStatus::Unknown => "unknown",
         }
     }
 
-    /// Every status, in code order.
-    pub const ALL: [TaskStatus; 3] = [
+    /// Every status, in code order, unknown last.
+    pub const ALL: [TaskStatus; 4] = [
         TaskStatus::Querying,
         TaskStatus::Succeeded,
         TaskStatus::Failed,
+        TaskStatus::Unknown,
     ];
 }
 
@@ -228,6 +235,8 @@ pub struct DetailPage {
     pub cache_time: String,
     /// Lower-case resource type → its region entries on this page.
     pub types: BTreeMap<String, Vec<RegionPage>>,
+    /// Region entries that could not be decoded (`"CLB ap-guangzhou"`, `"TCB #2"`) and why.
+    pub skipped: Vec<SkippedItem>,
 }
 
 impl DetailPage {
@@ -323,8 +332,9 @@ pub fn parse_detail_page(response: &Map<String, Value>) -> Result<DetailPage, St
         status: match response.get("Status") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => n.as_i64(),
+            // A status that is no number at all reads as unknown (it is asked again).
             Some(Value::String(s)) => s.trim().parse().ok(),
-            Some(other) => return Err(format!("Status has unexpected value {other}")),
+            Some(_) => None,
         },
         cache_time: response
             .get("CacheTime")
@@ -332,6 +342,7 @@ pub fn parse_detail_page(response: &Map<String, Value>) -> Result<DetailPage, St
             .unwrap_or_default()
             .to_string(),
         types: BTreeMap::new(),
+        skipped: Vec::new(),
     };
     for (key, value) in response {
         if NOT_RESOURCE_TYPES.contains(&key.as_str()) {
@@ -344,11 +355,25 @@ pub fn parse_detail_page(response: &Map<String, Value>) -> Result<DetailPage, St
             // A list of scalars is some other field, not a resource type.
             continue;
         }
-        let regions = entries
-            .iter()
-            .filter_map(Value::as_object)
-            .map(|entry| parse_region(entry).map_err(|e| format!("{key}: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut regions = Vec::with_capacity(entries.len());
+        for (position, entry) in entries.iter().enumerate() {
+            let Some(object) = entry.as_object() else {
+                continue;
+            };
+            match parse_region(object) {
+                Ok(region) => regions.push(region),
+                Err(error) => page.skipped.push(SkippedItem {
+                    id: format!(
+                        "{key} {}",
+                        object
+                            .get("Region")
+                            .and_then(Value::as_str)
+                            .map_or_else(|| format!("#{position}"), str::to_string)
+                    ),
+                    error,
+                }),
+            }
+        }
         page.types.insert(key.to_ascii_lowercase(), regions);
     }
     Ok(page)
@@ -382,6 +407,8 @@ fn parse_region(entry: &Map<String, Value>) -> Result<RegionPage, String> {
     let region = match entry.get("Region") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
+        // The meaning is clear: a region named by a number is that text.
+        Some(Value::Number(n)) => n.to_string(),
         Some(other) => return Err(format!("Region is not a string: {other}")),
     };
     let mut page = RegionPage {
@@ -472,6 +499,8 @@ impl RegionTotals {
 /// Folds detail pages together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DetailTotals {
+    /// Region entries of every page that could not be decoded.
+    pub skipped: Vec<SkippedItem>,
     /// `CacheTime` of the first page that had one, `YYYY-MM-DD HH:MM:SS` GMT+8.
     pub cache_time: String,
     /// Totals per (lower-case resource type, region); region is `""` for types without regions.
@@ -485,6 +514,7 @@ impl DetailTotals {
         if self.cache_time.is_empty() {
             self.cache_time = page.cache_time;
         }
+        self.skipped.extend(page.skipped);
         for (resource_type, regions) in page.types {
             for region in regions {
                 let totals = self
@@ -608,20 +638,31 @@ mod tests {
     }
 
     #[test]
-    fn hostile_values_are_errors() {
+    fn a_hostile_region_entry_costs_only_itself() {
         for json in [
-            r#"{"CLB":[{"TotalCount":-3}]}"#,
-            r#"{"CLB":[{"TotalCount":1.5}]}"#,
-            r#"{"CLB":[{"InstanceList":"many"}]}"#,
-            r#"{"CLB":[{"Region":7}]}"#,
-            r#"{"TCB":[{"Environments":{"x":1}}]}"#,
+            r#"{"CLB":[{"Region":"bad","TotalCount":-3},{"Region":"ok","TotalCount":1,"InstanceList":[{}]}]}"#,
+            r#"{"CLB":[{"Region":"bad","TotalCount":1.5},{"Region":"ok","TotalCount":1,"InstanceList":[{}]}]}"#,
+            r#"{"CLB":[{"Region":"bad","InstanceList":"many"},{"Region":"ok","TotalCount":1,"InstanceList":[{}]}]}"#,
+            r#"{"CLB":[{"Region":"ok","TotalCount":1,"InstanceList":[{}]}],"TCB":[{"Environments":{"x":1}}]}"#,
         ] {
             let value: Value = serde_json::from_str(json).expect("json");
-            assert!(
-                parse_detail_page(value.as_object().expect("obj")).is_err(),
-                "{json}"
-            );
+            let page = parse_detail_page(value.as_object().expect("obj")).expect(json);
+            assert_eq!(page.skipped.len(), 1, "{json}");
+            assert_eq!(page.types["clb"].len(), 1, "{json}");
+            assert_eq!(page.types["clb"][0].region, "ok", "{json}");
         }
+        let numeric: Value =
+            serde_json::from_str(r#"{"CLB":[{"Region":7,"TotalCount":1}],"Status":[]}"#)
+                .expect("json");
+        let page = parse_detail_page(numeric.as_object().expect("obj")).expect("tolerated");
+        assert_eq!(
+            page.types["clb"][0].region, "7",
+            "a number is taken as its text"
+        );
+        assert_eq!(
+            page.status, None,
+            "a status that is no number reads as unknown"
+        );
     }
 
     #[test]
@@ -651,7 +692,7 @@ mod tests {
             {"TaskId":2,"Status":2,"Error":{"Code":"FailedOperation","Message":"x"},"CacheTime":null,"BindResourceResult":null}
         ]}}"#;
         let results: TaskResultResponse = crate::client::parse_response("A", body).expect("ok");
-        let [first, second] = &results.sync_task_bind_resource_result[..] else {
+        let [first, second] = &results.sync_task_bind_resource_result.items[..] else {
             panic!("two results expected")
         };
         assert!(first.has_bound_resources());

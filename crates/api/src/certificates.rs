@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::de;
+use crate::Items;
 
 /// Largest page the API serves.
 pub const MAX_LIMIT: u64 = 1000;
@@ -38,14 +39,17 @@ pub struct Tag {
 
 /// A `DescribeCertificates` page, decoding each certificate as `T`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase", bound(deserialize = "T: Deserialize<'de>"))]
+#[serde(
+    rename_all = "PascalCase",
+    bound(deserialize = "T: serde::de::DeserializeOwned")
+)]
 pub struct CertificatesPage<T> {
     /// Certificates matching the request over all pages (`TotalCount`).
     #[serde(default, deserialize_with = "de::count")]
     pub total_count: u64,
-    /// This page's certificates (`Certificates`); `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
-    pub certificates: Vec<T>,
+    /// This page's certificates (`Certificates`), item by item; `null` is empty.
+    #[serde(default)]
+    pub certificates: Items<T>,
 }
 
 /// A page with every field the exporter uses.
@@ -85,37 +89,71 @@ impl ListedCertificate for CertificateId {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Certificate {
-    /// The certificate's ID (`CertificateId`).
+    /// The certificate's ID (`CertificateId`); required.
+    #[serde(deserialize_with = "de::text")]
     pub certificate_id: String,
     /// Primary domain (`Domain`); `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub domain: String,
     /// The user's remark name for the certificate (`Alias`); `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub alias: String,
-    /// `CertificateType`: `CA` (client CA certificate) or `SVR` (server certificate).
-    #[serde(default, deserialize_with = "de::null_default")]
+    /// `CertificateType` as sent: `CA` (client CA certificate) or `SVR` (server certificate),
+    /// in whatever case the API used (the official example says `svr`); see
+    /// [`normalized_type`].
+    #[serde(default, deserialize_with = "de::text")]
     pub certificate_type: String,
     /// `Status` code (0 reviewing, 1 issued, 3 expired, …); see [`status_name`].
     #[serde(default, deserialize_with = "de::opt_code")]
     pub status: Option<i64>,
     /// Start of validity (`CertBeginTime`), `YYYY-MM-DD HH:MM:SS` GMT+8; `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub cert_begin_time: String,
     /// End of validity (`CertEndTime`), `YYYY-MM-DD HH:MM:SS` GMT+8; `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub cert_end_time: String,
+    /// `HostingStatus`: -1 not hosted, 0 hosting, 5 replacing resources, 10 done.
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub hosting_status: Option<i64>,
+    /// `AutoRenewFlag`: 1 when the certificate renews automatically.
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub auto_renew_flag: Option<i64>,
+    /// `RenewAble`: whether the certificate can be renewed.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub renew_able: Option<bool>,
+    /// `HasRenewOrder`: the ID of the renewal certificate ordered for this one, if any.
+    #[serde(default, deserialize_with = "de::text")]
+    pub has_renew_order: String,
+    /// `HostingRenewCertId`: the successor a hosted renewal created, if any.
+    #[serde(default, deserialize_with = "de::text")]
+    pub hosting_renew_cert_id: String,
+    /// `IsExpiring`: within 30 days of expiry, as the API judges it.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub is_expiring: Option<bool>,
+    /// `Deployable`: whether the certificate can be deployed to cloud resources.
+    #[serde(default, deserialize_with = "de::flag")]
+    pub deployable: Option<bool>,
+}
+
+/// `CertificateType` normalised to `SVR` or `CA` (the API answers either case); other values
+/// upper-cased as they are, and an empty value stays empty.
+pub fn normalized_type(certificate_type: &str) -> String {
+    certificate_type.trim().to_ascii_uppercase()
 }
 
 /// A certificate's ID and status; every other field is skipped while decoding.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct CertificateId {
-    /// The certificate's ID (`CertificateId`).
+    /// The certificate's ID (`CertificateId`); required.
+    #[serde(deserialize_with = "de::text")]
     pub certificate_id: String,
     /// `Status` code (0 reviewing, 1 issued, 3 expired, …); see [`status_name`].
     #[serde(default, deserialize_with = "de::opt_code")]
     pub status: Option<i64>,
+    /// `Deployable`: whether the certificate can be deployed (and so gain deploy records).
+    #[serde(default, deserialize_with = "de::flag")]
+    pub deployable: Option<bool>,
 }
 
 /// Stable snake-case name of a certificate `Status` code, for the `status` label.
@@ -156,11 +194,11 @@ mod tests {
         ],"RequestId":"r"}}"#;
         let page: DescribeCertificatesResponse = parse_response("A", body).expect("ok");
         assert_eq!(page.total_count, 2);
-        assert_eq!(page.certificates.len(), 2);
-        assert_eq!(page.certificates[0].alias, "");
-        assert_eq!(page.certificates[0].status, Some(1));
-        assert_eq!(page.certificates[1].domain, "");
-        assert_eq!(page.certificates[1].status, None);
+        assert_eq!(page.certificates.items.len(), 2);
+        assert_eq!(page.certificates.items[0].alias, "");
+        assert_eq!(page.certificates.items[0].status, Some(1));
+        assert_eq!(page.certificates.items[1].domain, "");
+        assert_eq!(page.certificates.items[1].status, None);
     }
 
     #[test]
@@ -168,7 +206,7 @@ mod tests {
         let page: DescribeCertificatesResponse =
             parse_response("A", br#"{"Response":{"TotalCount":0,"Certificates":null}}"#)
                 .expect("ok");
-        assert!(page.certificates.is_empty());
+        assert!(page.certificates.items.is_empty());
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! Lenient field decoders for what the API really sends: `null` where a value is documented,
-//! numbers as strings, IDs as numbers or strings.
+//! Tolerant field decoders for what the API really sends: `null` where a value is documented,
+//! numbers as strings and strings as numbers, IDs of either type, booleans as 0/1.
+//!
+//! A scalar of the wrong JSON type is taken where its meaning is clear (`2024` as the text
+//! `"2024"`, `"1"` as the code 1, `1` as `true`); what still makes no sense (a negative count, a
+//! list where a number belongs) is an error of that field, which [`Items`] turns into one skipped
+//! item instead of a failed answer.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 /// `null` or missing becomes `T::default()`.
 pub fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -19,6 +26,7 @@ enum NumberOrString {
     Signed(i64),
     Float(f64),
     Text(String),
+    Flag(bool),
 }
 
 /// A count: a non-negative integer, possibly as a string; `null` is 0. Negative, fractional,
@@ -36,6 +44,7 @@ pub fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error
             .trim()
             .parse::<u64>()
             .map_err(|_| D::Error::custom(format!("count {s:?} is not a non-negative integer"))),
+        Some(NumberOrString::Flag(b)) => Err(D::Error::custom(format!("count {b} is a boolean"))),
     }
 }
 
@@ -48,26 +57,122 @@ pub fn opt_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64
             .map(Some)
             .map_err(|_| D::Error::custom("status code out of range")),
         Some(NumberOrString::Signed(n)) => Ok(Some(n)),
+        Some(NumberOrString::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Ok(Some(f as i64))
+        }
         Some(NumberOrString::Float(f)) => {
             Err(D::Error::custom(format!("status {f} is not an integer")))
         }
+        Some(NumberOrString::Text(s)) if s.trim().is_empty() => Ok(None),
         Some(NumberOrString::Text(s)) => s
             .trim()
             .parse::<i64>()
             .map(Some)
             .map_err(|_| D::Error::custom(format!("status {s:?} is not an integer"))),
+        Some(NumberOrString::Flag(b)) => Ok(Some(i64::from(b))),
     }
 }
 
-/// An identifier sent as a number or a string; `null` is empty.
-pub fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+/// Text sent as a string, a number or a boolean; `null` or missing is empty. IDs and names
+/// (an integer `Alias`, an integer `OldCertId`) read the same whatever their JSON type.
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(match Option::<NumberOrString>::deserialize(deserializer)? {
         None => String::new(),
         Some(NumberOrString::Unsigned(n)) => n.to_string(),
         Some(NumberOrString::Signed(n)) => n.to_string(),
         Some(NumberOrString::Float(f)) => f.to_string(),
         Some(NumberOrString::Text(s)) => s,
+        Some(NumberOrString::Flag(b)) => b.to_string(),
     })
+}
+
+/// A yes/no field sent as a boolean, 0/1, or `"true"`/`"false"`/`"0"`/`"1"`; `null` is `None`.
+pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    use serde::de::Error;
+    match Option::<NumberOrString>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(NumberOrString::Flag(b)) => Ok(Some(b)),
+        Some(NumberOrString::Unsigned(n)) if n <= 1 => Ok(Some(n == 1)),
+        Some(NumberOrString::Text(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            other => Err(D::Error::custom(format!("{other:?} is not a yes/no value"))),
+        },
+        Some(_) => Err(D::Error::custom("not a yes/no value")),
+    }
+}
+
+/// An item of a list that could not be understood, named by the first identifier it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedItem {
+    /// The item's `Id`, `CertificateId`, `TaskId`, … when it has one; else `#<position>`.
+    pub id: String,
+    /// Why it could not be decoded.
+    pub error: String,
+}
+
+/// Fields that name an item, most specific first.
+const ITEM_ID_KEYS: &[&str] = &["CertificateId", "TaskId", "Id", "CertId", "InstanceId"];
+
+impl SkippedItem {
+    /// Describes `item` (at `position` in its list) as skipped for `error`.
+    pub fn of(item: &Value, position: usize, error: impl std::fmt::Display) -> SkippedItem {
+        let id = ITEM_ID_KEYS
+            .iter()
+            .find_map(|key| match item.get(*key) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+            .unwrap_or_else(|| format!("#{position}"));
+        SkippedItem {
+            id,
+            error: error.to_string(),
+        }
+    }
+}
+
+/// A list decoded item by item: one item that cannot be understood costs only itself.
+///
+/// `null` or missing is an empty list; anything but a list or `null` is an error of the answer's
+/// shape (the documented top-level shape is missing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Items<T> {
+    /// The items that decoded, in answer order.
+    pub items: Vec<T>,
+    /// The items that did not, with their IDs.
+    pub skipped: Vec<SkippedItem>,
+}
+
+impl<T> Default for Items<T> {
+    fn default() -> Self {
+        Items {
+            items: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+impl<T> Items<T> {
+    /// Every item received, decoded or not.
+    pub fn received(&self) -> usize {
+        self.items.len() + self.skipped.len()
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Items<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let values = Option::<Vec<Value>>::deserialize(deserializer)?.unwrap_or_default();
+        let mut out = Items::default();
+        for (position, value) in values.into_iter().enumerate() {
+            match T::deserialize(&value) {
+                Ok(item) => out.items.push(item),
+                Err(error) => out.skipped.push(SkippedItem::of(&value, position, error)),
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +185,7 @@ mod tests {
         n: u64,
         #[serde(default, deserialize_with = "opt_code")]
         status: Option<i64>,
-        #[serde(default, deserialize_with = "id")]
+        #[serde(default, deserialize_with = "text")]
         id: String,
         #[serde(default, deserialize_with = "null_default")]
         list: Vec<String>,
@@ -101,6 +206,52 @@ mod tests {
         assert_eq!((s.n, s.status, s.id.as_str()), (0, None, ""));
         let s = parse("{}").expect("ok");
         assert_eq!(s.n, 0);
+    }
+
+    #[test]
+    fn wrong_scalar_types_are_taken_where_the_meaning_is_clear() {
+        let s = parse(r#"{"status":1.0,"id":true}"#).expect("ok");
+        assert_eq!((s.status, s.id.as_str()), (Some(1), "true"));
+        let s = parse(r#"{"status":"","id":2024}"#).expect("ok");
+        assert_eq!((s.status, s.id.as_str()), (None, "2024"));
+        assert!(parse(r#"{"status":"running"}"#).is_err());
+        #[derive(Deserialize, Debug)]
+        struct Flags {
+            #[serde(default, deserialize_with = "flag")]
+            a: Option<bool>,
+        }
+        for (json, want) in [
+            (r#"{"a":1}"#, Some(true)),
+            (r#"{"a":"false"}"#, Some(false)),
+            (r#"{"a":null}"#, None),
+            (r#"{"a":true}"#, Some(true)),
+        ] {
+            let flags: Flags = serde_json::from_str(json).expect(json);
+            assert_eq!(flags.a, want, "{json}");
+        }
+        assert!(serde_json::from_str::<Flags>(r#"{"a":7}"#).is_err());
+    }
+
+    #[test]
+    fn an_item_that_cannot_be_understood_costs_only_itself() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Row {
+            #[serde(rename = "Id", deserialize_with = "text")]
+            id: String,
+            #[serde(rename = "Count", default, deserialize_with = "count")]
+            count: u64,
+        }
+        let items: Items<Row> = serde_json::from_str(
+            r#"[{"Id":1,"Count":2},{"Id":"x","Count":-1},{"Count":[]},{"Id":"z"}]"#,
+        )
+        .expect("a list");
+        assert_eq!(items.items.len(), 2);
+        assert_eq!(items.received(), 4);
+        assert_eq!(items.skipped[0].id, "x");
+        assert_eq!(items.skipped[1].id, "#2", "no ID: named by position");
+        let none: Items<Row> = serde_json::from_str("null").expect("null is empty");
+        assert_eq!(none.received(), 0);
+        assert!(serde_json::from_str::<Items<Row>>(r#"{"Id":1}"#).is_err());
     }
 
     #[test]

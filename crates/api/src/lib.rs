@@ -17,7 +17,10 @@
 //! - [`providers`]: where credentials come from (environment, files, profile, CVM role, STS
 //!   `AssumeRole`, TKE OIDC, and the SDK's chain); the STS providers call through [`client`].
 //! - Request and response types with pure parse functions, one module per family of actions:
-//!   [`certificates`], [`bind`], [`records`]; their action names are in [`action`].
+//!   [`certificates`], [`bind`], [`records`]; their action names are in [`action`]. Decoding is
+//!   tolerant: a scalar of the wrong JSON type is taken where its meaning is clear, and an item
+//!   that still cannot be understood is skipped and reported ([`Items`]), never failing the
+//!   answer.
 #![warn(missing_docs)]
 
 pub mod bind;
@@ -26,6 +29,7 @@ pub mod client;
 pub mod credentials;
 mod de;
 pub mod providers;
+pub use de::{Items, SkippedItem};
 pub mod records;
 pub mod signing;
 pub mod time;
@@ -48,4 +52,9 @@ pub mod action {
     pub const DESCRIBE_UPDATE_RECORD: &str = "DescribeHostUpdateRecord";
     /// Detail of an update record.
     pub const DESCRIBE_UPDATE_RECORD_DETAIL: &str = "DescribeHostUpdateRecordDetail";
+    /// Rollout records of one certificate deployed to cloud resources ("deploy",
+    /// `DeployCertificateInstance`, the console's deploy button).
+    pub const DESCRIBE_DEPLOY_RECORD: &str = "DescribeHostDeployRecord";
+    /// Detail of a deploy record.
+    pub const DESCRIBE_DEPLOY_RECORD_DETAIL: &str = "DescribeHostDeployRecordDetail";
 }

@@ -1,9 +1,15 @@
 //! Deploy records: how certificate rollouts went.
 //!
-//! Two kinds share one model here. "Upload update" records (certificate ID unchanged) come from
-//! `DescribeHostUploadUpdateRecord[Detail]`; their detail holds one entry per operation (deploy
-//! or rollback). "Update" records (certificate ID changed) come from `DescribeHostUpdateRecord[Detail]`
-//! and are always a deploy; a rollback of one is a new record.
+//! Three kinds share one model here. "Upload update" records (certificate ID unchanged) come
+//! from `DescribeHostUploadUpdateRecord[Detail]`; their detail holds one entry per operation
+//! (deploy or rollback). "Update" records (certificate ID changed) come from
+//! `DescribeHostUpdateRecord[Detail]` and are always a deploy; a rollback of one is a new record.
+//! "Deploy" records (a certificate deployed to cloud resources, `DeployCertificateInstance`)
+//! come from `DescribeHostDeployRecord[Detail]`, listed per certificate; one resource type each.
+//!
+//! Status codes outside the documented set are kept as [`DeployStatus::Unknown`] (never final),
+//! items that cannot be decoded are reported in [`DetailPage::skipped`], and the totals an
+//! answer states are kept ([`Totals`]) so the caller can compare them with the rows received.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::de;
+use crate::{Items, SkippedItem};
 
 /// Largest detail page (`Limit` above 200 is cut to 200).
 pub const DETAIL_LIMIT: u64 = 200;
@@ -24,14 +31,36 @@ pub enum RecordKind {
     UploadUpdate,
     /// Certificate replaced by another ID: `DescribeHostUpdateRecord[Detail]`.
     Update,
+    /// Certificate deployed to cloud resources: `DescribeHostDeployRecord[Detail]`, listed per
+    /// certificate.
+    Deploy,
 }
 
 impl RecordKind {
-    /// The `record_type` label value: `upload_update` or `update`.
+    /// The `record_type` label value: `upload_update`, `update` or `deploy`.
     pub fn label(self) -> &'static str {
         match self {
             RecordKind::UploadUpdate => "upload_update",
             RecordKind::Update => "update",
+            RecordKind::Deploy => "deploy",
+        }
+    }
+
+    /// The list action of this kind.
+    pub fn list_action(self) -> &'static str {
+        match self {
+            RecordKind::UploadUpdate => crate::action::DESCRIBE_UPLOAD_UPDATE_RECORD,
+            RecordKind::Update => crate::action::DESCRIBE_UPDATE_RECORD,
+            RecordKind::Deploy => crate::action::DESCRIBE_DEPLOY_RECORD,
+        }
+    }
+
+    /// The detail action of this kind.
+    pub fn detail_action(self) -> &'static str {
+        match self {
+            RecordKind::UploadUpdate => crate::action::DESCRIBE_UPLOAD_UPDATE_RECORD_DETAIL,
+            RecordKind::Update => crate::action::DESCRIBE_UPDATE_RECORD_DETAIL,
+            RecordKind::Deploy => crate::action::DESCRIBE_DEPLOY_RECORD_DETAIL,
         }
     }
 }
@@ -72,11 +101,14 @@ pub enum DeployStatus {
     RollbackFailed,
     /// Code 6: no resource, nothing to deploy.
     NoResource,
+    /// A code outside the documented set (the official example of
+    /// `DescribeHostUploadUpdateRecord` itself answers 7): kept, never final.
+    Unknown,
 }
 
 impl DeployStatus {
     /// Every status, in label order.
-    pub const ALL: [DeployStatus; 7] = [
+    pub const ALL: [DeployStatus; 8] = [
         DeployStatus::Pending,
         DeployStatus::Running,
         DeployStatus::Success,
@@ -84,12 +116,14 @@ impl DeployStatus {
         DeployStatus::RollbackSuccess,
         DeployStatus::RollbackFailed,
         DeployStatus::NoResource,
+        DeployStatus::Unknown,
     ];
 
     /// Item (and entry) status codes: 0 pending, 1 success, 2 failed, 3 running, 4 rolled back,
-    /// 5 rollback failed, 6 no resource. Unknown codes give `None`.
-    pub fn from_code(code: i64) -> Option<DeployStatus> {
-        Some(match code {
+    /// 5 rollback failed, 6 no resource; any other code is [`DeployStatus::Unknown`]. (Deploy
+    /// records document 0 not started, 1 success, 2 failed: the same reading.)
+    pub fn from_code(code: i64) -> DeployStatus {
+        match code {
             0 => DeployStatus::Pending,
             1 => DeployStatus::Success,
             2 => DeployStatus::Failed,
@@ -97,8 +131,8 @@ impl DeployStatus {
             4 => DeployStatus::RollbackSuccess,
             5 => DeployStatus::RollbackFailed,
             6 => DeployStatus::NoResource,
-            _ => return None,
-        })
+            _ => DeployStatus::Unknown,
+        }
     }
 
     /// The `status` label value, e.g. `pending`, `rollback_failed`.
@@ -111,19 +145,27 @@ impl DeployStatus {
             DeployStatus::RollbackSuccess => "rollback_success",
             DeployStatus::RollbackFailed => "rollback_failed",
             DeployStatus::NoResource => "no_resource",
+            DeployStatus::Unknown => "unknown",
         }
     }
 
-    /// Final states never change again.
+    /// Final states never change again; an unknown code is not final (it is fetched again).
     pub fn is_final(self) -> bool {
-        !matches!(self, DeployStatus::Pending | DeployStatus::Running)
+        !matches!(
+            self,
+            DeployStatus::Pending | DeployStatus::Running | DeployStatus::Unknown
+        )
     }
 }
 
-/// List request of either kind.
+/// List request of any kind.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListRequest {
+    /// The certificate whose records to list (`CertificateId`): required for deploy records,
+    /// not sent for the other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_id: Option<String>,
     /// Records to skip (`Offset`).
     pub offset: u64,
     /// Page size (`Limit`); see [`LIST_LIMIT`].
@@ -137,33 +179,40 @@ pub struct ListResponse {
     /// Records over all pages (`TotalCount`).
     #[serde(default, deserialize_with = "de::count")]
     pub total_count: u64,
-    /// This page's records (`DeployRecordList`); `null` is empty.
-    #[serde(default, deserialize_with = "de::null_default")]
-    pub deploy_record_list: Vec<ListedRecord>,
+    /// This page's records (`DeployRecordList`), item by item; `null` is empty.
+    #[serde(default)]
+    pub deploy_record_list: Items<ListedRecord>,
 }
 
-/// A row of either list; `CertId` exists only on update records.
+/// A row of any list; `CertId` exists on update and deploy records, `ResourceType` and `Region`
+/// on deploy records.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListedRecord {
     /// The record (`Id`), the `DeployRecordId` of its detail.
-    #[serde(deserialize_with = "de::id")]
+    #[serde(deserialize_with = "de::text")]
     pub id: String,
-    /// The new certificate (`CertId`, update records only); empty otherwise.
-    #[serde(default, deserialize_with = "de::null_default")]
+    /// The new certificate (`CertId`, update records) or the one deployed (deploy records).
+    #[serde(default, deserialize_with = "de::text")]
     pub cert_id: String,
     /// The certificate replaced (`OldCertId`); for upload updates, the certificate itself.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub old_cert_id: String,
+    /// The resource type deployed to (`ResourceType`, deploy records only).
+    #[serde(default, deserialize_with = "de::text")]
+    pub resource_type: String,
+    /// The region deployed in (`Region`, deploy records only; empty for global types).
+    #[serde(default, deserialize_with = "de::text")]
+    pub region: String,
     /// Record-level `Status` code. The docs give no enum; the codes of
     /// [`DeployStatus::from_code`] are the best reading.
     #[serde(default, deserialize_with = "de::opt_code")]
     pub status: Option<i64>,
     /// When the record was created (`CreateTime`), `YYYY-MM-DD HH:MM:SS` GMT+8.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub create_time: String,
     /// When the record last changed (`UpdateTime`), in the same format.
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     pub update_time: String,
 }
 
@@ -173,13 +222,14 @@ impl ListedRecord {
     pub fn certificate_id(&self, kind: RecordKind) -> &str {
         match kind {
             RecordKind::UploadUpdate => &self.old_cert_id,
-            RecordKind::Update => &self.cert_id,
+            RecordKind::Update | RecordKind::Deploy => &self.cert_id,
         }
     }
 }
 
-/// Detail request; `DeployRecordId` is an integer for upload updates and a string for updates,
-/// `Limit`/`Offset` likewise, as the docs type them.
+/// Detail request; `DeployRecordId` is an integer for upload updates and a string for updates
+/// and deploys, `Limit`/`Offset` strings for updates and integers otherwise, as api.json types
+/// them.
 pub fn detail_request(kind: RecordKind, record_id: &str, offset: u64) -> Value {
     match kind {
         RecordKind::UploadUpdate => {
@@ -194,29 +244,58 @@ pub fn detail_request(kind: RecordKind, record_id: &str, offset: u64) -> Value {
             "Limit": DETAIL_LIMIT.to_string(),
             "Offset": offset.to_string(),
         }),
+        RecordKind::Deploy => serde_json::json!({
+            "DeployRecordId": record_id,
+            "Limit": DETAIL_LIMIT,
+            "Offset": offset,
+        }),
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TypeList {
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     resource_type: String,
     #[serde(default, deserialize_with = "de::count")]
     total_count: u64,
-    #[serde(default, deserialize_with = "de::null_default")]
-    list: Vec<Item>,
+    #[serde(default)]
+    list: Items<Item>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Item {
-    #[serde(default, deserialize_with = "de::id")]
+    #[serde(default, deserialize_with = "de::text")]
     id: String,
     #[serde(default, deserialize_with = "de::opt_code")]
     status: Option<i64>,
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     resource_type: String,
+    #[serde(default, deserialize_with = "de::text")]
+    old_cert_id: String,
+}
+
+/// `TotalCount`, `SuccessTotalCount`, `FailedTotalCount`, `RunningTotalCount` and
+/// `PendingTotalCount`, as one entry or a whole update/deploy detail states them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Totals {
+    /// Items of the entry (`TotalCount`).
+    #[serde(default, deserialize_with = "de::count")]
+    pub total_count: u64,
+    /// Items deployed or rolled back (`SuccessTotalCount`).
+    #[serde(default, deserialize_with = "de::count")]
+    pub success_total_count: u64,
+    /// Items that failed (`FailedTotalCount`).
+    #[serde(default, deserialize_with = "de::count")]
+    pub failed_total_count: u64,
+    /// Items in progress (`RunningTotalCount`).
+    #[serde(default, deserialize_with = "de::count")]
+    pub running_total_count: u64,
+    /// Items waiting (`PendingTotalCount`).
+    #[serde(default, deserialize_with = "de::count")]
+    pub pending_total_count: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,24 +305,37 @@ struct UploadUpdateEntry {
     kind: Option<i64>,
     #[serde(default, deserialize_with = "de::opt_code")]
     status: Option<i64>,
-    #[serde(default, deserialize_with = "de::null_default")]
+    #[serde(default, deserialize_with = "de::text")]
     create_time: String,
-    #[serde(default, deserialize_with = "de::null_default")]
-    record_detail_list: Vec<TypeList>,
+    #[serde(default)]
+    record_detail_list: Items<TypeList>,
+    #[serde(flatten)]
+    totals: Totals,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UploadUpdateDetailResponse {
-    #[serde(default, deserialize_with = "de::null_default")]
-    deploy_record_detail: Vec<UploadUpdateEntry>,
+    #[serde(default)]
+    deploy_record_detail: Items<UploadUpdateEntry>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UpdateDetailResponse {
-    #[serde(default, deserialize_with = "de::null_default")]
-    record_detail_list: Vec<TypeList>,
+    #[serde(default)]
+    record_detail_list: Items<TypeList>,
+    #[serde(flatten)]
+    totals: Totals,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeployDetailResponse {
+    #[serde(default)]
+    deploy_record_detail_list: Items<Item>,
+    #[serde(flatten)]
+    totals: Totals,
 }
 
 /// The items of one resource type on one page.
@@ -251,6 +343,8 @@ struct UpdateDetailResponse {
 pub struct TypeItems {
     /// The type's whole count.
     pub total: u64,
+    /// Items this page carried for the type, decoded or skipped (paging advances by these).
+    pub received: u64,
     /// (item `Id`, item status code) of the items on this page.
     pub items: Vec<(String, Option<i64>)>,
 }
@@ -258,8 +352,14 @@ pub struct TypeItems {
 /// One operation entry on one detail page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EntryPage {
-    /// Entry status code (upload updates only; update records take it from the list row).
+    /// Entry status code (upload updates only; update and deploy records take it from the list
+    /// row).
     pub status: Option<i64>,
+    /// The totals the answer states for the entry (for update and deploy records, the whole
+    /// detail's).
+    pub totals: Totals,
+    /// `OldCertId` of the first item that names one (deploy records: the certificate replaced).
+    pub old_cert_id: String,
     /// When the operation started (entry `CreateTime`, upload updates only; empty for updates).
     pub create_time: String,
     /// Lower-case resource type → its items on this page.
@@ -269,8 +369,11 @@ pub struct EntryPage {
 /// One parsed detail page of either kind: operation → entries (in answer order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DetailPage {
-    /// Each operation entry with its items; update records have a single deploy entry.
+    /// Each operation entry with its items; update and deploy records have a single deploy
+    /// entry (deploy items are keyed under the resource type `""`: the list row names it).
     pub entries: Vec<(Operation, EntryPage)>,
+    /// Entries, type lists or items of this page that could not be decoded.
+    pub skipped: Vec<SkippedItem>,
 }
 
 impl DetailPage {
@@ -279,7 +382,7 @@ impl DetailPage {
     pub fn rows(&self) -> u64 {
         self.entries
             .iter()
-            .flat_map(|(_, e)| e.types.values().map(|t| t.items.len() as u64))
+            .flat_map(|(_, e)| e.types.values().map(|t| t.received))
             .max()
             .unwrap_or(0)
     }
@@ -294,11 +397,24 @@ impl DetailPage {
     }
 }
 
-fn entry_page(status: Option<i64>, create_time: String, lists: Vec<TypeList>) -> EntryPage {
-    let mut types: BTreeMap<String, TypeItems> = BTreeMap::new();
-    for list in lists {
+fn entry_page(
+    status: Option<i64>,
+    create_time: String,
+    totals: Totals,
+    lists: Items<TypeList>,
+    skipped: &mut Vec<SkippedItem>,
+) -> EntryPage {
+    let mut page = EntryPage {
+        status,
+        create_time,
+        totals,
+        ..EntryPage::default()
+    };
+    skipped.extend(lists.skipped);
+    for list in lists.items {
         let fallback = list
             .list
+            .items
             .first()
             .map(|i| i.resource_type.clone())
             .unwrap_or_default();
@@ -307,52 +423,90 @@ fn entry_page(status: Option<i64>, create_time: String, lists: Vec<TypeList>) ->
         } else {
             list.resource_type
         };
-        let slot = types.entry(name.to_ascii_lowercase()).or_default();
+        let slot = page.types.entry(name.to_ascii_lowercase()).or_default();
+        slot.received += list.list.received() as u64;
+        skipped.extend(list.list.skipped);
         slot.total = slot.total.max(list.total_count);
-        slot.items
-            .extend(list.list.into_iter().map(|i| (i.id, i.status)));
+        add_items(slot, &mut page.old_cert_id, list.list.items);
     }
-    EntryPage {
-        status,
-        create_time,
-        types,
+    page
+}
+
+fn add_items(slot: &mut TypeItems, old_cert_id: &mut String, items: Vec<Item>) {
+    for item in items {
+        if old_cert_id.is_empty() {
+            old_cert_id.clone_from(&item.old_cert_id);
+        }
+        slot.items.push((item.id, item.status));
     }
 }
 
-/// Parses a detail answer's `Response` of the given kind. Pure.
+/// Parses a detail answer's `Response` of the given kind. Pure. Only an answer without the
+/// documented top-level shape is an error; entries and items that cannot be decoded (and
+/// upload-update entries of an unknown `Type`) are reported in [`DetailPage::skipped`].
 pub fn parse_detail_page(kind: RecordKind, response: Value) -> Result<DetailPage, String> {
-    match kind {
+    let mut skipped = Vec::new();
+    let entries = match kind {
         RecordKind::UploadUpdate => {
             let parsed: UploadUpdateDetailResponse =
                 serde_json::from_value(response).map_err(|e| e.to_string())?;
-            let entries = parsed
-                .deploy_record_detail
-                .into_iter()
-                .map(|entry| {
-                    let operation = match entry.kind {
-                        Some(0) | None => Operation::Deploy,
-                        Some(1) => Operation::Rollback,
-                        Some(other) => return Err(format!("unknown entry Type {other}")),
-                    };
-                    Ok((
-                        operation,
-                        entry_page(entry.status, entry.create_time, entry.record_detail_list),
-                    ))
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            Ok(DetailPage { entries })
+            skipped.extend(parsed.deploy_record_detail.skipped);
+            let mut entries = Vec::new();
+            for (position, entry) in parsed.deploy_record_detail.items.into_iter().enumerate() {
+                let operation = match entry.kind {
+                    Some(0) | None => Operation::Deploy,
+                    Some(1) => Operation::Rollback,
+                    Some(other) => {
+                        skipped.push(SkippedItem {
+                            id: format!("entry #{position}"),
+                            error: format!("unknown entry Type {other}"),
+                        });
+                        continue;
+                    }
+                };
+                let page = entry_page(
+                    entry.status,
+                    entry.create_time,
+                    entry.totals,
+                    entry.record_detail_list,
+                    &mut skipped,
+                );
+                entries.push((operation, page));
+            }
+            entries
         }
         RecordKind::Update => {
             let parsed: UpdateDetailResponse =
                 serde_json::from_value(response).map_err(|e| e.to_string())?;
-            Ok(DetailPage {
-                entries: vec![(
-                    Operation::Deploy,
-                    entry_page(None, String::new(), parsed.record_detail_list),
-                )],
-            })
+            let page = entry_page(
+                None,
+                String::new(),
+                parsed.totals,
+                parsed.record_detail_list,
+                &mut skipped,
+            );
+            vec![(Operation::Deploy, page)]
         }
-    }
+        RecordKind::Deploy => {
+            let parsed: DeployDetailResponse =
+                serde_json::from_value(response).map_err(|e| e.to_string())?;
+            let mut page = EntryPage {
+                totals: parsed.totals,
+                ..EntryPage::default()
+            };
+            let slot = page.types.entry(String::new()).or_default();
+            slot.received = parsed.deploy_record_detail_list.received() as u64;
+            skipped.extend(parsed.deploy_record_detail_list.skipped);
+            slot.total = parsed.totals.total_count;
+            add_items(
+                slot,
+                &mut page.old_cert_id,
+                parsed.deploy_record_detail_list.items,
+            );
+            vec![(Operation::Deploy, page)]
+        }
+    };
+    Ok(DetailPage { entries, skipped })
 }
 
 #[cfg(test)]
@@ -382,6 +536,7 @@ mod tests {
             deploy.types["clb"],
             TypeItems {
                 total: 1,
+                received: 1,
                 items: vec![("57".to_string(), Some(1))]
             }
         );
@@ -407,6 +562,7 @@ mod tests {
             entry.types["tke"],
             TypeItems {
                 total: 1,
+                received: 0,
                 items: vec![]
             }
         );
@@ -414,23 +570,27 @@ mod tests {
     }
 
     #[test]
-    fn hostile_detail_is_an_error() {
+    fn hostile_entries_and_items_cost_only_themselves() {
         for json in [
-            r#"{"DeployRecordDetail":[{"Type":7}]}"#,
-            r#"{"DeployRecordDetail":[{"RecordDetailList":[{"TotalCount":-1}]}]}"#,
-            r#"{"DeployRecordDetail":"x"}"#,
+            r#"{"DeployRecordDetail":[{"Type":7},{"Type":0,"Status":1}]}"#,
+            r#"{"DeployRecordDetail":[{"RecordDetailList":[{"TotalCount":-1},{"ResourceType":"clb","List":[{"Id":1,"Status":1}]}]}]}"#,
+            r#"{"DeployRecordDetail":[{"RecordDetailList":[{"ResourceType":"clb","List":[{"Id":1,"Status":1},{"Id":2,"Status":"running"}]}]}]}"#,
         ] {
             let value: Value = serde_json::from_str(json).expect("json");
-            assert!(
-                parse_detail_page(RecordKind::UploadUpdate, value).is_err(),
-                "{json}"
-            );
+            let page = parse_detail_page(RecordKind::UploadUpdate, value).expect(json);
+            assert_eq!(page.skipped.len(), 1, "{json}: {:?}", page.skipped);
+            assert_eq!(page.entries.len(), 1, "{json}");
         }
+        let value: Value = serde_json::from_str(r#"{"DeployRecordDetail":"x"}"#).expect("json");
+        assert!(
+            parse_detail_page(RecordKind::UploadUpdate, value).is_err(),
+            "the documented top-level shape is missing"
+        );
     }
 
     #[test]
     fn status_codes_round_trip_and_finality() {
-        let decoded: Vec<Option<DeployStatus>> = (0..7).map(DeployStatus::from_code).collect();
+        let decoded: Vec<DeployStatus> = (0..7).map(DeployStatus::from_code).collect();
         use DeployStatus::*;
         let documented = [
             Pending,
@@ -441,12 +601,13 @@ mod tests {
             RollbackFailed,
             NoResource,
         ];
+        assert_eq!(decoded, documented, "codes 0-6 as the reference lists them");
         assert_eq!(
-            decoded,
-            documented.map(Some),
-            "codes 0-6 as the reference lists them"
+            DeployStatus::from_code(7),
+            Unknown,
+            "the official example's 7"
         );
-        assert_eq!(DeployStatus::from_code(9), None);
+        assert!(!Unknown.is_final(), "an unknown code is asked again");
         assert!(!DeployStatus::Pending.is_final());
         assert!(!DeployStatus::Running.is_final());
         assert!(DeployStatus::NoResource.is_final());

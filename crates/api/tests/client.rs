@@ -77,7 +77,10 @@ async fn sends_every_header_and_a_valid_signature_of_the_exact_body() {
     let page = describe(&client).await.expect("signed call accepted");
     mock.assert_async().await;
     assert_eq!(page.total_count, 1);
-    assert_eq!(page.certificates[0].alias, "", "null alias reads as empty");
+    assert_eq!(
+        page.certificates.items[0].alias, "",
+        "null alias reads as empty"
+    );
 }
 
 #[tokio::test]

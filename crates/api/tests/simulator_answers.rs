@@ -70,8 +70,8 @@ fn bind_details_and_record_details_decode() {
         );
         let page = parse_record(kind, detail).expect("parses");
         let expected = match kind {
-            RecordKind::Update => 1,
             RecordKind::UploadUpdate => record.entries.len(),
+            RecordKind::Update | RecordKind::Deploy => 1,
         };
         assert_eq!(page.entries.len(), expected);
     }

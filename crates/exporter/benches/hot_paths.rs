@@ -34,7 +34,8 @@ fn rendering(c: &mut Criterion) {
     );
     let certs = parse_response::<DescribeCertificatesResponse>("D", &page)
         .expect("parses")
-        .certificates;
+        .certificates
+        .items;
     let mut group = c.benchmark_group("render");
     group.bench_function("certificates_snapshot_1000", |b| {
         b.iter(|| certificates::snapshot("default", black_box(&certs)))

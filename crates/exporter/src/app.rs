@@ -22,11 +22,11 @@ use crate::collector::CollectorSettings;
 use crate::config::Config;
 use crate::metrics::Exposition;
 use crate::readiness::Readiness;
-use crate::scheduler::{self, Schedule};
+use crate::scheduler::{self, DeliberatePanics, Schedule};
 use crate::server::{self, ServerConfig, ServerState};
 use crate::shard;
 use crate::telemetry::Telemetry;
-use crate::web_config::WebConfig;
+use crate::web_config::{FrontDoor, WebConfig};
 
 /// Build revision, from the `GIT_REVISION` environment variable at build time when set.
 pub const REVISION: &str = match option_env!("GIT_REVISION") {
@@ -40,9 +40,13 @@ struct Setup {
     config: Config,
     server: ServerConfig,
     web: WebConfig,
+    /// Where `web` was read from (followed for changes), if anywhere.
+    web_config_file: Option<std::path::PathBuf>,
     listen: String,
     stale_intervals: u32,
     concurrency: usize,
+    /// `--debug.panic-collector` (test hook).
+    deliberate_panics: Option<Arc<DeliberatePanics>>,
 }
 
 impl Setup {
@@ -78,12 +82,20 @@ impl Setup {
             server: ServerConfig {
                 telemetry_path: cli.telemetry_path.clone(),
                 max_connections: cli.max_connections,
+                write_timeout: cli.write_timeout,
                 ..ServerConfig::default()
             },
             web,
+            web_config_file: cli.web_config_file.clone(),
             listen: cli.listen_socket(),
             stale_intervals: cli.stale_intervals,
             concurrency: cli.concurrency.max(1),
+            deliberate_panics: cli.panic_collector.as_ref().map(|(collector, times)| {
+                Arc::new(DeliberatePanics {
+                    collector: collector.clone(),
+                    left: std::sync::atomic::AtomicU32::new(*times),
+                })
+            }),
         })
     }
 
@@ -198,7 +210,9 @@ async fn serve(
             stale_intervals: setup.stale_intervals,
             exposition: Arc::clone(&exposition),
             readiness: Arc::clone(&readiness),
+            telemetry: telemetry.clone(),
             shutdown: stop_collectors.clone(),
+            deliberate_panics: setup.deliberate_panics.clone(),
         };
         let settings = |interval: Duration| CollectorSettings {
             account: account.name.clone(),
@@ -208,39 +222,61 @@ async fn serve(
             detail_series: config.detail_series,
         };
         let plan = &config.collectors;
+        // Each collector is made by a closure, called again when its supervisor restarts it.
         if let Some(interval) = plan.certificates {
+            let (client, settings, filter) = (
+                client.clone(),
+                settings(interval),
+                config.certificates.clone(),
+            );
             tasks.push(scheduler::spawn(
-                CertificatesCollector::new(
-                    client.clone(),
-                    settings(interval),
-                    config.certificates.clone(),
-                ),
+                move || {
+                    CertificatesCollector::new(client.clone(), settings.clone(), filter.clone())
+                },
                 schedule(interval),
             ));
         }
         if let Some(interval) = plan.bind {
+            let (client, settings, filter, poll_timeout) = (
+                client.clone(),
+                settings(interval),
+                config.certificates.clone(),
+                plan.bind_poll_timeout,
+            );
             tasks.push(scheduler::spawn(
-                BindCollector::new(
-                    client.clone(),
-                    settings(interval),
-                    config.certificates.clone(),
-                    plan.bind_poll_timeout,
-                ),
+                move || {
+                    BindCollector::new(
+                        client.clone(),
+                        settings.clone(),
+                        filter.clone(),
+                        poll_timeout,
+                    )
+                },
                 schedule(interval),
             ));
         }
         for (kind, enabled) in [
             (RecordKind::UploadUpdate, plan.upload_update),
             (RecordKind::Update, plan.update),
+            (RecordKind::Deploy, plan.deploy),
         ] {
             if let Some(interval) = enabled {
+                let (client, settings, max_age, filter) = (
+                    client.clone(),
+                    settings(interval),
+                    config.records_max_age,
+                    config.certificates.clone(),
+                );
                 tasks.push(scheduler::spawn(
-                    DeployCollector::new(
-                        kind,
-                        client.clone(),
-                        settings(interval),
-                        config.records_max_age,
-                    ),
+                    move || {
+                        DeployCollector::new(
+                            kind,
+                            client.clone(),
+                            settings.clone(),
+                            max_age,
+                            filter.clone(),
+                        )
+                    },
                     schedule(interval),
                 ));
             }
@@ -258,11 +294,20 @@ async fn serve(
         config = %config.summary(),
         "serving"
     );
+    let web = Arc::new(FrontDoor::new(
+        setup.web_config_file.clone(),
+        setup.web,
+        telemetry.clone(),
+    ));
+    tasks.push(tokio::spawn(
+        Arc::clone(&web).watch(stop_collectors.clone()),
+    ));
     let state = Arc::new(ServerState {
         config: setup.server,
-        web: setup.web,
+        web,
         exposition,
         readiness,
+        telemetry,
     });
     server::run(listener, state, shutdown).await;
     stop_collectors.cancel();

@@ -1,5 +1,9 @@
 //! Command-line flags, in the Prometheus exporter style.
+//!
+//! Every number is range-checked when parsed, so clap's error names the flag, and no value can
+//! make later arithmetic (deadlines, staleness bounds, pacing) overflow.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -65,15 +69,20 @@ pub struct Cli {
     pub telemetry_path: String,
 
     /// Most HTTP connections open at once; slow clients cannot take more than this.
-    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N")]
+    #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N", value_parser = parse_max_connections)]
     pub max_connections: usize,
+
+    /// A response whose client accepts no bytes for this long is dropped and its connection
+    /// closed (clients that never read cannot hold connections).
+    #[arg(long = "web.write-timeout", default_value = "5s", value_parser = parse_write_timeout, value_name = "DURATION")]
+    pub write_timeout: Duration,
 
     /// SSL API endpoint, a full URL; its host (and port) is what gets signed.
     #[arg(long = "tencentcloud.endpoint", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
     pub endpoint: String,
 
     /// Timeout of one API request attempt.
-    #[arg(long = "tencentcloud.timeout", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long = "tencentcloud.timeout", default_value = "15s", value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// Override the documented rate limit of an action, in calls per second
@@ -90,26 +99,33 @@ pub struct Cli {
     pub account: String,
 
     /// Refresh interval of every collector (default 5m; 15s with --demo).
-    #[arg(long = "collector.interval", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long = "collector.interval", value_parser = parse_interval, value_name = "DURATION")]
     pub interval: Option<Duration>,
 
+    /// Refresh interval of the deploy-record collector, which lists each certificate's records
+    /// (one call per certificate per run; default the larger of 10m and --collector.interval,
+    /// or --collector.interval with --demo).
+    #[arg(long = "collector.deploy.interval", value_parser = parse_interval, value_name = "DURATION")]
+    pub deploy_interval: Option<Duration>,
+
     /// How long one bind run waits for tasks still querying.
-    #[arg(long = "collector.bind.poll-timeout", default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long = "collector.bind.poll-timeout", default_value = "2m", value_parser = parse_poll_timeout, value_name = "DURATION")]
     pub bind_poll_timeout: Duration,
 
     /// Deploy records created longer ago than this are not exported.
-    #[arg(long = "collector.deploy.max-age", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long = "collector.deploy.max-age", default_value = "30d", value_parser = parse_max_age, value_name = "DURATION")]
     pub deploy_max_age: Duration,
 
     /// Calls of one action a collector keeps in flight (pacing is done by the rate limiter).
-    #[arg(long = "collector.concurrency", default_value_t = 16, value_name = "N")]
+    #[arg(long = "collector.concurrency", default_value_t = 16, value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: usize,
 
     /// Per-item results survive failed refreshes for this many intervals, then are withdrawn.
     #[arg(
         long = "collector.stale-intervals",
         default_value_t = 3,
-        value_name = "N"
+        value_name = "N",
+        value_parser = parse_stale_intervals
     )]
     pub stale_intervals: u32,
 
@@ -130,8 +146,101 @@ pub struct Cli {
     pub demo_seed: u64,
 
     /// Certificates in the demo data set.
-    #[arg(long = "demo.certificates", default_value_t = 48, value_name = "N")]
+    #[arg(long = "demo.certificates", default_value_t = 48, value_name = "N", value_parser = parse_demo_certificates)]
     pub demo_certificates: usize,
+
+    /// Test hook, hidden from the help: `NAME[:TIMES]` makes the collector `NAME` panic at the
+    /// start of its next TIMES runs (default 1), across restarts, so the tests of the real binary
+    /// (tests/front_door.rs) can watch a supervised collector die, report `success 0`, and come
+    /// back. Harmless in production: whoever can pass flags controls the process anyway.
+    #[arg(long = "debug.panic-collector", hide = true, value_parser = parse_panic_collector, value_name = "NAME[:TIMES]")]
+    pub panic_collector: Option<(String, u32)>,
+}
+
+pub use crate::config::limits;
+
+/// Whether `value` is in `range`, as a message for the flag's error.
+fn in_range<T: PartialOrd + std::fmt::Debug>(
+    value: T,
+    range: &RangeInclusive<T>,
+    shown: impl Fn(&T) -> String,
+) -> Result<T, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{} is out of range: must be between {} and {}",
+            shown(&value),
+            shown(range.start()),
+            shown(range.end())
+        ))
+    }
+}
+
+/// A duration within `range`.
+pub fn duration_in(value: &str, range: &RangeInclusive<Duration>) -> Result<Duration, String> {
+    let duration = parse_duration(value).map_err(|e| e.to_string())?;
+    in_range(duration, range, |d| crate::duration::format_duration(*d))
+}
+
+fn count_in<T>(value: &str, range: &RangeInclusive<T>) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Debug + std::fmt::Display,
+{
+    let number: T = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?} is not a whole number"))?;
+    in_range(number, range, |n| n.to_string())
+}
+
+fn parse_max_connections(value: &str) -> Result<usize, String> {
+    count_in(value, &limits::MAX_CONNECTIONS)
+}
+
+fn parse_write_timeout(value: &str) -> Result<Duration, String> {
+    duration_in(value, &limits::WRITE_TIMEOUT)
+}
+
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    duration_in(value, &limits::TIMEOUT)
+}
+
+fn parse_interval(value: &str) -> Result<Duration, String> {
+    duration_in(value, &limits::INTERVAL)
+}
+
+fn parse_poll_timeout(value: &str) -> Result<Duration, String> {
+    duration_in(value, &limits::POLL_TIMEOUT)
+}
+
+fn parse_max_age(value: &str) -> Result<Duration, String> {
+    duration_in(value, &limits::MAX_AGE)
+}
+
+fn parse_concurrency(value: &str) -> Result<usize, String> {
+    count_in(value, &limits::CONCURRENCY)
+}
+
+fn parse_stale_intervals(value: &str) -> Result<u32, String> {
+    count_in(value, &limits::STALE_INTERVALS)
+}
+
+fn parse_demo_certificates(value: &str) -> Result<usize, String> {
+    count_in(value, &limits::DEMO_CERTIFICATES)
+}
+
+/// Parses `NAME[:TIMES]` of `--debug.panic-collector`.
+pub fn parse_panic_collector(value: &str) -> Result<(String, u32), String> {
+    let (name, times) = match value.split_once(':') {
+        Some((name, times)) => (name, count_in(times, &(1..=1000u32))?),
+        None => (value, 1),
+    };
+    const NAMES: [&str; 5] = ["certificates", "bind", "upload_update", "update", "deploy"];
+    if !NAMES.contains(&name) {
+        return Err(format!("{name:?} is not a collector ({NAMES:?})"));
+    }
+    Ok((name.to_string(), times))
 }
 
 /// Parses `I/N` with `0 <= I < N`.
@@ -166,8 +275,12 @@ pub fn parse_rate_limit(value: &str) -> Result<(String, f64), String> {
         .trim()
         .parse()
         .map_err(|_| format!("{value:?}: {rate:?} is not a number"))?;
-    if !rate.is_finite() || rate <= 0.0 {
-        return Err(format!("{value:?}: the rate must be a positive number"));
+    if !limits::RATE.contains(&rate) {
+        return Err(format!(
+            "{value:?}: the rate must be between {} and {} calls per second",
+            limits::RATE.start(),
+            limits::RATE.end()
+        ));
     }
     Ok((action.to_string(), rate))
 }
@@ -189,6 +302,11 @@ impl Cli {
             timeout: self.timeout,
             rate_limits: self.rate_limits.iter().cloned().collect(),
             interval: self.effective_interval(),
+            deploy_interval: self.deploy_interval.unwrap_or(if self.demo {
+                self.effective_interval()
+            } else {
+                self.effective_interval().max(Duration::from_secs(600))
+            }),
             bind_poll_timeout: self.bind_poll_timeout,
             records_max_age: self.deploy_max_age,
         }
@@ -259,9 +377,56 @@ mod tests {
                 ("DescribeHostUpdateRecordDetail".to_string(), 2.5)
             ]
         );
-        for bad in ["Describe", "=5", "A=0", "A=-1", "A=fast", "A b=1", "A=inf"] {
+        for bad in [
+            "Describe", "=5", "A=0", "A=-1", "A=fast", "A b=1", "A=inf", "A=1e-20", "A=NaN",
+            "A=1e300",
+        ] {
             assert!(parse_rate_limit(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn numbers_are_range_checked_and_the_error_names_the_flag() {
+        for (flag, bad) in [
+            ("--web.max-connections", "0"),
+            ("--web.max-connections", "-1"),
+            ("--web.max-connections", "99999999999999999999"),
+            ("--web.write-timeout", "0s"),
+            ("--web.write-timeout", "99999999y"),
+            ("--collector.stale-intervals", "0"),
+            ("--collector.stale-intervals", "4294967295"),
+            ("--collector.interval", "500ms"),
+            ("--collector.interval", "200y"),
+            ("--collector.concurrency", "0"),
+            ("--collector.deploy.max-age", "584000000y"),
+            ("--tencentcloud.timeout", "0s"),
+            ("--tencentcloud.timeout", "1y"),
+            ("--collector.bind.poll-timeout", "3650d"),
+            ("--demo.certificates", "1000000000"),
+            ("--debug.panic-collector", "nosuch"),
+            ("--debug.panic-collector", "bind:0"),
+        ] {
+            let error = Cli::try_parse_from(["x", &format!("{flag}={bad}")])
+                .expect_err(&format!("{flag}={bad}"))
+                .to_string();
+            assert!(error.contains(flag), "{flag}={bad}: {error}");
+        }
+        let cli = Cli::try_parse_from([
+            "x",
+            "--web.write-timeout=2s",
+            "--debug.panic-collector=bind:2",
+        ])
+        .expect("valid");
+        assert_eq!(cli.write_timeout, Duration::from_secs(2));
+        assert_eq!(cli.panic_collector, Some(("bind".to_string(), 2)));
+    }
+
+    #[test]
+    fn the_test_hook_is_not_in_the_help() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("debug.panic-collector"));
+        assert!(help.contains("web.write-timeout"));
     }
 
     #[test]

@@ -3,7 +3,13 @@
 //! Every (account, collector) pair is one task: run, publish, sleep until `interval` after the
 //! run started. A run that takes longer than the interval is followed by the next one at once:
 //! runs are skipped, never stacked, and one slow or failing collector never delays another.
+//!
+//! Each task is supervised: one that panics or returns is logged at `error`, published as
+//! `tencentcloud_ssl_collector_success 0` at once (its data stays until its staleness bound),
+//! counted in `tencentcloud_ssl_collector_restarts_total`, and started again, with a fresh
+//! collector (no state of the dead one is trusted), after an exponential backoff.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::collector::Collector;
 use crate::metrics::{Exposition, RunReport};
 use crate::readiness::Readiness;
+use crate::telemetry::Telemetry;
 
 /// Where a collector task publishes, and when it stops.
 #[derive(Clone)]
@@ -24,30 +31,152 @@ pub(crate) struct Schedule {
     pub stale_intervals: u32,
     pub exposition: Arc<Exposition>,
     pub readiness: Arc<Readiness>,
+    /// Where restarts are counted.
+    pub telemetry: Telemetry,
     pub shutdown: CancellationToken,
+    /// Test hook of the hidden `--debug.panic-collector` flag; `None` in normal operation.
+    pub deliberate_panics: Option<Arc<DeliberatePanics>>,
+}
+
+/// The hidden `--debug.panic-collector=NAME:TIMES` flag: the next TIMES runs of collector NAME
+/// (any account, across restarts) start by panicking, so the tests of the real binary can watch
+/// a supervised collector die and come back.
+#[derive(Debug)]
+pub(crate) struct DeliberatePanics {
+    pub collector: String,
+    pub left: AtomicU32,
+}
+
+impl DeliberatePanics {
+    /// Whether this run of `collector` must panic (and counts it).
+    fn due(&self, collector: &str) -> bool {
+        collector == self.collector && deliberate_panic_due(Some(&self.left))
+    }
 }
 
 /// Most per-item errors logged for one run; the rest are counted.
 const LOGGED_ERRORS: usize = 5;
+/// First pause before a dead collector is started again; doubles with each death in a row.
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest pause before a restart.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(300);
+/// A collector that lived this long before dying starts its backoff from the beginning again.
+const HEALTHY_LIFETIME: Duration = Duration::from_secs(600);
 
-/// Spawns the task that runs `collector` until shutdown.
-pub(crate) fn spawn<C: Collector>(collector: C, schedule: Schedule) -> tokio::task::JoinHandle<()> {
-    schedule.readiness.expect_one();
-    tokio::spawn(run(collector, schedule))
+/// Pause before restart number `deaths` (0-based) of a row of deaths.
+fn restart_backoff(deaths: u32) -> Duration {
+    RESTART_BACKOFF
+        .saturating_mul(1u32 << deaths.min(16))
+        .min(MAX_RESTART_BACKOFF)
 }
 
-async fn run<C: Collector>(mut collector: C, schedule: Schedule) {
+/// Spawns the supervised task that runs a collector made by `make` until shutdown; `make` is
+/// called again for every restart.
+pub(crate) fn spawn<C, F>(make: F, schedule: Schedule) -> tokio::task::JoinHandle<()>
+where
+    C: Collector,
+    F: Fn() -> C + Send + 'static,
+{
+    schedule.readiness.expect_one();
+    tokio::spawn(supervise(make, schedule))
+}
+
+/// The text of a panic payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+async fn supervise<C, F>(make: F, schedule: Schedule)
+where
+    C: Collector,
+    F: Fn() -> C + Send + 'static,
+{
+    // Readiness counts a first run once, whichever incarnation (or death) ends it.
+    let first_done = Arc::new(AtomicBool::new(false));
+    let mut deaths = 0u32;
+    loop {
+        let collector = make();
+        let name = collector.name();
+        let account = schedule.account.as_str();
+        let born = Instant::now();
+        let task = tokio::spawn(run(collector, schedule.clone(), Arc::clone(&first_done)));
+        // On shutdown the task sees the same token and returns at once.
+        let outcome = task.await;
+        if schedule.shutdown.is_cancelled() {
+            return;
+        }
+        match outcome {
+            Ok(()) => tracing::error!(
+                account,
+                collector = name,
+                "collector task returned unexpectedly; restarting it"
+            ),
+            Err(error) if error.is_panic() => {
+                let payload = error.into_panic();
+                tracing::error!(
+                    account,
+                    collector = name,
+                    panic = panic_message(payload.as_ref()),
+                    "collector task panicked; restarting it"
+                );
+            }
+            Err(error) => tracing::error!(
+                account,
+                collector = name,
+                error = %error,
+                "collector task ended; restarting it"
+            ),
+        }
+        schedule.exposition.mark_failed(account, name);
+        schedule.telemetry.collector_restarted(account, name);
+        if !first_done.swap(true, Ordering::AcqRel) {
+            schedule.readiness.first_run_done();
+        }
+        if born.elapsed() >= HEALTHY_LIFETIME {
+            deaths = 0;
+        }
+        let backoff = restart_backoff(deaths);
+        deaths = deaths.saturating_add(1);
+        tokio::select! {
+            _ = schedule.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+    }
+}
+
+/// Whether a countdown of deliberate panics has one left (and takes it).
+fn deliberate_panic_due(hook: Option<&AtomicU32>) -> bool {
+    hook.is_some_and(|left| {
+        left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    })
+}
+
+async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc<AtomicBool>) {
     let name = collector.name();
     let account = schedule.account.as_str();
-    let mut first = true;
     loop {
+        if schedule
+            .deliberate_panics
+            .as_ref()
+            .is_some_and(|hook| hook.due(name))
+        {
+            panic!("--debug.panic-collector: deliberate panic of the {name} collector");
+        }
         let started = Instant::now();
         let outcome = tokio::select! {
             _ = schedule.shutdown.cancelled() => return,
             outcome = collector.collect() => outcome,
         };
         let duration = started.elapsed();
-        let keep_for = schedule.interval.max(duration) * schedule.stale_intervals.max(1);
+        let keep_for = schedule
+            .interval
+            .max(duration)
+            .saturating_mul(schedule.stale_intervals.max(1));
         let report = match outcome {
             Ok(collected) => {
                 for error in collected.errors.iter().take(LOGGED_ERRORS) {
@@ -96,9 +225,8 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule) {
             }
         };
         schedule.exposition.publish(account, name, report);
-        if first {
+        if !first_done.swap(true, Ordering::AcqRel) {
             schedule.readiness.first_run_done();
-            first = false;
         }
         tokio::select! {
             _ = schedule.shutdown.cancelled() => return,
@@ -122,4 +250,122 @@ pub(crate) fn spawn_housekeeping(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{CollectError, Collected};
+    use crate::metrics::Snapshot;
+
+    /// A collector that panics on its first `panics` runs (across incarnations), then succeeds.
+    struct Flaky {
+        panics: Arc<AtomicU32>,
+        runs: Arc<AtomicU32>,
+    }
+
+    impl Collector for Flaky {
+        fn name(&self) -> &'static str {
+            "certificates"
+        }
+
+        fn collect(
+            &mut self,
+        ) -> impl std::future::Future<Output = Result<Collected, CollectError>> + Send {
+            let panics = Arc::clone(&self.panics);
+            let runs = Arc::clone(&self.runs);
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                if deliberate_panic_due(Some(&panics)) {
+                    panic!("flaky collector");
+                }
+                Ok(Collected {
+                    snapshot: Snapshot::default(),
+                    errors: Vec::new(),
+                })
+            }
+        }
+    }
+
+    fn schedule(exposition: &Arc<Exposition>, telemetry: &Telemetry) -> Schedule {
+        Schedule {
+            account: "a".to_string(),
+            interval: Duration::from_secs(3600),
+            stale_intervals: 3,
+            exposition: Arc::clone(exposition),
+            readiness: Arc::new(Readiness::new()),
+            telemetry: telemetry.clone(),
+            shutdown: CancellationToken::new(),
+            deliberate_panics: None,
+        }
+    }
+
+    fn success(exposition: &Exposition) -> Option<String> {
+        let prepared = exposition.prepared(false);
+        let text: Vec<u8> = prepared.chunks.iter().flat_map(|c| c.to_vec()).collect();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find(|l| l.starts_with("tencentcloud_ssl_collector_success{"))
+            .map(str::to_string)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_collector_reports_failure_is_counted_and_restarts_with_backoff() {
+        let telemetry = Telemetry::new();
+        let exposition = Arc::new(Exposition::new(telemetry.clone(), "v", "r"));
+        let schedule = schedule(&exposition, &telemetry);
+        let readiness = Arc::clone(&schedule.readiness);
+        let shutdown = schedule.shutdown.clone();
+        let (panics, runs) = (Arc::new(AtomicU32::new(2)), Arc::new(AtomicU32::new(0)));
+        let make = {
+            let (panics, runs) = (Arc::clone(&panics), Arc::clone(&runs));
+            move || Flaky {
+                panics: Arc::clone(&panics),
+                runs: Arc::clone(&runs),
+            }
+        };
+        let task = spawn(make, schedule);
+        // The first death: success 0 at once, ready (the first run ended), one restart counted.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            success(&exposition).as_deref(),
+            Some("tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0")
+        );
+        assert!(readiness.is_ready());
+        // Backoff 1 s, then a second death, backoff 2 s, then a good run.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "still backing off");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            success(&exposition).as_deref(),
+            Some("tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 1")
+        );
+        assert!(telemetry.render().contains(
+            "tencentcloud_ssl_collector_restarts_total{account=\"a\",collector=\"certificates\"} 2"
+        ));
+        shutdown.cancel();
+        task.await.expect("supervisor ends on shutdown");
+    }
+
+    #[test]
+    fn the_test_hook_panics_only_the_named_collector_as_often_as_asked() {
+        let hook = DeliberatePanics {
+            collector: "bind".to_string(),
+            left: AtomicU32::new(2),
+        };
+        assert!(!hook.due("certificates"));
+        assert!(hook.due("bind"));
+        assert!(hook.due("bind"));
+        assert!(!hook.due("bind"));
+    }
+
+    #[test]
+    fn restart_backoff_doubles_and_is_capped() {
+        assert_eq!(restart_backoff(0), Duration::from_secs(1));
+        assert_eq!(restart_backoff(3), Duration::from_secs(8));
+        assert_eq!(restart_backoff(40), MAX_RESTART_BACKOFF);
+    }
 }

@@ -1,5 +1,6 @@
-//! The HTTP server under abuse: idle and slow clients cannot starve scrapes, and a burst of
-//! concurrent scrapers gets only correct answers.
+//! The HTTP server under abuse: idle and slow clients cannot starve scrapes, clients that never
+//! read are cut and free their slots, the rate limit answers 429, and a burst of concurrent
+//! scrapers gets only correct answers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,16 +12,32 @@ use crate::metrics::{Exposition, Family, RunReport, SnapshotBuilder};
 use crate::readiness::Readiness;
 use crate::server::{self, ServerConfig, ServerState};
 use crate::telemetry::Telemetry;
-use crate::web_config::WebConfig;
+use crate::web_config::{FrontDoor, WebConfig};
 
 /// A server with 2,000 series on a free port, its address, and the handle that stops it.
 async fn serve(
     max_connections: usize,
     header_read_timeout: Duration,
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let exposition = Arc::new(Exposition::new(Telemetry::new(), "test", "test"));
+    let config = ServerConfig {
+        max_connections,
+        header_read_timeout,
+        ..ServerConfig::default()
+    };
+    let (addr, stop, _) = serve_with(config, WebConfig::default(), 2000).await;
+    (addr, stop)
+}
+
+/// A server with `series` series, `config` and `web`; also returns its telemetry.
+async fn serve_with(
+    config: ServerConfig,
+    web: WebConfig,
+    series: usize,
+) -> (String, tokio::sync::oneshot::Sender<()>, Telemetry) {
+    let telemetry = Telemetry::new();
+    let exposition = Arc::new(Exposition::new(telemetry.clone(), "test", "test"));
     let mut builder = SnapshotBuilder::new("default");
-    for i in 0..2000 {
+    for i in 0..series {
         builder.sample(Family::CertificateNotAfter, &[&format!("cert-{i}")], 1.7e9);
     }
     exposition.publish(
@@ -34,14 +51,11 @@ async fn serve(
         },
     );
     let state = Arc::new(ServerState {
-        config: ServerConfig {
-            max_connections,
-            header_read_timeout,
-            ..ServerConfig::default()
-        },
-        web: WebConfig::default(),
+        config,
+        web: Arc::new(FrontDoor::new(None, web, telemetry.clone())),
         exposition,
         readiness: Arc::new(Readiness::new()),
+        telemetry: telemetry.clone(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
@@ -49,7 +63,139 @@ async fn serve(
     tokio::spawn(server::run(listener, state, async move {
         let _ = stopped.await;
     }));
-    (addr, stop)
+    (addr, stop, telemetry)
+}
+
+/// A client that asks for `/metrics` with a small receive window and never reads the answer.
+async fn never_reads(addr: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut stream = socket
+        .connect(addr.parse().expect("address"))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    stream
+}
+
+fn counter(telemetry: &Telemetry, series: &str) -> f64 {
+    telemetry
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_are_cut_and_free_their_slots() {
+    let config = ServerConfig {
+        max_connections: 4,
+        write_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    // About 4 MB of plain text: far more than the socket buffers of a client that never reads.
+    let (addr, _stop, telemetry) = serve_with(config, WebConfig::default(), 40_000).await;
+    let mut stuck = Vec::new();
+    for _ in 0..8 {
+        stuck.push(never_reads(&addr).await);
+    }
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("answered despite clients that never read");
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.expect("a whole body");
+    assert!(body.contains("cert-39999"));
+    let cut = r#"tencentcloud_ssl_web_connections_dropped_total{reason="write_timeout"}"#;
+    assert!(counter(&telemetry, cut) >= 4.0, "{}", telemetry.render());
+    drop(stuck);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_rate_limit_is_429_and_counted() {
+    let web = WebConfig::parse(
+        "rate_limit:\n  interval: 1h\n  burst: 2\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+        std::path::Path::new("."),
+    )
+    .expect("valid");
+    let (addr, _stop, telemetry) = serve_with(ServerConfig::default(), web, 10).await;
+    let url = format!("http://{addr}/-/healthy");
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = reqwest::get(&url).await.expect("answer");
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert_eq!(response.headers()["x-frame-options"], "deny");
+            assert_eq!(response.text().await.expect("body"), "Too Many Requests\n");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+    let limited = r#"tencentcloud_ssl_web_requests_rejected_total{reason="rate_limited"}"#;
+    assert_eq!(counter(&telemetry, limited), 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_password_is_answered_during_a_storm_of_guesses() {
+    let hash = bcrypt::hash("right", 8).expect("hash");
+    let web = WebConfig::parse(
+        &format!("basic_auth_users:\n  prometheus: '{hash}'\n"),
+        std::path::Path::new("."),
+    )
+    .expect("valid");
+    let (addr, _stop, telemetry) = serve_with(ServerConfig::default(), web, 10).await;
+    let url = format!("http://{addr}/metrics");
+    let client = reqwest::Client::new();
+    // The first right scrape pays for one hash; later ones are answered from the cache.
+    let first = client
+        .get(&url)
+        .basic_auth("prometheus", Some("right"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(first.status(), 200);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut storm = Vec::new();
+    for worker in 0..16 {
+        let (client, url, stop) = (client.clone(), url.clone(), Arc::clone(&stop));
+        storm.push(tokio::spawn(async move {
+            let mut guess = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                guess += 1;
+                let _ = client
+                    .get(&url)
+                    .basic_auth("prometheus", Some(format!("guess-{worker}-{guess}")))
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..20 {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(2),
+            client
+                .get(&url)
+                .basic_auth("prometheus", Some("right"))
+                .send(),
+        )
+        .await
+        .expect("not queued behind the guesses")
+        .expect("answer");
+        assert_eq!(answer.status(), 200);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in storm {
+        let _ = task.await;
+    }
+    let refused = r#"tencentcloud_ssl_web_requests_rejected_total{reason="unauthorized"}"#;
+    assert!(counter(&telemetry, refused) >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

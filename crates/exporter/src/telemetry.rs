@@ -1,14 +1,66 @@
-//! The exporter's own live metrics about its API traffic, kept in a `prometheus` registry.
+//! The exporter's own live metrics, kept in a `prometheus` registry: its API traffic, the front
+//! door (requests refused, connections dropped, web configuration reloads) and collector
+//! restarts.
 //!
-//! These counters move during a collection, so they are not part of a collector snapshot: the
-//! exposition module renders this registry into a small tail at most once a second and serves it
-//! after the prepared snapshot bytes.
+//! These move between collections, so they are not part of a collector snapshot: the exposition
+//! module renders this registry into a small tail at most once a second and serves it after the
+//! prepared snapshot bytes.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 
 /// Metric names of this module (the rest of the contract lives in `metrics::contract`).
 pub const API_REQUESTS_TOTAL: &str = "tencentcloud_ssl_api_requests_total";
 pub const API_REQUEST_DURATION_SECONDS: &str = "tencentcloud_ssl_api_request_duration_seconds";
+pub const WEB_REQUESTS_REJECTED_TOTAL: &str = "tencentcloud_ssl_web_requests_rejected_total";
+pub const WEB_CONNECTIONS_DROPPED_TOTAL: &str = "tencentcloud_ssl_web_connections_dropped_total";
+pub const WEB_CONFIG_LAST_RELOAD_SUCCESSFUL: &str =
+    "tencentcloud_ssl_web_config_last_reload_successful";
+pub const WEB_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
+    "tencentcloud_ssl_web_config_last_reload_success_timestamp_seconds";
+pub const COLLECTOR_RESTARTS_TOTAL: &str = "tencentcloud_ssl_collector_restarts_total";
+
+/// Why a request was refused (`reason` of [`WEB_REQUESTS_REJECTED_TOTAL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Missing or wrong basic-auth credentials (401).
+    Unauthorized,
+    /// Over the web configuration's `rate_limit` (429).
+    RateLimited,
+    /// New credentials while too many requests already wait for bcrypt (429).
+    HashingBusy,
+}
+
+impl Rejection {
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Rejection::Unauthorized => "unauthorized",
+            Rejection::RateLimited => "rate_limited",
+            Rejection::HashingBusy => "hashing_busy",
+        }
+    }
+}
+
+/// Why a connection was cut (`reason` of [`WEB_CONNECTIONS_DROPPED_TOTAL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The client accepted no bytes of a response for `--web.write-timeout`.
+    WriteTimeout,
+    /// The TLS handshake did not finish within the header timeout.
+    TlsHandshakeTimeout,
+}
+
+impl Cut {
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cut::WriteTimeout => "write_timeout",
+            Cut::TlsHandshakeTimeout => "tls_handshake_timeout",
+        }
+    }
+}
 
 /// Registry plus handles to its metrics; one per process, shared by every account's client.
 #[derive(Debug, Clone)]
@@ -19,6 +71,23 @@ pub struct Telemetry {
     pub api_requests: IntCounterVec,
     /// Latency of single API attempts (retries counted separately), by account and action.
     pub api_request_duration: HistogramVec,
+    /// Requests refused before reaching a handler, by reason ([`Rejection`]).
+    pub web_requests_rejected: IntCounterVec,
+    /// Connections cut by the server, by reason ([`Cut`]).
+    pub web_connections_dropped: IntCounterVec,
+    /// 1 if the last (re)load of `--web.config.file` succeeded, 0 if the last good one is kept.
+    pub web_config_last_reload_successful: IntGauge,
+    /// When the web configuration was last loaded successfully (unix seconds).
+    pub web_config_last_reload_success_timestamp: Gauge,
+    /// Collector tasks restarted after a panic or an unexpected exit, by account and collector.
+    pub collector_restarts: IntCounterVec,
+}
+
+/// A metric definition that is static and valid, registered once in a fresh registry.
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    // Registering a fresh, uniquely named metric in a fresh registry cannot fail.
+    let _ = registry.register(Box::new(metric.clone()));
+    metric
 }
 
 impl Telemetry {
@@ -43,17 +112,98 @@ impl Telemetry {
             &["account", "action"],
         )
         .expect("static metric definition is valid");
-        registry
-            .register(Box::new(api_requests.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(api_request_duration.clone()))
-            .expect("registered once");
-        Telemetry {
-            registry,
-            api_requests,
-            api_request_duration,
+        let web_requests_rejected = IntCounterVec::new(
+            Opts::new(
+                WEB_REQUESTS_REJECTED_TOTAL,
+                "HTTP requests refused before any handler: unauthorized (401), rate_limited (429, the web config's rate_limit) or hashing_busy (429, new credentials while too many wait for bcrypt).",
+            ),
+            &["reason"],
+        )
+        .expect("static metric definition is valid");
+        let web_connections_dropped = IntCounterVec::new(
+            Opts::new(
+                WEB_CONNECTIONS_DROPPED_TOTAL,
+                "HTTP connections cut by the server: write_timeout (the client accepted no bytes for --web.write-timeout) or tls_handshake_timeout.",
+            ),
+            &["reason"],
+        )
+        .expect("static metric definition is valid");
+        let web_config_last_reload_successful = IntGauge::new(
+            WEB_CONFIG_LAST_RELOAD_SUCCESSFUL,
+            "Whether the last reload of --web.config.file (and the TLS files it names) succeeded; 0 means the last good configuration is still served.",
+        )
+        .expect("static metric definition is valid");
+        let web_config_last_reload_success_timestamp = Gauge::new(
+            WEB_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
+            "When --web.config.file (and the TLS files it names) was last loaded successfully.",
+        )
+        .expect("static metric definition is valid");
+        let collector_restarts = IntCounterVec::new(
+            Opts::new(
+                COLLECTOR_RESTARTS_TOTAL,
+                "Collector tasks restarted after a panic or an unexpected exit.",
+            ),
+            &["account", "collector"],
+        )
+        .expect("static metric definition is valid");
+        // Always present, so an alert on a reload failure has a series from the start.
+        web_config_last_reload_successful.set(1);
+        for reason in [
+            Rejection::Unauthorized,
+            Rejection::RateLimited,
+            Rejection::HashingBusy,
+        ] {
+            web_requests_rejected.with_label_values(&[reason.label()]);
         }
+        for reason in [Cut::WriteTimeout, Cut::TlsHandshakeTimeout] {
+            web_connections_dropped.with_label_values(&[reason.label()]);
+        }
+        Telemetry {
+            api_requests: register(&registry, api_requests),
+            api_request_duration: register(&registry, api_request_duration),
+            web_requests_rejected: register(&registry, web_requests_rejected),
+            web_connections_dropped: register(&registry, web_connections_dropped),
+            web_config_last_reload_successful: register(
+                &registry,
+                web_config_last_reload_successful,
+            ),
+            web_config_last_reload_success_timestamp: register(
+                &registry,
+                web_config_last_reload_success_timestamp,
+            ),
+            collector_restarts: register(&registry, collector_restarts),
+            registry,
+        }
+    }
+
+    /// Counts a refused request.
+    pub fn rejected(&self, reason: Rejection) {
+        self.web_requests_rejected
+            .with_label_values(&[reason.label()])
+            .inc();
+    }
+
+    /// Counts a connection the server cut.
+    pub fn dropped(&self, reason: Cut) {
+        self.web_connections_dropped
+            .with_label_values(&[reason.label()])
+            .inc();
+    }
+
+    /// Records the outcome of a web configuration (re)load.
+    pub fn web_config_reloaded(&self, ok: bool) {
+        self.web_config_last_reload_successful.set(i64::from(ok));
+        if ok {
+            let now = tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0;
+            self.web_config_last_reload_success_timestamp.set(now);
+        }
+    }
+
+    /// Counts a collector restart.
+    pub fn collector_restarted(&self, account: &str, collector: &str) {
+        self.collector_restarts
+            .with_label_values(&[account, collector])
+            .inc();
     }
 
     /// Records one attempt.
@@ -106,5 +256,28 @@ mod tests {
             "tencentcloud_ssl_api_requests_total{account=\"default\",action=\"DescribeCertificates\",code=\"OK\"} 1"
         ));
         assert!(text.contains("tencentcloud_ssl_api_request_duration_seconds_count{account=\"default\",action=\"DescribeCertificates\"} 2"));
+    }
+
+    #[test]
+    fn front_door_metrics_start_at_zero_and_count() {
+        let telemetry = Telemetry::new();
+        let text = telemetry.render();
+        assert!(text
+            .contains("tencentcloud_ssl_web_requests_rejected_total{reason=\"rate_limited\"} 0"));
+        assert!(text.contains("tencentcloud_ssl_web_config_last_reload_successful 1"));
+        telemetry.rejected(Rejection::Unauthorized);
+        telemetry.dropped(Cut::WriteTimeout);
+        telemetry.web_config_reloaded(false);
+        telemetry.collector_restarted("a", "bind");
+        let text = telemetry.render();
+        assert!(text
+            .contains("tencentcloud_ssl_web_requests_rejected_total{reason=\"unauthorized\"} 1"));
+        assert!(text.contains(
+            "tencentcloud_ssl_web_connections_dropped_total{reason=\"write_timeout\"} 1"
+        ));
+        assert!(text.contains("tencentcloud_ssl_web_config_last_reload_successful 0"));
+        assert!(text.contains(
+            "tencentcloud_ssl_collector_restarts_total{account=\"a\",collector=\"bind\"} 1"
+        ));
     }
 }

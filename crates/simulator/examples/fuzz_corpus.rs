@@ -67,23 +67,32 @@ fn main() {
         );
         write(&api, &format!("detail-{i}"), &detail);
     }
-    for kind in [RecordKind::UploadUpdate, RecordKind::Update] {
+    for kind in [
+        RecordKind::UploadUpdate,
+        RecordKind::Update,
+        RecordKind::Deploy,
+    ] {
         let (list, detail) = match kind {
             RecordKind::UploadUpdate => (
                 "DescribeHostUploadUpdateRecord",
                 "DescribeHostUploadUpdateRecordDetail",
             ),
             RecordKind::Update => ("DescribeHostUpdateRecord", "DescribeHostUpdateRecordDetail"),
+            RecordKind::Deploy => ("DescribeHostDeployRecord", "DescribeHostDeployRecordDetail"),
         };
-        write(&api, list, &answer(list, json!({"Limit": 3}), ms));
         if let Some(record) = dataset.records_of(kind).next() {
-            // The documented types: integers for upload updates, strings for updates.
+            let list_request = json!({"Limit": 3, "CertificateId": record.cert_id});
+            write(&api, list, &answer(list, list_request, ms));
+            // The documented types: integers for upload updates and deploys, strings for updates.
             let request = match kind {
                 RecordKind::UploadUpdate => {
                     json!({"DeployRecordId": record.id, "Limit": 200, "Offset": 0})
                 }
                 RecordKind::Update => {
                     json!({"DeployRecordId": record.id.to_string(), "Limit": "200", "Offset": "0"})
+                }
+                RecordKind::Deploy => {
+                    json!({"DeployRecordId": record.id.to_string(), "Limit": 200, "Offset": 0})
                 }
             };
             write(&api, detail, &answer(detail, request, ms));

@@ -116,6 +116,20 @@ pub struct Certificate {
     pub task_fails: bool,
     /// Seconds a fresh bind task takes.
     pub task_seconds: i64,
+    /// `HostingStatus` (-1 not hosted, 0 hosting, 5 replacing, 10 done).
+    pub hosting_status: i64,
+    /// `AutoRenewFlag` is 1.
+    pub auto_renew: bool,
+    /// `RenewAble`.
+    pub renewable: bool,
+    /// `HasRenewOrder`: the ID of the renewal certificate on order, or empty.
+    pub renew_order: String,
+    /// `HostingRenewCertId`: the successor a hosted renewal created, or empty.
+    pub successor: String,
+    /// `Deployable`: issued and not expired.
+    pub deployable: bool,
+    /// The `CertificateType` is answered in lower case (as the official example does).
+    pub lower_case_type: bool,
 }
 
 /// A resource of a rollout entry, with its timeline.
@@ -127,6 +141,9 @@ pub struct Item {
     pub outcome: ItemState,
     pub pending_until: i64,
     pub running_until: i64,
+    /// Answered with a `Status` no decoder can read (`"in progress"`): the exporter must skip
+    /// it, say so, and keep the rest of the record.
+    pub garbled: bool,
 }
 
 impl Item {
@@ -324,9 +341,33 @@ impl Dataset {
                 bindings,
                 task_fails: false,
                 task_seconds: rng.range(1, spec.max_task_seconds.max(1) as u64) as i64,
+                hosting_status: *rng.pick(&[-1, -1, -1, 0, 5, 10]),
+                auto_renew: rng.chance(0.3),
+                renewable: rng.chance(0.7),
+                renew_order: if rng.chance(0.15) {
+                    cert_id(&mut rng)
+                } else {
+                    String::new()
+                },
+                successor: if rng.chance(0.1) {
+                    cert_id(&mut rng)
+                } else {
+                    String::new()
+                },
+                deployable: status == 1 && not_after > now,
+                lower_case_type: rng.chance(0.3),
             });
         }
-        // Fixed features every demo shows: a failed bind task and a region query error.
+        // Fixed features every demo shows: a certificate about to expire that nothing renews,
+        // a failed bind task and a region query error.
+        if let Some(cert) = certificates
+            .iter_mut()
+            .find(|c| c.not_after > now && c.not_after < now + 28 * DAY)
+        {
+            cert.auto_renew = false;
+            cert.renew_order.clear();
+            cert.successor.clear();
+        }
         if let Some(cert) = certificates.get_mut(3) {
             cert.task_fails = true;
         }
@@ -359,10 +400,10 @@ impl Dataset {
             return records;
         }
         for index in 0..spec.records {
-            let kind = if index % 3 == 2 {
-                RecordKind::Update
-            } else {
-                RecordKind::UploadUpdate
+            let kind = match index % 5 {
+                2 => RecordKind::Update,
+                4 => RecordKind::Deploy,
+                _ => RecordKind::UploadUpdate,
             };
             let cert = rng.pick(certificates);
             let old = rng.pick(certificates);
@@ -379,7 +420,12 @@ impl Dataset {
             let window = spec.live_window_seconds.max(2);
             let mut entries = Vec::new();
             let mut deploy_items = Vec::new();
-            let type_count = rng.range(1, 3);
+            // A deploy record deploys to one resource type in one region.
+            let type_count = if kind == RecordKind::Deploy {
+                1
+            } else {
+                rng.range(1, 3)
+            };
             for _ in 0..type_count {
                 let resource_type = if rng.chance(0.5) {
                     *rng.pick(REGIONAL_TYPES)
@@ -413,6 +459,7 @@ impl Dataset {
                         ""
                     };
                     deploy_items.push(Item {
+                        garbled: false,
                         id: item_id,
                         resource_type,
                         region,
@@ -420,6 +467,12 @@ impl Dataset {
                         pending_until,
                         running_until,
                     });
+                }
+            }
+            if kind == RecordKind::Deploy {
+                let region = deploy_items.first().map_or("", |i| i.region);
+                for item in &mut deploy_items {
+                    item.region = region;
                 }
             }
             let deploy_end = deploy_items
@@ -471,6 +524,27 @@ impl Dataset {
                 entries,
             });
         }
+        // Fixed features every demo shows: an item with a status code no doc lists, and an item
+        // whose status cannot be decoded at all, each in a finished record of the last 30 days.
+        let finished = |r: &&mut Record| r.created < now - 3600 && r.created >= now - 25 * DAY;
+        if let Some(record) = records
+            .iter_mut()
+            .filter(finished)
+            .find(|r| r.kind == RecordKind::UploadUpdate)
+        {
+            if let Some(item) = record.entries[0].items.first_mut() {
+                item.outcome = ItemState::Undocumented;
+            }
+        }
+        if let Some(record) = records
+            .iter_mut()
+            .filter(finished)
+            .find(|r| r.kind == RecordKind::Update && r.entries[0].items.len() > 1)
+        {
+            if let Some(item) = record.entries[0].items.last_mut() {
+                item.garbled = true;
+            }
+        }
         records.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
         records
     }
@@ -518,9 +592,26 @@ impl Dataset {
                 "DescribeHostUpdateRecord",
                 "DescribeHostUpdateRecordDetail",
             ),
+            (
+                RecordKind::Deploy,
+                "DescribeHostDeployRecord",
+                "DescribeHostDeployRecordDetail",
+            ),
         ] {
             let records: Vec<&Record> = self.records_of(kind).collect();
-            calls.insert(list, pages(records.len() as u64, 100));
+            let list_pages = if kind == RecordKind::Deploy {
+                // Listed per certificate: at least one call each.
+                self.certificates
+                    .iter()
+                    .map(|c| {
+                        let of_cert = records.iter().filter(|r| r.cert_id == c.id).count();
+                        pages(of_cert as u64, 100)
+                    })
+                    .sum()
+            } else {
+                pages(records.len() as u64, 100)
+            };
+            calls.insert(list, list_pages);
             let detail_pages: u64 = records
                 .iter()
                 .filter(|r| r.created >= now - max_age_seconds)
@@ -649,8 +740,14 @@ mod tests {
             .filter(|r| r.created >= d.spec.now - 30 * DAY)
             .count() as u64;
         assert!(
-            calls["DescribeHostUploadUpdateRecordDetail"] + calls["DescribeHostUpdateRecordDetail"]
+            calls["DescribeHostUploadUpdateRecordDetail"]
+                + calls["DescribeHostUpdateRecordDetail"]
+                + calls["DescribeHostDeployRecordDetail"]
                 >= recent
+        );
+        assert!(
+            calls["DescribeHostDeployRecord"] >= d.certificates.len() as u64,
+            "deploy records are listed per certificate"
         );
     }
 
@@ -663,6 +760,7 @@ mod tests {
             outcome: ItemState::Failed,
             pending_until: 10,
             running_until: 20,
+            garbled: false,
         };
         assert_eq!(item.status_at(5), ItemState::Pending);
         assert_eq!(item.status_at(10), ItemState::Running);

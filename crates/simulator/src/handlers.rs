@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{beijing as format_gmt8, iso_utc as format_rfc3339_utc};
 use crate::dataset::{Binding, Certificate, Dataset, Entry, Record};
-use crate::model::{certificate_state, ItemState, RecordKind};
+use crate::model::{certificate_state, deploy_list_code, ItemState, RecordKind};
 
 /// An API error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +176,8 @@ pub fn handle(
             record_detail(ctx, body, RecordKind::UploadUpdate)
         }
         "DescribeHostUpdateRecordDetail" => record_detail(ctx, body, RecordKind::Update),
+        "DescribeHostDeployRecord" => list_records(ctx, body, RecordKind::Deploy),
+        "DescribeHostDeployRecordDetail" => record_detail(ctx, body, RecordKind::Deploy),
         other => Err(SimError {
             code: "InvalidAction",
             message: format!("action {other:?} does not exist"),
@@ -212,7 +214,11 @@ fn certificate_json(cert: &Certificate, now: i64) -> Value {
         "CertificateId": cert.id,
         "Domain": cert.domain,
         "Alias": if cert.alias.is_empty() { Value::Null } else { Value::from(cert.alias.clone()) },
-        "CertificateType": cert.certificate_type,
+        "CertificateType": if cert.lower_case_type {
+            cert.certificate_type.to_lowercase()
+        } else {
+            cert.certificate_type.to_string()
+        },
         "Status": cert.status,
         "StatusName": certificate_state(cert.status),
         "CertBeginTime": format_gmt8(cert.not_before),
@@ -223,8 +229,12 @@ fn certificate_json(cert: &Certificate, now: i64) -> Value {
         "EncryptAlgorithm": "RSA",
         "IsExpiring": cert.not_after > now && cert.not_after - now < 30 * 86_400,
         "Tags": Value::Null,
-        "Deployable": true,
-        "HostingStatus": Value::Null,
+        "Deployable": cert.deployable,
+        "HostingStatus": cert.hosting_status,
+        "AutoRenewFlag": i64::from(cert.auto_renew),
+        "RenewAble": cert.renewable,
+        "HasRenewOrder": cert.renew_order,
+        "HostingRenewCertId": cert.successor,
     })
 }
 
@@ -518,6 +528,18 @@ fn task_detail(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, Si
 }
 
 fn record_row(record: &Record, now: i64) -> Value {
+    if record.kind == RecordKind::Deploy {
+        let first = record.entries.first().and_then(|e| e.items.first());
+        return json!({
+            "Id": record.id,
+            "CertId": record.cert_id,
+            "ResourceType": first.map_or("", |i| i.resource_type),
+            "Region": first.map_or("", |i| i.region),
+            "Status": deploy_list_code(record.status_at(now)),
+            "CreateTime": format_gmt8(record.created),
+            "UpdateTime": format_gmt8(record.updated_at(now)),
+        });
+    }
     let mut types: Vec<&str> = record
         .entries
         .iter()
@@ -556,6 +578,12 @@ fn list_records(
     let (offset, limit) = page(body, 10, ctx.cap(1000))?;
     let old_filter = body.get("OldCertificateId").and_then(Value::as_str);
     let new_filter = body.get("CertificateId").and_then(Value::as_str);
+    if kind == RecordKind::Deploy && new_filter.is_none_or(str::is_empty) {
+        return Err(SimError {
+            code: "MissingParameter",
+            message: "CertificateId is required".into(),
+        });
+    }
     let now = ctx.now();
     let matching: Vec<&Record> = ctx
         .dataset
@@ -581,7 +609,7 @@ fn counts(entry: &Entry, now: i64) -> [usize; 5] {
             ItemState::Failed | ItemState::RollbackFailed => c[2] += 1,
             ItemState::Running => c[3] += 1,
             ItemState::Pending => c[4] += 1,
-            ItemState::NoResource => {}
+            ItemState::NoResource | ItemState::Undocumented => {}
         }
     }
     c
@@ -609,7 +637,7 @@ fn detail_lists(
                     let status = item.status_at(now);
                     let (created, updated) = (entry.created, item.updated_at(now, entry.created));
                     let times = match record.kind {
-                        RecordKind::UploadUpdate => (format_rfc3339_utc(created), format_rfc3339_utc(updated)),
+                        RecordKind::UploadUpdate | RecordKind::Deploy => (format_rfc3339_utc(created), format_rfc3339_utc(updated)),
                         RecordKind::Update => (format_gmt8(created), format_gmt8(updated)),
                     };
                     json!({
@@ -620,7 +648,7 @@ fn detail_lists(
                         "InstanceName": format!("{}-{}", item.resource_type, item.id),
                         "Domains": [format!("d{}.example.com", item.id)],
                         "Protocol": "HTTPS",
-                        "Status": status.code(),
+                        "Status": if item.garbled { Value::from("in progress") } else { Value::from(status.code()) },
                         "ErrorMsg": if status == ItemState::Failed { Value::from("certificate deploy failed: listener busy") } else { Value::Null },
                         "CreateTime": times.0,
                         "UpdateTime": times.1,
@@ -682,7 +710,59 @@ fn record_detail(
                 "RecordDetailList": null_if_empty(detail_lists(record, entry, now, offset, limit)),
             }))
         }
+        RecordKind::Deploy => {
+            let entry = record
+                .entries
+                .first()
+                .ok_or_else(|| invalid("empty record"))?;
+            let c = counts(entry, now);
+            let items: Vec<Value> = entry
+                .items
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|item| deploy_item(record, entry, item, now))
+                .collect();
+            Ok(json!({
+                "TotalCount": c[0], "SuccessTotalCount": c[1], "FailedTotalCount": c[2],
+                "RunningTotalCount": c[3], "PendingTotalCount": c[4],
+                "DeployRecordDetailList": items,
+            }))
+        }
     }
+}
+
+/// An item of `DescribeHostDeployRecordDetail`, with every field api.json lists.
+fn deploy_item(record: &Record, entry: &Entry, item: &crate::dataset::Item, now: i64) -> Value {
+    let status = item.status_at(now);
+    json!({
+        "Id": item.id,
+        "CertId": record.cert_id,
+        "OldCertId": record.old_cert_id,
+        "InstanceId": format!("ins-{:08x}", item.id),
+        "InstanceName": format!("{}-{}", item.resource_type, item.id),
+        "ListenerId": if item.resource_type == "clb" { format!("lbl-{:08x}", item.id) } else { String::new() },
+        "ListenerName": "",
+        "Domains": [format!("d{}.example.com", item.id)],
+        "Protocol": "HTTPS",
+        "Status": if item.garbled { Value::from("in progress") } else { Value::from(status.code()) },
+        "ErrorMsg": if status == ItemState::Failed { "certificate deploy failed: listener busy" } else { "" },
+        "CreateTime": format_rfc3339_utc(entry.created),
+        "UpdateTime": format_rfc3339_utc(item.updated_at(now, entry.created)),
+        "SniSwitch": 0,
+        "Bucket": "",
+        "Namespace": "",
+        "SecretName": "",
+        "Port": 0,
+        "EnvId": "",
+        "TCBType": "",
+        "Region": item.region,
+        "Url": [],
+        "Algorithm": "RSA 2048",
+        "OldAlgorithm": "RSA 2048",
+        "InstanceStatus": "",
+        "ListenerStatus": "",
+    })
 }
 
 #[cfg(test)]

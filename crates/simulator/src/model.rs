@@ -15,7 +15,9 @@ pub fn rate_limit(action: &str) -> f64 {
         | "DescribeCertificateBindResourceTaskResult"
         | "DescribeCertificateBindResourceTaskDetail"
         | "DescribeHostUpdateRecord"
-        | "DescribeHostUpdateRecordDetail" => 10.0,
+        | "DescribeHostUpdateRecordDetail"
+        | "DescribeHostDeployRecord"
+        | "DescribeHostDeployRecordDetail" => 10.0,
         _ => 20.0,
     }
 }
@@ -57,12 +59,36 @@ pub enum RecordKind {
     UploadUpdate = 0,
     /// `DescribeHostUpdateRecord`: one certificate replaced by another.
     Update = 1,
+    /// `DescribeHostDeployRecord`: a certificate deployed to resources of one type, listed per
+    /// certificate.
+    Deploy = 2,
 }
 
 impl RecordKind {
     /// The `record_type` label.
     pub fn label(self) -> &'static str {
-        ["upload_update", "update"][self as usize]
+        ["upload_update", "update", "deploy"][self as usize]
+    }
+}
+
+/// A deploy record's list `Status`, as api.json documents it: 0 not started, 1 success,
+/// 2 failed. A rollout still in flight has not finished: 0.
+pub fn deploy_list_code(state: ItemState) -> i64 {
+    match state {
+        ItemState::Success | ItemState::RolledBack | ItemState::NoResource => 1,
+        ItemState::Failed | ItemState::RollbackFailed | ItemState::Undocumented => 2,
+        ItemState::Pending | ItemState::Running => 0,
+    }
+}
+
+/// The contract's `hosting_status` label of a `HostingStatus` code.
+pub fn hosting_label(code: i64) -> &'static str {
+    match code {
+        -1 => "not_hosted",
+        0 => "hosting",
+        5 => "replacing",
+        10 => "done",
+        _ => "unknown",
     }
 }
 
@@ -96,6 +122,9 @@ pub enum ItemState {
     RolledBack = 4,
     RollbackFailed = 5,
     NoResource = 6,
+    /// A code no doc lists (the official upload-update example answers 7): the exporter must
+    /// show it as `unknown`, not drop it.
+    Undocumented = 7,
 }
 
 impl ItemState {
@@ -125,6 +154,7 @@ impl ItemState {
             "rollback_success",
             "rollback_failed",
             "no_resource",
+            "unknown",
         ][self as usize]
     }
 
@@ -155,5 +185,9 @@ mod tests {
             10.0
         );
         assert_eq!(rate_limit("DescribeCertificates"), 20.0);
+        assert_eq!(rate_limit("DescribeHostDeployRecord"), 10.0);
+        assert_eq!(rate_limit("DescribeHostDeployRecordDetail"), 10.0);
+        assert_eq!(deploy_list_code(ItemState::Running), 0);
+        assert_eq!(RecordKind::Deploy.label(), "deploy");
     }
 }

@@ -9,7 +9,10 @@ use std::fmt::Write as _;
 
 use crate::dataset::{Binding, Dataset, Entry};
 use crate::handlers::Tasks;
-use crate::model::{certificate_state, ItemState, Operation, RecordKind, TASK_STATES};
+use crate::model::{
+    certificate_state, deploy_list_code, hosting_label, ItemState, Operation, RecordKind,
+    TASK_STATES,
+};
 
 /// Exposition lines of one account, written as the metrics contract (README) specifies them.
 struct Lines {
@@ -77,6 +80,22 @@ pub fn truth(
             &one,
             cert.not_before as f64,
         );
+        let yes_no = |b: bool| if b { "true" } else { "false" };
+        let expiring = cert.not_after > now && cert.not_after - now < 30 * 86_400;
+        out.line(
+            "certificate_renewal_info",
+            &[
+                ("certificate_id", id),
+                ("hosting_status", hosting_label(cert.hosting_status)),
+                ("auto_renew", yes_no(cert.auto_renew)),
+                ("renewable", yes_no(cert.renewable)),
+                ("renew_order_certificate_id", &cert.renew_order),
+                ("successor_certificate_id", &cert.successor),
+                ("deployable", yes_no(cert.deployable)),
+                ("expiring", yes_no(expiring)),
+            ],
+            1.0,
+        );
 
         let Some(task) = tasks.latest(id) else {
             continue;
@@ -86,7 +105,8 @@ pub fn truth(
             (true, false) => 1,
             (true, true) => 2,
         };
-        for (state, label) in TASK_STATES {
+        // The documented states, and `unknown` for codes outside them (never set here).
+        for (state, label) in TASK_STATES.into_iter().chain([(i64::MIN, "unknown")]) {
             out.line(
                 "certificate_bind_task_status",
                 &[("certificate_id", id), ("status", label)],
@@ -161,17 +181,37 @@ pub fn truth(
             &record_labels,
             record.created as f64,
         );
+        let undocumented = record
+            .entries
+            .iter()
+            .flat_map(|e| &e.items)
+            .filter(|i| !i.garbled && i.status_at(now) == ItemState::Undocumented)
+            .count();
+        if undocumented > 0 {
+            let code = ItemState::Undocumented.code().to_string();
+            out.line(
+                "unknown_status_codes",
+                &[("object", "item"), ("object_id", &id), ("code", &code)],
+                undocumented as f64,
+            );
+        }
         let mut newest: BTreeMap<Operation, &Entry> = BTreeMap::new();
         for entry in &record.entries {
             newest.insert(entry.operation, entry);
         }
         for (operation, entry) in newest {
-            let current = if record.kind == RecordKind::Update {
-                record.status_at(now)
-            } else {
-                entry.status_at(now)
+            let current = match record.kind {
+                RecordKind::UploadUpdate => entry.status_at(now),
+                RecordKind::Update => record.status_at(now),
+                // The deploy list's own codes: 0 not started, 1 success, 2 failed.
+                RecordKind::Deploy => match deploy_list_code(record.status_at(now)) {
+                    0 => ItemState::Pending,
+                    1 => ItemState::Success,
+                    _ => ItemState::Failed,
+                },
             };
-            for state in ItemState::EVERY {
+            let labels = ItemState::EVERY.iter().map(|s| (s.label(), *s == current));
+            for (label, on) in labels.chain([("unknown", false)]) {
                 out.line(
                     "deploy_record_status",
                     &[
@@ -179,13 +219,14 @@ pub fn truth(
                         ("record_id", &id),
                         ("certificate_id", cert),
                         ("operation", operation.label()),
-                        ("status", state.label()),
+                        ("status", label),
                     ],
-                    if state == current { 1.0 } else { 0.0 },
+                    if on { 1.0 } else { 0.0 },
                 );
             }
             let mut counts: BTreeMap<(&str, ItemState), u64> = BTreeMap::new();
-            for item in &entry.items {
+            // An item the exporter cannot decode is skipped (and counted apart).
+            for item in entry.items.iter().filter(|i| !i.garbled) {
                 *counts
                     .entry((item.resource_type, item.status_at(now)))
                     .or_default() += 1;

@@ -4,7 +4,8 @@
 //! `RequestLimitExceeded`, every call reserves the next free slot on its action's schedule, slots
 //! being `1/limit` seconds (plus a small safety margin) apart, and sleeps until it. Reservations are
 //! taken in order under a short lock, so many concurrent callers keep the action busy exactly at its
-//! limit and never above it. A throttling answer pushes the schedule back for everyone.
+//! limit and never above it. A throttling answer pushes the schedule back for everyone, callers
+//! that had already reserved a slot inside the pause included: they take a new slot after it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub const DOCUMENTED_LIMITS: &[(&str, f64)] = &[
     ("DescribeCertificateBindResourceTaskDetail", 10.0),
     ("DescribeHostUpdateRecord", 10.0),
     ("DescribeHostUpdateRecordDetail", 10.0),
+    ("DescribeHostDeployRecord", 10.0),
+    ("DescribeHostDeployRecordDetail", 10.0),
     ("DescribeHostUploadUpdateRecord", 20.0),
     ("DescribeHostUploadUpdateRecordDetail", 20.0),
     ("DescribeCertificates", 20.0),
@@ -31,24 +34,40 @@ pub const DEFAULT_RATE: f64 = 20.0;
 /// calls into one of the server's one-second windows.
 pub const SAFETY_MARGIN: f64 = 0.02;
 
+/// Widest spacing of two slots, whatever the rate (one call a day): a tiny positive rate cannot
+/// overflow the duration arithmetic.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// The schedule of one action.
+#[derive(Debug, Default)]
+struct Schedule {
+    /// The next free slot.
+    next_slot: Option<Instant>,
+    /// No call fires before this (set by [`Pacer::pause`]).
+    paused_until: Option<Instant>,
+}
+
 /// Paces one action.
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
-    next_slot: Mutex<Option<Instant>>,
+    schedule: Mutex<Schedule>,
 }
 
 impl Pacer {
-    /// A pacer for `per_second` calls a second; a non-positive or non-finite rate means no pacing.
+    /// A pacer for `per_second` calls a second; a non-positive or non-finite rate means no pacing,
+    /// a tiny positive one paces at most [`MAX_INTERVAL`] apart.
     pub fn new(per_second: f64) -> Self {
         let interval = if per_second.is_finite() && per_second > 0.0 {
-            Duration::from_secs_f64((1.0 + SAFETY_MARGIN) / per_second)
+            Duration::try_from_secs_f64((1.0 + SAFETY_MARGIN) / per_second)
+                .unwrap_or(MAX_INTERVAL)
+                .min(MAX_INTERVAL)
         } else {
             Duration::ZERO
         };
         Pacer {
             interval,
-            next_slot: Mutex::new(None),
+            schedule: Mutex::new(Schedule::default()),
         }
     }
 
@@ -61,23 +80,32 @@ impl Pacer {
     /// Reserves the next slot and returns when it is due.
     pub fn reserve(&self) -> Instant {
         let now = Instant::now();
-        let mut next = self.next_slot.lock();
-        let slot = next.map_or(now, |n| n.max(now));
-        *next = Some(slot + self.interval);
+        let mut schedule = self.schedule.lock();
+        let slot = schedule.next_slot.map_or(now, |n| n.max(now));
+        schedule.next_slot = Some(slot.checked_add(self.interval).unwrap_or(slot));
         slot
     }
 
-    /// Waits for this caller's slot.
+    /// Waits for this caller's slot. A slot reserved before a pause but falling inside it does
+    /// not fire: the caller takes a new one after the pause (spaced like every other).
     pub async fn acquire(&self) {
-        let slot = self.reserve();
-        tokio::time::sleep_until(slot).await;
+        loop {
+            let slot = self.reserve();
+            tokio::time::sleep_until(slot).await;
+            let paused_until = self.schedule.lock().paused_until;
+            if paused_until.is_none_or(|until| slot >= until) {
+                return;
+            }
+        }
     }
 
     /// After a throttling answer: nobody calls this action again before `now + pause`.
     pub fn pause(&self, pause: Duration) {
-        let until = Instant::now() + pause;
-        let mut next = self.next_slot.lock();
-        *next = Some(next.map_or(until, |n| n.max(until)));
+        let now = Instant::now();
+        let until = now.checked_add(pause.min(MAX_INTERVAL)).unwrap_or(now);
+        let mut schedule = self.schedule.lock();
+        schedule.next_slot = Some(schedule.next_slot.map_or(until, |n| n.max(until)));
+        schedule.paused_until = Some(schedule.paused_until.map_or(until, |p| p.max(until)));
     }
 }
 
@@ -144,6 +172,53 @@ mod tests {
         let start = Instant::now();
         pacer.pause(Duration::from_secs(2));
         assert!(pacer.reserve() - start >= Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_back_callers_that_reserved_a_slot_inside_it() {
+        let pacer = std::sync::Arc::new(Pacer::new(10.0));
+        let start = Instant::now();
+        // Five callers reserve slots 0, 0.102, 0.204, … s before the throttling answer comes.
+        let mut callers = Vec::new();
+        for _ in 0..5 {
+            let pacer = std::sync::Arc::clone(&pacer);
+            callers.push(tokio::spawn(async move {
+                pacer.acquire().await;
+                Instant::now() - start
+            }));
+        }
+        tokio::task::yield_now().await;
+        pacer.pause(Duration::from_secs(2));
+        let mut fired = Vec::new();
+        for caller in callers {
+            fired.push(caller.await.expect("caller"));
+        }
+        fired.sort();
+        // Only a slot already due when the pause came (t = 0) may fire before its end; the rest
+        // wait for it and keep their spacing after it.
+        let after: Vec<Duration> = fired.into_iter().filter(|t| !t.is_zero()).collect();
+        assert!(after.len() >= 4, "{after:?}");
+        assert!(
+            after.iter().all(|t| *t >= Duration::from_secs(2)),
+            "{after:?}"
+        );
+        let step = Duration::from_secs_f64(1.02 / 10.0);
+        for pair in after.windows(2) {
+            assert!(pair[1] - pair[0] >= step, "{after:?}");
+        }
+    }
+
+    #[test]
+    fn tiny_and_huge_rates_do_not_panic() {
+        assert_eq!(Pacer::new(1e-20).interval(), MAX_INTERVAL);
+        assert_eq!(Pacer::new(f64::MIN_POSITIVE).interval(), MAX_INTERVAL);
+        assert_eq!(Pacer::new(f64::INFINITY).interval(), Duration::ZERO);
+        assert_eq!(Pacer::new(f64::NAN).interval(), Duration::ZERO);
+        assert!(Pacer::new(1e300).interval() < Duration::from_nanos(1));
+        let pacer = Pacer::new(1e-20);
+        pacer.pause(Duration::MAX);
+        let _ = pacer.reserve();
+        let _ = pacer.reserve();
     }
 
     #[test]

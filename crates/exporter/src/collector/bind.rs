@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::{
     fan_out, fetch_pages, list_certificate_ids, merge, CollectError, Collected, Collector,
-    CollectorSettings, Held, Refresh,
+    CollectorSettings, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::metrics::{Family, Snapshot, SnapshotBuilder};
@@ -55,6 +55,8 @@ pub struct RegionValues {
 pub struct CertBinding {
     pub task_id: String,
     pub status: TaskStatus,
+    /// The task's raw `Status` code (shown when it is outside the documented set).
+    pub status_code: Option<i64>,
     pub cache_time: String,
     /// Sorted by (resource type, region). A boxed slice rather than a map: a certificate has a
     /// handful of entries, and thousands of small maps cost megabytes of half-empty nodes.
@@ -71,6 +73,7 @@ pub(crate) struct BindCollector {
     poll_timeout: Duration,
     /// Last good values per certificate.
     cache: HashMap<String, Held<CertBinding>>,
+    findings: Findings,
     /// Text sizes of the last snapshot, to size the next one's buffers.
     last_sizes: Vec<usize>,
 }
@@ -83,6 +86,16 @@ impl BindCollector {
         poll_timeout: Duration,
     ) -> Self {
         BindCollector {
+            findings: Findings::new(
+                &settings.account,
+                "bind",
+                &[
+                    action::DESCRIBE_CERTIFICATES,
+                    action::CREATE_BIND_SYNC_TASK,
+                    action::DESCRIBE_BIND_TASK_RESULT,
+                    action::DESCRIBE_BIND_TASK_DETAIL,
+                ],
+            ),
             client,
             settings,
             filter,
@@ -164,6 +177,16 @@ pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &Cer
         binding.status,
         TaskStatus::label,
     );
+    if binding.status == TaskStatus::Unknown {
+        let code = binding
+            .status_code
+            .map_or_else(|| "none".to_string(), |c| c.to_string());
+        builder.sample(
+            Family::UnknownStatusCodes,
+            &["bind_task", cert_id, &code],
+            1.0,
+        );
+    }
     if let Some(unix) = time::parse_api_time(&binding.cache_time) {
         builder.sample(Family::BindResultTimestamp, &[cert_id], unix as f64);
     }
@@ -199,6 +222,7 @@ pub(crate) async fn fetch_detail(
     client: &Client,
     task_id: &str,
     instance_ids: bool,
+    findings: &Findings,
 ) -> Result<DetailTotals, ApiError> {
     let pages = fetch_pages(|offset| async move {
         let request = TaskDetailRequest {
@@ -219,6 +243,21 @@ pub(crate) async fn fetch_detail(
     for (_, page) in pages {
         totals.add_page(page);
     }
+    findings.skipped(
+        action::DESCRIBE_BIND_TASK_DETAIL,
+        &std::mem::take(&mut totals.skipped),
+    );
+    for ((resource_type, region), found) in &totals.regions {
+        if let Some(stated) = found.total_count {
+            if found.error.is_none() && stated != found.instances_seen {
+                findings.totals_mismatch(
+                    action::DESCRIBE_BIND_TASK_DETAIL,
+                    &format!("task {task_id} {resource_type} {region}"),
+                    &[("TotalCount", stated, found.instances_seen)],
+                );
+            }
+        }
+    }
     Ok(totals)
 }
 
@@ -227,6 +266,7 @@ async fn create_tasks(
     client: &Client,
     ids: &[String],
     concurrency: usize,
+    findings: &Findings,
     errors: &mut Vec<String>,
 ) -> Result<Vec<CertTaskId>, ApiError> {
     let create = |batch: Vec<String>| async move {
@@ -243,7 +283,13 @@ async fn create_tasks(
     let mut tasks = Vec::new();
     for (batch, answer) in answers {
         match answer {
-            Ok(response) => tasks.extend(response.cert_task_ids),
+            Ok(response) => {
+                findings.skipped(
+                    action::CREATE_BIND_SYNC_TASK,
+                    &response.cert_task_ids.skipped,
+                );
+                tasks.extend(response.cert_task_ids.items)
+            }
             Err(e) if e.is_auth() => return Err(e),
             Err(e)
                 if e.api_code() == Some("FailedOperation.CertificateNotFound")
@@ -252,7 +298,11 @@ async fn create_tasks(
                 // One deleted certificate fails its whole batch: ask for the others one by one.
                 for id in batch {
                     match create(vec![id.clone()]).await.1 {
-                        Ok(response) => tasks.extend(response.cert_task_ids),
+                        Ok(response) => {
+                            let ids = response.cert_task_ids;
+                            findings.skipped(action::CREATE_BIND_SYNC_TASK, &ids.skipped);
+                            tasks.extend(ids.items)
+                        }
                         Err(e) if e.api_code() == Some("FailedOperation.CertificateNotFound") => {}
                         Err(e) => errors.push(format!("certificate {id}: {e}")),
                     }
@@ -306,7 +356,10 @@ impl BindCollector {
             for (batch, answer) in answers {
                 match answer {
                     Ok(response) => {
-                        for result in response.sync_task_bind_resource_result {
+                        let results = response.sync_task_bind_resource_result;
+                        self.findings
+                            .skipped(action::DESCRIBE_BIND_TASK_RESULT, &results.skipped);
+                        for result in results.items {
                             let Some(cert_id) = tasks.get(&result.task_id) else {
                                 continue;
                             };
@@ -359,12 +412,17 @@ impl Collector for BindCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let ids = list_certificate_ids(&self.client, &self.filter).await?;
+        let started = Instant::now();
+        let ids: Vec<String> = list_certificate_ids(&self.client, &self.filter, &self.findings)
+            .await?
+            .into_iter()
+            .map(|c| c.certificate_id)
+            .collect();
         let mut errors = Vec::new();
         let answers = self.query(&ids, &mut errors).await?;
         // `merge` consumes the answers, so they are freed before the snapshot is rendered
         // (held together, they were the largest part of a run's peak memory).
-        self.merge(&ids, answers, &mut errors);
+        self.merge(&ids, answers, started.elapsed(), &mut errors);
         Ok(Collected {
             snapshot: self.snapshot(&ids),
             errors,
@@ -389,7 +447,14 @@ impl BindCollector {
         ids: &[String],
         errors: &mut Vec<String>,
     ) -> Result<RunAnswers, CollectError> {
-        let created = create_tasks(&self.client, ids, self.settings.concurrency, errors).await?;
+        let created = create_tasks(
+            &self.client,
+            ids,
+            self.settings.concurrency,
+            &self.findings,
+            errors,
+        )
+        .await?;
         let tasks: HashMap<String, String> = created
             .into_iter()
             .map(|t| (t.task_id, t.cert_id))
@@ -397,6 +462,7 @@ impl BindCollector {
 
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let client = &self.client;
+        let findings = &self.findings;
         let instance_ids = self.settings.detail_series;
         let queue = stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
@@ -405,7 +471,7 @@ impl BindCollector {
             queue,
             self.settings.concurrency,
             |(cert_id, task_id): (String, String)| async move {
-                let detail = fetch_detail(client, &task_id, instance_ids).await;
+                let detail = fetch_detail(client, &task_id, instance_ids, findings).await;
                 (cert_id, detail)
             },
         );
@@ -422,7 +488,13 @@ impl BindCollector {
 
     /// Replaces the cache with what this run's answers say about each of `ids`, keeping held
     /// values where the answers say nothing new and the staleness bound allows.
-    fn merge(&mut self, ids: &[String], answers: RunAnswers, errors: &mut Vec<String>) {
+    fn merge(
+        &mut self,
+        ids: &[String],
+        answers: RunAnswers,
+        run: Duration,
+        errors: &mut Vec<String>,
+    ) {
         let RunAnswers {
             tasks,
             results,
@@ -434,7 +506,7 @@ impl BindCollector {
             .collect();
         let mut labels = Labels::default();
         let now = Instant::now();
-        let stale_after = self.settings.stale_after();
+        let stale_after = self.settings.stale_after(run);
         let mut fresh_cache = HashMap::with_capacity(ids.len());
         for cert_id in ids {
             let held = self.cache.remove(cert_id);
@@ -445,12 +517,13 @@ impl BindCollector {
                     let base = CertBinding {
                         task_id: result.task_id.clone(),
                         status,
+                        status_code: result.status,
                         cache_time: result.cache_time.clone(),
                         regions: Box::default(),
                         detailed: false,
                     };
                     match status {
-                        TaskStatus::Querying | TaskStatus::Failed => {
+                        TaskStatus::Querying | TaskStatus::Failed | TaskStatus::Unknown => {
                             let was_failed = held
                                 .as_ref()
                                 .is_some_and(|h| h.value.status == TaskStatus::Failed);
@@ -467,6 +540,7 @@ impl BindCollector {
                             match merge(held, Refresh::Failed, now, stale_after) {
                                 Some(mut h) => {
                                     h.value.status = status;
+                                    h.value.status_code = result.status;
                                     h.value.task_id = result.task_id.clone();
                                     Some(h)
                                 }
@@ -524,6 +598,7 @@ impl CertBinding {
 impl BindCollector {
     fn snapshot(&mut self, ids: &[String]) -> Snapshot {
         let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        self.findings.write(&mut builder);
         for cert_id in ids {
             if let Some(held) = self.cache.get(cert_id) {
                 write_binding(&mut builder, cert_id, &held.value);
@@ -591,6 +666,7 @@ mod tests {
         let binding = CertBinding {
             task_id: "t".into(),
             status: TaskStatus::Succeeded,
+            status_code: Some(1),
             cache_time: "2025-01-01 08:00:00".into(),
             regions: detail_regions(&totals, &mut Labels::default()),
             detailed: true,

@@ -1,9 +1,9 @@
 //! The `certificates` collector: identity and validity of every certificate.
 
-use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings};
+use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Findings};
 use crate::config::CertificateFilter;
 use crate::metrics::{Family, Snapshot, SnapshotBuilder};
-use tencentcloud_ssl_api::certificates::{status_name, Certificate};
+use tencentcloud_ssl_api::certificates::{normalized_type, status_name, Certificate};
 use tencentcloud_ssl_api::client::Client;
 use tencentcloud_ssl_api::time;
 
@@ -11,6 +11,7 @@ pub(crate) struct CertificatesCollector {
     client: Client,
     settings: CollectorSettings,
     filter: CertificateFilter,
+    findings: Findings,
     /// Text sizes of the last snapshot, to size the next one's buffers.
     last_sizes: Vec<usize>,
 }
@@ -22,6 +23,11 @@ impl CertificatesCollector {
         filter: CertificateFilter,
     ) -> Self {
         CertificatesCollector {
+            findings: Findings::new(
+                &settings.account,
+                "certificates",
+                &[tencentcloud_ssl_api::action::DESCRIBE_CERTIFICATES],
+            ),
             client,
             settings,
             filter,
@@ -47,7 +53,31 @@ fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapsh
                 &cert.domain,
                 &cert.alias,
                 status_name(cert.status),
-                &cert.certificate_type,
+                &normalized_type(&cert.certificate_type),
+            ],
+            1.0,
+        );
+        if let Some(code) = cert
+            .status
+            .filter(|_| status_name(cert.status) == "unknown")
+        {
+            builder.sample(
+                Family::UnknownStatusCodes,
+                &["certificate", id, &code.to_string()],
+                1.0,
+            );
+        }
+        builder.sample(
+            Family::CertificateRenewalInfo,
+            &[
+                id,
+                hosting_name(cert.hosting_status),
+                yes_no(cert.auto_renew_flag.map(|f| f == 1)),
+                yes_no(cert.renew_able),
+                &cert.has_renew_order,
+                &cert.hosting_renew_cert_id,
+                yes_no(cert.deployable),
+                yes_no(cert.is_expiring),
             ],
             1.0,
         );
@@ -75,14 +105,36 @@ fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapsh
     (builder.finish(), errors)
 }
 
+/// The `hosting_status` label of a `HostingStatus` code; empty when the API gives none.
+fn hosting_name(code: Option<i64>) -> &'static str {
+    match code {
+        None => "",
+        Some(-1) => "not_hosted",
+        Some(0) => "hosting",
+        Some(5) => "replacing",
+        Some(10) => "done",
+        Some(_) => "unknown",
+    }
+}
+
+/// `true`, `false`, or empty when the API says nothing.
+fn yes_no(flag: Option<bool>) -> &'static str {
+    match flag {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "",
+    }
+}
+
 impl Collector for CertificatesCollector {
     fn name(&self) -> &'static str {
         "certificates"
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let certificates = list_certificates(&self.client, &self.filter).await?;
-        let builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        let certificates = list_certificates(&self.client, &self.filter, &self.findings).await?;
+        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        self.findings.write(&mut builder);
         let (snapshot, errors) = render(builder, &certificates);
         self.last_sizes = snapshot.sizes();
         Ok(Collected { snapshot, errors })
@@ -102,6 +154,13 @@ mod tests {
             status: Some(1),
             cert_begin_time: "2025-01-01 08:00:00".into(),
             cert_end_time: end.into(),
+            hosting_status: Some(-1),
+            auto_renew_flag: Some(0),
+            renew_able: Some(true),
+            has_renew_order: String::new(),
+            hosting_renew_cert_id: String::new(),
+            is_expiring: Some(false),
+            deployable: Some(true),
         }
     }
 

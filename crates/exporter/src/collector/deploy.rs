@@ -1,10 +1,21 @@
-//! The `upload_update` and `update` collectors: how certificate rollouts went.
+//! The rollout collectors `upload_update`, `update` and `deploy`: how certificate rollouts went.
 //!
-//! Both kinds work the same way and differ only in their actions and the shape of their detail,
-//! which [`RecordKind`] and [`tencentcloud_ssl_api::records`] capture, so one implementation serves both.
-//! A run lists the records (paged by rows received), drops those older than the max record age,
-//! and fetches the detail of every record that may still change. A record whose entries and items
-//! are all final is kept as it is and not fetched again, unless its list row changes.
+//! The three kinds work the same way and differ only in their actions and the shape of their
+//! detail, which [`RecordKind`] and [`tencentcloud_ssl_api::records`] capture, so one
+//! implementation serves them all. A run lists the records (paged by rows received), drops those
+//! older than the max record age, and fetches the detail of every record that may still change.
+//! A record whose entries and items are all final is kept as it is and not fetched again, unless
+//! its list row changes.
+//!
+//! Deploy records are listed per certificate (`DescribeHostDeployRecord` requires a
+//! `CertificateId`), so that collector costs one list call per certificate per run. It spreads
+//! those calls over half its interval instead of bursting at the action's limit (leaving room for
+//! the console, which shares the limit), and skips the list of a certificate the API says is not
+//! `Deployable` once it holds that certificate's records: no new deploy can start on it.
+//!
+//! A status code outside the documented set is exported as `status="unknown"`, its raw code in
+//! `tencentcloud_ssl_unknown_status_codes`, logged once per record, and never taken as final.
+//! Totals an answer states are compared with the items received.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -14,44 +25,37 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_pages, merge, page_by_rows, CollectError, Collected, Collector,
-    CollectorSettings, Held, Refresh,
+    fan_out, fetch_pages, list_certificate_ids, merge, page_by_rows, CollectError, Collected,
+    Collector, CollectorSettings, Findings, Held, Refresh,
 };
+use crate::config::CertificateFilter;
 use crate::metrics::{Family, SnapshotBuilder};
-use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::records::{
     detail_request, parse_detail_page, DeployStatus, DetailPage, ListRequest, ListResponse,
-    ListedRecord, Operation, RecordKind, LIST_LIMIT,
+    ListedRecord, Operation, RecordKind, Totals, LIST_LIMIT,
 };
 use tencentcloud_ssl_api::time;
-
-fn list_action(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::UploadUpdate => action::DESCRIBE_UPLOAD_UPDATE_RECORD,
-        RecordKind::Update => action::DESCRIBE_UPDATE_RECORD,
-    }
-}
-
-fn detail_action(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::UploadUpdate => action::DESCRIBE_UPLOAD_UPDATE_RECORD_DETAIL,
-        RecordKind::Update => action::DESCRIBE_UPDATE_RECORD_DETAIL,
-    }
-}
 
 /// One operation entry with every page folded in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EntryTotals {
     pub status: Option<i64>,
     pub create_time: String,
+    /// The totals the answer states for the entry.
+    pub stated: Totals,
     /// Resource type → item key → item status code. Items are keyed by their `Id` so duplicates
     /// count once.
     pub items: BTreeMap<String, BTreeMap<String, Option<i64>>>,
 }
 
 /// A record's complete detail: entries keyed by (operation, creation time, ordinal).
-pub type RecordDetail = BTreeMap<(Operation, String, usize), EntryTotals>;
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordDetail {
+    pub entries: BTreeMap<(Operation, String, usize), EntryTotals>,
+    /// The certificate replaced, as the detail's items name it (deploy records).
+    pub old_cert_id: String,
+}
 
 /// Folds one page into `detail`. `offset` makes keys for items that have no `Id`.
 pub fn add_page(detail: &mut RecordDetail, page: DetailPage, offset: u64) {
@@ -61,11 +65,16 @@ pub fn add_page(detail: &mut RecordDetail, page: DetailPage, offset: u64) {
             .entry((operation, entry.create_time.clone()))
             .and_modify(|n| *n += 1)
             .or_insert(0);
+        if detail.old_cert_id.is_empty() {
+            detail.old_cert_id.clone_from(&entry.old_cert_id);
+        }
         let totals = detail
+            .entries
             .entry((operation, entry.create_time.clone(), *ordinal))
             .or_default();
         totals.status = entry.status.or(totals.status);
         totals.create_time = entry.create_time;
+        totals.stated = entry.totals;
         for (resource_type, type_items) in entry.types {
             let slot = totals.items.entry(resource_type).or_default();
             for (index, (id, status)) in type_items.items.into_iter().enumerate() {
@@ -84,7 +93,7 @@ pub fn add_page(detail: &mut RecordDetail, page: DetailPage, offset: u64) {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OperationSummary {
     pub status: Option<DeployStatus>,
-    /// (resource type, status) → resources.
+    /// (resource type, status) → number of resources.
     pub resources: BTreeMap<(String, DeployStatus), u64>,
 }
 
@@ -93,25 +102,46 @@ pub struct OperationSummary {
 pub struct RecordSummary {
     pub operations: BTreeMap<Operation, OperationSummary>,
     pub is_final: bool,
+    /// The certificate replaced (deploy records take it from the detail's items).
+    pub old_cert_id: String,
+    /// Codes outside the documented set: (object: `record`, `entry` or `item`, code) → count.
+    pub unknown: BTreeMap<(&'static str, i64), u64>,
 }
 
-/// Summarises a record's detail. Pure. Update records take their status from the list row;
-/// upload-update entries carry their own.
+fn status_of(code: Option<i64>) -> Option<DeployStatus> {
+    code.map(DeployStatus::from_code)
+}
+
+/// Summarises a record's detail. Pure. Update and deploy records take their status from the
+/// list row; upload-update entries carry their own. Deploy items name no resource type: they
+/// are the list row's.
 pub fn summarize(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) -> RecordSummary {
-    let row_status = row.status.and_then(DeployStatus::from_code);
+    let row_status = status_of(row.status);
+    let mut unknown: BTreeMap<(&'static str, i64), u64> = BTreeMap::new();
+    let mut note = |object: &'static str, code: Option<i64>| {
+        if let Some(code) = code.filter(|c| DeployStatus::from_code(*c) == DeployStatus::Unknown) {
+            *unknown.entry((object, code)).or_default() += 1;
+        }
+    };
+    if kind != RecordKind::UploadUpdate {
+        note("record", row.status);
+    }
+    let entry_status = |entry: &EntryTotals| match kind {
+        RecordKind::UploadUpdate => status_of(entry.status),
+        RecordKind::Update | RecordKind::Deploy => row_status,
+    };
     let mut newest: BTreeMap<Operation, (&(Operation, String, usize), &EntryTotals)> =
         BTreeMap::new();
     let mut is_final = true;
-    for (key, entry) in detail {
-        let entry_status = match kind {
-            RecordKind::UploadUpdate => entry.status.and_then(DeployStatus::from_code),
-            RecordKind::Update => row_status,
-        };
-        is_final &= entry_status.is_some_and(DeployStatus::is_final);
-        is_final &= entry.items.values().flat_map(BTreeMap::values).all(|s| {
-            s.and_then(DeployStatus::from_code)
-                .is_some_and(DeployStatus::is_final)
-        });
+    for (key, entry) in &detail.entries {
+        if kind == RecordKind::UploadUpdate {
+            note("entry", entry.status);
+        }
+        is_final &= entry_status(entry).is_some_and(DeployStatus::is_final);
+        for status in entry.items.values().flat_map(BTreeMap::values) {
+            note("item", *status);
+            is_final &= status_of(*status).is_some_and(DeployStatus::is_final);
+        }
         let sort_key =
             |k: &(Operation, String, usize)| (time::parse_api_time(&k.1).unwrap_or(i64::MIN), k.2);
         newest
@@ -123,23 +153,23 @@ pub fn summarize(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) ->
             })
             .or_insert((key, entry));
     }
-    if detail.is_empty() {
+    if detail.entries.is_empty() {
         is_final = row_status.is_some_and(DeployStatus::is_final);
     }
+    let row_type = row.resource_type.to_ascii_lowercase();
     let mut operations = BTreeMap::new();
     for (operation, (_, entry)) in newest {
         let mut summary = OperationSummary {
-            status: match kind {
-                RecordKind::UploadUpdate => entry.status.and_then(DeployStatus::from_code),
-                RecordKind::Update => row_status,
-            },
+            status: entry_status(entry),
             resources: BTreeMap::new(),
         };
         for (resource_type, items) in &entry.items {
-            for status in items
-                .values()
-                .filter_map(|s| s.and_then(DeployStatus::from_code))
-            {
+            let resource_type = if resource_type.is_empty() {
+                &row_type
+            } else {
+                resource_type
+            };
+            for status in items.values().filter_map(|s| status_of(*s)) {
                 *summary
                     .resources
                     .entry((resource_type.clone(), status))
@@ -148,7 +178,7 @@ pub fn summarize(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) ->
         }
         operations.insert(operation, summary);
     }
-    if operations.is_empty() && kind == RecordKind::Update {
+    if operations.is_empty() && kind != RecordKind::UploadUpdate {
         operations.insert(
             Operation::Deploy,
             OperationSummary {
@@ -160,7 +190,46 @@ pub fn summarize(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) ->
     RecordSummary {
         operations,
         is_final,
+        old_cert_id: detail.old_cert_id.clone(),
+        unknown,
     }
+}
+
+/// Compares the totals each entry states with its items: `TotalCount` with the items received,
+/// and the success, failed, running and pending counts with the items in those states (success
+/// counts rolled-back items, failed counts failed rollbacks). Returns (field, stated, received)
+/// of every disagreement. Pure.
+pub fn totals_disagreements(detail: &RecordDetail) -> Vec<(&'static str, u64, u64)> {
+    let mut out = Vec::new();
+    for entry in detail.entries.values() {
+        let stated = entry.stated;
+        if stated == Totals::default() {
+            continue;
+        }
+        let mut seen = [0u64; 5];
+        for status in entry.items.values().flat_map(BTreeMap::values) {
+            seen[0] += 1;
+            match status_of(*status) {
+                Some(DeployStatus::Success | DeployStatus::RollbackSuccess) => seen[1] += 1,
+                Some(DeployStatus::Failed | DeployStatus::RollbackFailed) => seen[2] += 1,
+                Some(DeployStatus::Running) => seen[3] += 1,
+                Some(DeployStatus::Pending) => seen[4] += 1,
+                _ => {}
+            }
+        }
+        for (field, stated, received) in [
+            ("TotalCount", stated.total_count, seen[0]),
+            ("SuccessTotalCount", stated.success_total_count, seen[1]),
+            ("FailedTotalCount", stated.failed_total_count, seen[2]),
+            ("RunningTotalCount", stated.running_total_count, seen[3]),
+            ("PendingTotalCount", stated.pending_total_count, seen[4]),
+        ] {
+            if stated != received {
+                out.push((field, stated, received));
+            }
+        }
+    }
+    out
 }
 
 /// Writes one record's series. Pure.
@@ -172,10 +241,12 @@ pub fn write_record(
 ) {
     let record_type = kind.label();
     let cert = row.certificate_id(kind);
-    let old_cert = if row.old_cert_id.is_empty() {
-        cert
-    } else {
+    let old_cert = if kind == RecordKind::Deploy && !summary.old_cert_id.is_empty() {
+        summary.old_cert_id.as_str()
+    } else if !row.old_cert_id.is_empty() {
         row.old_cert_id.as_str()
+    } else {
+        cert
     };
     builder.sample(
         Family::DeployRecordInfo,
@@ -187,6 +258,13 @@ pub fn write_record(
             Family::DeployRecordCreated,
             &[record_type, &row.id, cert],
             created as f64,
+        );
+    }
+    for ((object, code), count) in &summary.unknown {
+        builder.sample(
+            Family::UnknownStatusCodes,
+            &[object, &row.id, &code.to_string()],
+            *count as f64,
         );
     }
     for (operation, op) in &summary.operations {
@@ -217,13 +295,15 @@ pub fn write_record(
     }
 }
 
-/// Fetches every page of one record's detail.
+/// Fetches every page of one record's detail; items it cannot decode and totals that disagree
+/// with the items are reported to `findings`.
 pub(crate) async fn fetch_detail(
     client: &Client,
     kind: RecordKind,
     record_id: &str,
+    findings: &Findings,
 ) -> Result<RecordDetail, ApiError> {
-    let action = detail_action(kind);
+    let action = kind.detail_action();
     let pages = fetch_pages(|offset| async move {
         let response: Value = client
             .call(action, &detail_request(kind, record_id, offset))
@@ -234,10 +314,16 @@ pub(crate) async fn fetch_detail(
         })
     })
     .await?;
-    let mut detail = RecordDetail::new();
+    let mut detail = RecordDetail::default();
     for (offset, page) in pages {
+        findings.skipped(action, &page.skipped);
         add_page(&mut detail, page, offset);
     }
+    findings.totals_mismatch(
+        action,
+        &format!("record {record_id}"),
+        &totals_disagreements(&detail),
+    );
     Ok(detail)
 }
 
@@ -253,7 +339,15 @@ pub(crate) struct DeployCollector {
     settings: CollectorSettings,
     /// Records created longer ago than this are not exported (bounds cardinality).
     max_age: Duration,
+    /// Which certificates' deploy records are listed (deploy kind only).
+    filter: CertificateFilter,
     cache: HashMap<String, Held<RecordState>>,
+    /// Deploy kind: the rows last listed for each certificate, reused for certificates the API
+    /// says are not deployable (no new deploy can start on them).
+    listed: HashMap<String, Vec<ListedRecord>>,
+    /// (record, code) pairs already logged as unknown: each is logged once.
+    warned: HashSet<(String, i64)>,
+    findings: Findings,
     /// Text sizes of the last snapshot, to size the next one's buffers.
     last_sizes: Vec<usize>,
 }
@@ -264,25 +358,43 @@ impl DeployCollector {
         client: Client,
         settings: CollectorSettings,
         max_age: Duration,
+        filter: CertificateFilter,
     ) -> Self {
         DeployCollector {
+            findings: Findings::new(
+                &settings.account,
+                kind.label(),
+                &if kind == RecordKind::Deploy {
+                    vec![
+                        tencentcloud_ssl_api::action::DESCRIBE_CERTIFICATES,
+                        kind.list_action(),
+                        kind.detail_action(),
+                    ]
+                } else {
+                    vec![kind.list_action(), kind.detail_action()]
+                },
+            ),
             kind,
             client,
             settings,
             max_age,
+            filter,
             cache: HashMap::new(),
+            listed: HashMap::new(),
+            warned: HashSet::new(),
             last_sizes: Vec::new(),
         }
     }
 
-    async fn list(&self) -> Result<Vec<ListedRecord>, ApiError> {
-        let client = &self.client;
-        let action = list_action(self.kind);
-        page_by_rows(|offset| async move {
+    /// One list, paged by rows received; `certificate_id` for the per-certificate deploy list.
+    async fn list_one(&self, certificate_id: Option<&str>) -> Result<Vec<ListedRecord>, ApiError> {
+        let (client, action) = (&self.client, self.kind.list_action());
+        page_by_rows(action, &self.findings, |offset| async move {
             let page: ListResponse = client
                 .call(
                     action,
                     &ListRequest {
+                        certificate_id: certificate_id.map(str::to_string),
                         offset,
                         limit: LIST_LIMIT,
                     },
@@ -292,6 +404,80 @@ impl DeployCollector {
         })
         .await
     }
+
+    /// Every record row: one list, or (deploy records) one list per selected certificate, the
+    /// calls spread over half the interval; a certificate that cannot be deployed keeps the rows
+    /// held for it. A failed certificate list keeps its held rows too and is reported in
+    /// `errors`; a credentials failure fails the run.
+    async fn list(&mut self, errors: &mut Vec<String>) -> Result<Vec<ListedRecord>, ApiError> {
+        if self.kind != RecordKind::Deploy {
+            return self.list_one(None).await;
+        }
+        let certificates = list_certificate_ids(&self.client, &self.filter, &self.findings).await?;
+        let to_list: Vec<String> = certificates
+            .iter()
+            .filter(|c| c.deployable != Some(false) || !self.listed.contains_key(&c.certificate_id))
+            .map(|c| c.certificate_id.clone())
+            .collect();
+        // The first run lists at the action's limit (readiness waits for it); later runs spread
+        // their calls over half the interval.
+        let gap = if self.listed.is_empty() {
+            Duration::ZERO
+        } else {
+            (self.settings.interval / 2)
+                .checked_div(u32::try_from(to_list.len()).unwrap_or(u32::MAX).max(1))
+                .unwrap_or_default()
+        };
+        let start = Instant::now();
+        let this = &*self;
+        let lists = fan_out(
+            stream::iter(to_list.into_iter().enumerate()),
+            self.settings.concurrency,
+            |(index, id)| async move {
+                let slot = gap.saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
+                tokio::time::sleep_until(start + slot).await;
+                let rows = this.list_one(Some(&id)).await;
+                (id, rows)
+            },
+        )
+        .await;
+        let mut listed = HashMap::with_capacity(certificates.len());
+        for (id, rows) in lists {
+            match rows {
+                Ok(rows) => {
+                    listed.insert(id, rows);
+                }
+                Err(e) if e.is_auth() => return Err(e),
+                Err(e) => errors.push(format!("certificate {id}: {e}")),
+            }
+        }
+        for certificate in &certificates {
+            let id = &certificate.certificate_id;
+            if !listed.contains_key(id) {
+                if let Some(held) = self.listed.remove(id) {
+                    listed.insert(id.clone(), held);
+                }
+            }
+        }
+        self.listed = listed;
+        Ok(self.listed.values().flatten().cloned().collect())
+    }
+
+    /// Logs each unknown code of a record once.
+    fn warn_unknown(&mut self, row: &ListedRecord, summary: &RecordSummary) {
+        for (object, code) in summary.unknown.keys() {
+            if self.warned.insert((row.id.clone(), *code)) {
+                tracing::warn!(
+                    account = %self.settings.account,
+                    collector = self.kind.label(),
+                    record_id = %row.id,
+                    object,
+                    code,
+                    "status code outside the documented set: exported as status=\"unknown\" and asked again next run"
+                );
+            }
+        }
+    }
 }
 
 impl Collector for DeployCollector {
@@ -300,15 +486,22 @@ impl Collector for DeployCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let oldest = time::now_unix() - self.max_age.as_secs() as i64;
+        let started = Instant::now();
+        let oldest = time::now_unix() - i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
+        let mut errors = Vec::new();
         let mut seen = HashSet::new();
-        let rows: Vec<ListedRecord> = self
-            .list()
+        let mut rows: Vec<ListedRecord> = self
+            .list(&mut errors)
             .await?
             .into_iter()
             .filter(|row| !row.id.is_empty() && seen.insert(row.id.clone()))
             .filter(|row| time::parse_api_time(&row.create_time).is_none_or(|t| t >= oldest))
             .collect();
+        // Newest first, as the single lists answer; per-certificate lists are merged here.
+        rows.sort_by(|a, b| {
+            let created = |r: &ListedRecord| time::parse_api_time(&r.create_time).unwrap_or(0);
+            created(b).cmp(&created(a)).then_with(|| a.id.cmp(&b.id))
+        });
         let to_fetch: Vec<String> = rows
             .iter()
             .filter(|row| {
@@ -319,31 +512,41 @@ impl Collector for DeployCollector {
             })
             .map(|row| row.id.clone())
             .collect();
-        let (client, kind) = (&self.client, self.kind);
+        let (client, kind, findings) = (&self.client, self.kind, &self.findings);
         let fetched: HashMap<String, Result<RecordDetail, ApiError>> = fan_out(
             stream::iter(to_fetch),
             self.settings.concurrency,
             |id| async move {
-                let detail = fetch_detail(client, kind, &id).await;
+                let detail = fetch_detail(client, kind, &id, findings).await;
                 (id, detail)
             },
         )
         .await
         .into_iter()
         .collect();
+        // Credentials rejected: fail the run before touching the cache, so the final records
+        // held so far survive it.
+        if let Some(Err(e)) = fetched
+            .values()
+            .find(|r| r.as_ref().is_err_and(ApiError::is_auth))
+        {
+            return Err(e.clone().into());
+        }
 
         let now = Instant::now();
-        let stale_after = self.settings.stale_after();
-        let mut errors = Vec::new();
+        let stale_after = self.settings.stale_after(started.elapsed());
         let mut fresh_cache = HashMap::with_capacity(rows.len());
         for row in &rows {
             let held = self.cache.remove(&row.id);
             let refresh = match fetched.get(&row.id) {
-                Some(Ok(detail)) => Refresh::Fresh(RecordState {
-                    row: row.clone(),
-                    summary: summarize(self.kind, row, detail),
-                }),
-                Some(Err(e)) if e.is_auth() => return Err(e.clone().into()),
+                Some(Ok(detail)) => {
+                    let summary = summarize(self.kind, row, detail);
+                    self.warn_unknown(row, &summary);
+                    Refresh::Fresh(RecordState {
+                        row: row.clone(),
+                        summary,
+                    })
+                }
                 Some(Err(e)) => {
                     errors.push(format!("record {}: {e}", row.id));
                     Refresh::Failed
@@ -356,7 +559,9 @@ impl Collector for DeployCollector {
             }
         }
         self.cache = fresh_cache;
+        self.warned.retain(|(id, _)| self.cache.contains_key(id));
         let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        self.findings.write(&mut builder);
         for row in &rows {
             if let Some(held) = self.cache.get(&row.id) {
                 write_record(
@@ -405,13 +610,15 @@ mod tests {
             cert_id: "new".into(),
             old_cert_id: "old".into(),
             status,
+            resource_type: String::new(),
+            region: String::new(),
             create_time: "2025-05-20 15:03:17".into(),
             update_time: "2025-05-20 15:05:00".into(),
         }
     }
 
     fn detail(kind: RecordKind, pages: &[&str]) -> RecordDetail {
-        let mut detail = RecordDetail::new();
+        let mut detail = RecordDetail::default();
         for (i, page) in pages.iter().enumerate() {
             let value: Value = serde_json::from_str(page).expect("json");
             add_page(
@@ -506,7 +713,11 @@ mod tests {
         assert!(s.chunk(Family::DeployRecordStatus).contains(
             "tencentcloud_ssl_deploy_record_status{account=\"a\",record_type=\"update\",record_id=\"7\",certificate_id=\"new\",operation=\"deploy\",status=\"failed\"} 1\n"
         ));
-        assert_eq!(s.chunk(Family::DeployRecordStatus).lines().count(), 7);
+        assert_eq!(
+            s.chunk(Family::DeployRecordStatus).lines().count(),
+            8,
+            "seven documented states and unknown"
+        );
         assert_eq!(
             s.chunk(Family::DeployResources),
             "tencentcloud_ssl_deploy_resources{account=\"a\",record_type=\"update\",record_id=\"7\",certificate_id=\"new\",operation=\"deploy\",resource_type=\"clb\",status=\"failed\"} 1\n"

@@ -19,13 +19,15 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::CertificateFilter;
-use crate::metrics::Snapshot;
+use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use std::collections::BTreeMap;
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::certificates::{
     Certificate, CertificateId, CertificatesPage, DescribeCertificatesRequest, ListedCertificate,
     Tag, MAX_LIMIT,
 };
 use tencentcloud_ssl_api::client::{ApiError, Client};
+use tencentcloud_ssl_api::{Items, SkippedItem};
 
 /// Result of a run that produced data.
 #[derive(Debug)]
@@ -77,9 +79,13 @@ pub(crate) struct CollectorSettings {
 }
 
 impl CollectorSettings {
-    /// How long a per-item result may be served after its last good fetch.
-    pub fn stale_after(&self) -> Duration {
-        self.interval * self.stale_intervals.max(1)
+    /// How long a per-item result may be served after its last good fetch: the same bound as
+    /// a whole snapshot's, `stale_intervals` times the longer of the interval and the current
+    /// run's duration (`run`), so a slow run never withdraws what it is still refreshing.
+    pub fn stale_after(&self, run: Duration) -> Duration {
+        self.interval
+            .max(run)
+            .saturating_mul(self.stale_intervals.max(1))
     }
 }
 
@@ -95,15 +101,15 @@ pub(crate) trait Page {
     fn extent(&self) -> u64;
 }
 
-/// One page of a plain list: its rows and the answer's `TotalCount`.
+/// One page of a plain list: its rows (decoded or skipped) and the answer's `TotalCount`.
 pub(crate) struct ListPage<T> {
     pub total: u64,
-    pub rows: Vec<T>,
+    pub rows: Items<T>,
 }
 
 impl<T> Page for ListPage<T> {
     fn rows(&self) -> u64 {
-        self.rows.len() as u64
+        self.rows.received() as u64
     }
     fn extent(&self) -> u64 {
         self.total
@@ -151,11 +157,17 @@ where
     Ok(pages)
 }
 
-/// Every row of a plain list ([`fetch_pages`] over [`ListPage`]s).
-pub(crate) async fn page_by_rows<T, F, Fut>(mut fetch_page: F) -> Result<Vec<T>, ApiError>
+/// Every row of a plain list ([`fetch_pages`] over [`ListPage`]s). Rows that could not be
+/// decoded, and a `TotalCount` that disagrees with the rows received, are reported to `findings`
+/// under `action`.
+pub(crate) async fn page_by_rows<T, F, Fut>(
+    action: &'static str,
+    findings: &Findings,
+    mut fetch_page: F,
+) -> Result<Vec<T>, ApiError>
 where
     F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Result<(u64, Vec<T>), ApiError>>,
+    Fut: Future<Output = Result<(u64, Items<T>), ApiError>>,
 {
     let pages = fetch_pages(|offset| {
         let page = fetch_page(offset);
@@ -165,7 +177,107 @@ where
         }
     })
     .await?;
-    Ok(pages.into_iter().flat_map(|(_, page)| page.rows).collect())
+    let stated = pages.last().map_or(0, |(_, page)| page.total);
+    let received: u64 = pages.iter().map(|(_, page)| page.rows()).sum();
+    if received != stated {
+        findings.totals_mismatch(action, "", &[("TotalCount", stated, received)]);
+    }
+    let mut rows = Vec::new();
+    for (_, page) in pages {
+        findings.skipped(action, &page.rows.skipped);
+        rows.extend(page.rows.items);
+    }
+    Ok(rows)
+}
+
+/// What runs could not take at face value, kept for the life of a collector: items that could
+/// not be decoded and totals that disagreed with the rows received. Each is logged at warn as it
+/// is found (with the item's ID), and the cumulative counts are written into every snapshot as
+/// `tencentcloud_ssl_decode_errors_total` and `tencentcloud_ssl_totals_mismatches_total`.
+#[derive(Debug)]
+pub(crate) struct Findings {
+    account: String,
+    collector: &'static str,
+    counts: parking_lot::Mutex<BTreeMap<(Family, &'static str), u64>>,
+}
+
+impl Findings {
+    /// Findings of `collector`, whose counters start at 0 for each of the `actions` it calls (a
+    /// counter that exists from the start makes `increase()` and dashboards work at once).
+    pub(crate) fn new(
+        account: &str,
+        collector: &'static str,
+        actions: &[&'static str],
+    ) -> Findings {
+        let counts = actions
+            .iter()
+            .flat_map(|a| {
+                [
+                    ((Family::DecodeErrors, *a), 0),
+                    ((Family::TotalsMismatches, *a), 0),
+                ]
+            })
+            .collect();
+        Findings {
+            account: account.to_string(),
+            collector,
+            counts: parking_lot::Mutex::new(counts),
+        }
+    }
+
+    fn count(&self, family: Family, action: &'static str, n: u64) {
+        *self.counts.lock().entry((family, action)).or_default() += n;
+    }
+
+    /// Items of an `action` answer that were skipped because they could not be decoded.
+    pub(crate) fn skipped(&self, action: &'static str, items: &[SkippedItem]) {
+        for item in items {
+            tracing::warn!(
+                account = %self.account,
+                collector = self.collector,
+                action,
+                id = %item.id,
+                error = %item.error,
+                "skipped an item the exporter cannot decode; the rest of the answer is used"
+            );
+        }
+        if !items.is_empty() {
+            self.count(Family::DecodeErrors, action, items.len() as u64);
+        }
+    }
+
+    /// Totals an `action` answer stated for `what` (a record, a region; empty for a whole list)
+    /// that disagree with the rows received: (field, stated, received) each. Counted once.
+    pub(crate) fn totals_mismatch(
+        &self,
+        action: &'static str,
+        what: &str,
+        disagreements: &[(&str, u64, u64)],
+    ) {
+        if disagreements.is_empty() {
+            return;
+        }
+        let fields: Vec<String> = disagreements
+            .iter()
+            .map(|(field, stated, received)| format!("{field} {stated} (received {received})"))
+            .collect();
+        tracing::warn!(
+            account = %self.account,
+            collector = self.collector,
+            action,
+            what,
+            totals = %fields.join(", "),
+            "the answer's totals disagree with the rows received; exporting what was received"
+        );
+        self.count(Family::TotalsMismatches, action, 1);
+    }
+
+    /// Writes the cumulative counts into `builder`.
+    pub(crate) fn write(&self, builder: &mut SnapshotBuilder) {
+        for ((family, action), n) in self.counts.lock().iter() {
+            builder.sample(*family, &[self.collector, action], *n as f64);
+        }
+    }
 }
 
 /// The one fan-out: runs `call` on every item of `items` with at most `concurrency` calls in
@@ -230,19 +342,24 @@ pub(crate) fn merge<T>(
 pub(crate) async fn list_certificates_as<T>(
     client: &Client,
     filter: &CertificateFilter,
+    findings: &Findings,
 ) -> Result<Vec<T>, ApiError>
 where
     T: ListedCertificate + serde::de::DeserializeOwned,
 {
-    let rows: Vec<T> = page_by_rows(|offset| async move {
-        let page: CertificatesPage<T> = client
-            .call(
-                action::DESCRIBE_CERTIFICATES,
-                &certificates_request(filter, offset),
-            )
-            .await?;
-        Ok((page.total_count, page.certificates))
-    })
+    let rows: Vec<T> = page_by_rows(
+        action::DESCRIBE_CERTIFICATES,
+        findings,
+        |offset| async move {
+            let page: CertificatesPage<T> = client
+                .call(
+                    action::DESCRIBE_CERTIFICATES,
+                    &certificates_request(filter, offset),
+                )
+                .await?;
+            Ok((page.total_count, page.certificates))
+        },
+    )
     .await?;
     let mut seen = std::collections::HashSet::new();
     Ok(rows
@@ -259,17 +376,19 @@ where
 pub(crate) async fn list_certificates(
     client: &Client,
     filter: &CertificateFilter,
+    findings: &Findings,
 ) -> Result<Vec<Certificate>, ApiError> {
-    list_certificates_as(client, filter).await
+    list_certificates_as(client, filter, findings).await
 }
 
-/// The IDs of the selected certificates, decoding nothing else of each.
+/// The IDs (with status and deployability) of the selected certificates, decoding nothing
+/// else of each.
 pub(crate) async fn list_certificate_ids(
     client: &Client,
     filter: &CertificateFilter,
-) -> Result<Vec<String>, ApiError> {
-    let rows: Vec<CertificateId> = list_certificates_as(client, filter).await?;
-    Ok(rows.into_iter().map(|c| c.certificate_id).collect())
+    findings: &Findings,
+) -> Result<Vec<CertificateId>, ApiError> {
+    list_certificates_as(client, filter, findings).await
 }
 
 fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCertificatesRequest {
@@ -298,11 +417,19 @@ mod tests;
 mod pager_tests {
     use super::*;
 
+    fn items(rows: Vec<u32>) -> Items<u32> {
+        Items {
+            items: rows,
+            skipped: Vec::new(),
+        }
+    }
+
     #[tokio::test]
     async fn pages_by_rows_received_when_limit_is_capped() {
         let data: Vec<u32> = (0..25).collect();
         let mut offsets = Vec::new();
-        let rows = page_by_rows(|offset| {
+        let findings = Findings::new("a", "test", &[]);
+        let rows = page_by_rows("A", &findings, |offset| {
             offsets.push(offset);
             let page: Vec<u32> = data
                 .iter()
@@ -310,7 +437,7 @@ mod pager_tests {
                 .take(10)
                 .copied()
                 .collect();
-            async move { Ok((25, page)) }
+            async move { Ok((25, items(page))) }
         })
         .await
         .expect("ok");
@@ -367,10 +494,11 @@ mod pager_tests {
     #[tokio::test]
     async fn stops_on_empty_page_even_if_total_lies() {
         let mut calls = 0;
-        let rows: Vec<u32> = page_by_rows(|offset| {
+        let findings = Findings::new("a", "test", &[]);
+        let rows: Vec<u32> = page_by_rows("A", &findings, |offset| {
             calls += 1;
             let page = if offset == 0 { vec![1, 2] } else { vec![] };
-            async move { Ok((u64::MAX, page)) }
+            async move { Ok((u64::MAX, items(page))) }
         })
         .await
         .expect("ok");

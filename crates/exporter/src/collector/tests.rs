@@ -33,6 +33,35 @@ fn settings() -> CollectorSettings {
     }
 }
 
+/// Asserts that the snapshot's lines of `family` contain `needle`.
+#[track_caller]
+fn assert_has(snapshot: &crate::metrics::Snapshot, family: Family, needle: &str) {
+    let lines = snapshot.chunk(family);
+    assert!(lines.contains(needle), "{needle:?} not in:\n{lines}");
+}
+
+/// A rollout collector of `kind` against `server`, with a 30-day max age.
+fn deploy_collector(
+    kind: RecordKind,
+    server: &MockServer,
+    settings: CollectorSettings,
+) -> DeployCollector {
+    DeployCollector::new(
+        kind,
+        client(&server.base_url()),
+        settings,
+        Duration::from_secs(30 * 86_400),
+        all_certificates(),
+    )
+}
+
+/// One run that must succeed without per-item errors.
+async fn collect_ok(collector: &mut impl Collector) -> super::Collected {
+    let collected = collector.collect().await.expect("collects");
+    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    collected
+}
+
 fn all_certificates() -> CertificateFilter {
     CertificateFilter {
         include_expired: true,
@@ -78,15 +107,15 @@ async fn certificates_page_by_rows_when_the_server_caps_limit() {
     certificates_capped_at_two(&server, &["a", "b", "c", "d", "e"]).await;
     let mut collector =
         CertificatesCollector::new(client(&server.base_url()), settings(), all_certificates());
-    let collected = collector.collect().await.expect("collects");
-    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    let collected = collect_ok(&mut collector).await;
     let info = collected.snapshot.chunk(Family::CertificateInfo);
     assert_eq!(info.lines().count(), 5, "{info}");
     assert!(info.contains("certificate_id=\"e\",domain=\"e.example.com\",alias=\"\",status=\"issued\",certificate_type=\"SVR\"} 1"));
-    assert!(collected
-        .snapshot
-        .chunk(Family::CertificateNotAfter)
-        .contains("certificate_id=\"a\"} 1767225600\n"));
+    assert_has(
+        &collected.snapshot,
+        Family::CertificateNotAfter,
+        "certificate_id=\"a\"} 1767225600\n",
+    );
 }
 
 #[tokio::test]
@@ -187,8 +216,7 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
         all_certificates(),
         Duration::from_secs(30),
     );
-    let collected = collector.collect().await.expect("collects");
-    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    let collected = collect_ok(&mut collector).await;
     assert!(done.calls_async().await >= 1);
     for mock in &detail_mocks {
         assert_eq!(mock.calls_async().await, 1, "each detail page fetched once");
@@ -277,14 +305,8 @@ async fn upload_update_records_count_deploy_and_rollback_and_skip_final_records(
             then.status(200).json_body(upload_detail(4));
         })
         .await;
-    let mut collector = DeployCollector::new(
-        RecordKind::UploadUpdate,
-        client(&server.base_url()),
-        settings(),
-        Duration::from_secs(30 * 86_400),
-    );
-    let collected = collector.collect().await.expect("collects");
-    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    let mut collector = deploy_collector(RecordKind::UploadUpdate, &server, settings());
+    let collected = collect_ok(&mut collector).await;
     let s = &collected.snapshot;
     let resources = s.chunk(Family::DeployResources);
     let prefix = "tencentcloud_ssl_deploy_resources{account=\"default\",record_type=\"upload_update\",record_id=\"42\",certificate_id=\"cert-a\"";
@@ -348,14 +370,8 @@ async fn update_records_take_status_from_the_list_and_page_details() {
                 .await;
         }
     }
-    let mut collector = DeployCollector::new(
-        RecordKind::Update,
-        client(&server.base_url()),
-        settings(),
-        Duration::from_secs(30 * 86_400),
-    );
-    let collected = collector.collect().await.expect("collects");
-    assert!(collected.errors.is_empty(), "{:?}", collected.errors);
+    let mut collector = deploy_collector(RecordKind::Update, &server, settings());
+    let collected = collect_ok(&mut collector).await;
     let resources = collected.snapshot.chunk(Family::DeployResources);
     for id in [5, 6] {
         let base = format!("record_type=\"update\",record_id=\"{id}\",certificate_id=\"new-{id}\",operation=\"deploy\",resource_type=\"cdn\"");
@@ -368,16 +384,16 @@ async fn update_records_take_status_from_the_list_and_page_details() {
             "{resources}"
         );
     }
-    assert!(collected
-        .snapshot
-        .chunk(Family::DeployRecordInfo)
-        .contains("record_id=\"5\",certificate_id=\"new-5\",old_certificate_id=\"old-5\"} 1\n"));
-    assert!(collected
-        .snapshot
-        .chunk(Family::DeployRecordStatus)
-        .contains(
-            "record_id=\"6\",certificate_id=\"new-6\",operation=\"deploy\",status=\"running\"} 1\n"
-        ));
+    assert_has(
+        &collected.snapshot,
+        Family::DeployRecordInfo,
+        "record_id=\"5\",certificate_id=\"new-5\",old_certificate_id=\"old-5\"} 1\n",
+    );
+    assert_has(
+        &collected.snapshot,
+        Family::DeployRecordStatus,
+        "record_id=\"6\",certificate_id=\"new-6\",operation=\"deploy\",status=\"running\"} 1\n",
+    );
     assert_eq!(
         collector.final_records(),
         0,
@@ -407,12 +423,7 @@ async fn a_record_that_cannot_be_refreshed_is_served_within_the_staleness_bound_
     let mut settings = settings();
     settings.interval = Duration::from_millis(400);
     settings.stale_intervals = 1;
-    let mut collector = DeployCollector::new(
-        RecordKind::Update,
-        client(&server.base_url()),
-        settings,
-        Duration::from_secs(30 * 86_400),
-    );
+    let mut collector = deploy_collector(RecordKind::Update, &server, settings);
     let running = "record_id=\"9\",certificate_id=\"new\",operation=\"deploy\",resource_type=\"clb\",status=\"running\"} 1";
     let first = collector.collect().await.expect("collects");
     assert!(first
@@ -448,4 +459,130 @@ async fn a_record_that_cannot_be_refreshed_is_served_within_the_staleness_bound_
         "withdrawn after the bound"
     );
     assert!(third.snapshot.chunk(Family::DeployRecordInfo).is_empty());
+}
+
+#[tokio::test]
+async fn deploy_records_are_listed_per_certificate_and_undocumented_answers_are_shown() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200)
+                .json_body(json!({"Response": {"TotalCount": 2, "Certificates": [
+                {"CertificateId": "dep", "Status": 1, "Deployable": true},
+                {"CertificateId": "old", "Status": 3, "Deployable": false}], "RequestId": "r"}}));
+        })
+        .await;
+    let dep_list = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecord")
+                .json_body_includes(r#"{"CertificateId": "dep"}"#);
+            then.status(200).json_body(json!({"Response": {"TotalCount": 2, "DeployRecordList": [
+                {"Id": 100, "CertId": "dep", "ResourceType": "CLB", "Region": "ap-guangzhou", "Status": 1, "CreateTime": recent, "UpdateTime": recent},
+                {"Id": 101, "CertId": "dep", "ResourceType": "cdn", "Region": "", "Status": 0, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    let old_list = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecord")
+                .json_body_includes(r#"{"CertificateId": "old"}"#);
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 200, "CertId": "old", "ResourceType": "cdn", "Region": "", "Status": 1, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    for (id, items, total) in [
+        (
+            "100",
+            json!([{"Id": 1, "Status": 1, "OldCertId": "prev"}, {"Id": 2, "Status": 7}, {"Id": 3, "Status": "in progress"}]),
+            3,
+        ),
+        ("101", json!([{"Id": 4, "Status": 0}]), 1),
+        (
+            "200",
+            json!([{"Id": 5, "Status": 1, "OldCertId": 12345}]),
+            1,
+        ),
+    ] {
+        server
+            .mock_async(|when, then| {
+                when.method(POST)
+                    .header("x-tc-action", "DescribeHostDeployRecordDetail")
+                    .json_body(json!({"DeployRecordId": id, "Limit": 200, "Offset": 0}));
+                then.status(200).json_body(
+                    json!({"Response": {"TotalCount": total, "SuccessTotalCount": 1,
+                    "FailedTotalCount": 0, "RunningTotalCount": 0, "PendingTotalCount": 0,
+                    "DeployRecordDetailList": items, "RequestId": "r"}}),
+                );
+            })
+            .await;
+    }
+    let mut collector = deploy_collector(RecordKind::Deploy, &server, settings());
+    let first = collect_ok(&mut collector).await;
+    let resources = first.snapshot.chunk(Family::DeployResources);
+    let base = "record_type=\"deploy\",record_id=\"100\",certificate_id=\"dep\",operation=\"deploy\",resource_type=\"clb\"";
+    assert!(
+        resources.contains(&format!("{base},status=\"success\"}} 1\n")),
+        "{resources}"
+    );
+    assert!(
+        resources.contains(&format!("{base},status=\"unknown\"}} 1\n")),
+        "an undocumented item code is shown, not dropped: {resources}"
+    );
+    assert_has(
+        &first.snapshot,
+        Family::UnknownStatusCodes,
+        "object=\"item\",object_id=\"100\",code=\"7\"} 1\n",
+    );
+    assert_has(
+        &first.snapshot,
+        Family::DeployRecordInfo,
+        "record_id=\"100\",certificate_id=\"dep\",old_certificate_id=\"prev\"} 1\n",
+    );
+    assert!(
+        first
+            .snapshot
+            .chunk(Family::DeployRecordInfo)
+            .contains("record_id=\"200\",certificate_id=\"old\",old_certificate_id=\"12345\"} 1\n"),
+        "an integer OldCertId is read as its text"
+    );
+    assert_has(
+        &first.snapshot,
+        Family::DeployRecordStatus,
+        "record_id=\"101\",certificate_id=\"dep\",operation=\"deploy\",status=\"pending\"} 1\n",
+    );
+    let decode = first.snapshot.chunk(Family::DecodeErrors);
+    assert!(
+        decode.contains("collector=\"deploy\",action=\"DescribeHostDeployRecordDetail\"} 1\n"),
+        "the undecodable item is counted: {decode}"
+    );
+    assert!(
+        first
+            .snapshot
+            .chunk(Family::TotalsMismatches)
+            .contains("collector=\"deploy\",action=\"DescribeHostDeployRecordDetail\"} 2\n"),
+        "record 100 received fewer items than it states, record 101 has a pending item it counts as a success"
+    );
+
+    let second = collect_ok(&mut collector).await;
+    assert_eq!(
+        dep_list.calls_async().await,
+        2,
+        "a deployable certificate is listed each run"
+    );
+    assert_eq!(
+        old_list.calls_async().await,
+        1,
+        "a certificate that cannot be deployed is not listed again"
+    );
+    assert_has(
+        &second.snapshot,
+        Family::DeployRecordInfo,
+        "record_id=\"200\"",
+    );
 }

@@ -9,10 +9,11 @@
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::duration::parse_duration;
+use crate::duration::{format_duration, parse_duration};
 use tencentcloud_ssl_api::client::{endpoint_host, DEFAULT_ENDPOINT};
 pub use tencentcloud_ssl_api::providers::{CredentialsConfig, SecretSource};
 
@@ -43,8 +44,10 @@ pub struct Defaults {
     pub timeout: Duration,
     /// Per-action calls per second replacing the documented limits.
     pub rate_limits: HashMap<String, f64>,
-    /// Refresh interval of every collector.
+    /// Refresh interval of every collector but `deploy`.
     pub interval: Duration,
+    /// Refresh interval of the `deploy` collector (one call per certificate per run).
+    pub deploy_interval: Duration,
     /// How long one bind run waits for tasks still querying.
     pub bind_poll_timeout: Duration,
     /// Rollout records older than this are not exported.
@@ -71,6 +74,8 @@ pub struct CollectorsConfig {
     pub bind: Option<Duration>,
     pub upload_update: Option<Duration>,
     pub update: Option<Duration>,
+    /// Deploy records (listed per certificate, so on an interval of its own).
+    pub deploy: Option<Duration>,
     pub bind_poll_timeout: Duration,
 }
 
@@ -106,6 +111,59 @@ fn valid_account_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Bounds of the numbers flags and the file give (the same bounds for the same setting), so
+/// every value is checked with an error naming its key and no later arithmetic can overflow.
+pub mod limits {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    /// `--web.max-connections`.
+    pub const MAX_CONNECTIONS: RangeInclusive<usize> = 1..=1_000_000;
+    /// `--web.write-timeout`.
+    pub const WRITE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(3600);
+    /// `--tencentcloud.timeout` and `accounts[].timeout`.
+    pub const TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(600);
+    /// `--collector.interval` and `collectors.*.interval`.
+    pub const INTERVAL: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(365 * 86_400);
+    /// `--collector.bind.poll-timeout` and `collectors.bind.poll_timeout`.
+    pub const POLL_TIMEOUT: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(86_400);
+    /// `--collector.deploy.max-age` and `records.max_age`.
+    pub const MAX_AGE: RangeInclusive<Duration> =
+        Duration::from_secs(60)..=Duration::from_secs(10 * 365 * 86_400);
+    /// `--collector.concurrency`.
+    pub const CONCURRENCY: RangeInclusive<usize> = 1..=1024;
+    /// `--collector.stale-intervals`.
+    pub const STALE_INTERVALS: RangeInclusive<u32> = 1..=1000;
+    /// `--tencentcloud.rate-limit` and `accounts[].rate_limits` (calls per second).
+    pub const RATE: RangeInclusive<f64> = 0.001..=10_000.0;
+    /// `--demo.certificates`.
+    pub const DEMO_CERTIFICATES: RangeInclusive<usize> = 0..=100_000;
+}
+
+/// `value` when it lies in `range`, else an error at `place` that gives the range.
+fn within(
+    place: &str,
+    value: Duration,
+    range: &RangeInclusive<Duration>,
+) -> Result<Duration, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(error(
+            place,
+            format!(
+                "{} is out of range: must be between {} and {}",
+                format_duration(value),
+                format_duration(*range.start()),
+                format_duration(*range.end())
+            ),
+        ))
+    }
+}
+
 fn duration_at(
     place: &str,
     value: Option<&str>,
@@ -135,6 +193,7 @@ impl Config {
                 bind: Some(interval),
                 upload_update: Some(interval),
                 update: Some(interval),
+                deploy: Some(defaults.deploy_interval),
                 bind_poll_timeout: defaults.bind_poll_timeout,
             },
             certificates: CertificateFilter {
@@ -202,9 +261,7 @@ impl Config {
                 account.timeout.as_deref(),
                 defaults.timeout,
             )?;
-            if timeout.is_zero() {
-                return Err(error(format!("{place}.timeout"), "must be positive"));
-            }
+            within(&format!("{place}.timeout"), timeout, &limits::TIMEOUT)?;
             for (action, rate) in &account.rate_limits {
                 if !action.chars().all(|c| c.is_ascii_alphanumeric()) || action.is_empty() {
                     return Err(error(
@@ -212,10 +269,14 @@ impl Config {
                         format!("{action:?} is not an action name"),
                     ));
                 }
-                if !rate.is_finite() || *rate <= 0.0 {
+                if !limits::RATE.contains(rate) {
                     return Err(error(
                         format!("{place}.rate_limits.{action}"),
-                        "must be a positive number of calls per second",
+                        format!(
+                            "must be between {} and {} calls per second",
+                            limits::RATE.start(),
+                            limits::RATE.end()
+                        ),
                     ));
                 }
             }
@@ -237,24 +298,27 @@ impl Config {
                 language: account.language,
             });
         }
-        let interval = defaults.interval;
         let collector =
             |name: &str, raw: Option<raw::RawCollector>| -> Result<Option<Duration>, ConfigError> {
                 let raw = raw.unwrap_or_default();
                 if raw.enabled == Some(false) {
                     return Ok(None);
                 }
+                let default = if name == "deploy" {
+                    defaults.deploy_interval
+                } else {
+                    defaults.interval
+                };
                 let every = duration_at(
                     &format!("collectors.{name}.interval"),
                     raw.interval.as_deref(),
-                    interval,
+                    default,
                 )?;
-                if every < Duration::from_secs(1) {
-                    return Err(error(
-                        format!("collectors.{name}.interval"),
-                        "must be at least 1s",
-                    ));
-                }
+                within(
+                    &format!("collectors.{name}.interval"),
+                    every,
+                    &limits::INTERVAL,
+                )?;
                 Ok(Some(every))
             };
         let bind_poll_timeout = duration_at(
@@ -265,10 +329,16 @@ impl Config {
                 .and_then(|b| b.poll_timeout.as_deref()),
             defaults.bind_poll_timeout,
         )?;
+        within(
+            "collectors.bind.poll_timeout",
+            bind_poll_timeout,
+            &limits::POLL_TIMEOUT,
+        )?;
         for (name, c) in [
             ("certificates", &raw.collectors.certificates),
             ("upload_update", &raw.collectors.upload_update),
             ("update", &raw.collectors.update),
+            ("deploy", &raw.collectors.deploy),
         ] {
             if c.as_ref().is_some_and(|c| c.poll_timeout.is_some()) {
                 return Err(error(
@@ -282,6 +352,7 @@ impl Config {
             bind: collector("bind", raw.collectors.bind)?,
             upload_update: collector("upload_update", raw.collectors.upload_update)?,
             update: collector("update", raw.collectors.update)?,
+            deploy: collector("deploy", raw.collectors.deploy)?,
             bind_poll_timeout,
         };
         if [
@@ -289,6 +360,7 @@ impl Config {
             collectors.bind,
             collectors.upload_update,
             collectors.update,
+            collectors.deploy,
         ]
         .iter()
         .all(Option::is_none)
@@ -310,6 +382,7 @@ impl Config {
             raw.records.max_age.as_deref(),
             defaults.records_max_age,
         )?;
+        within("records.max_age", records_max_age, &limits::MAX_AGE)?;
         Ok(Config {
             accounts,
             collectors,
@@ -379,6 +452,7 @@ impl Config {
             ("bind", self.collectors.bind),
             ("upload_update", self.collectors.upload_update),
             ("update", self.collectors.update),
+            ("deploy", self.collectors.deploy),
         ]
         .iter()
         .filter(|(_, e)| e.is_some())

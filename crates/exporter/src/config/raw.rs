@@ -51,6 +51,7 @@ pub struct RawCollectors {
     pub bind: Option<RawCollector>,
     pub upload_update: Option<RawCollector>,
     pub update: Option<RawCollector>,
+    pub deploy: Option<RawCollector>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -142,7 +142,7 @@ fn inline_secrets_never_show_in_errors_or_debug() {
 
 #[test]
 fn every_collector_disabled_is_an_error() {
-    let text = "accounts:\n  - name: a\ncollectors:\n  certificates: {enabled: false}\n  bind: {enabled: false}\n  upload_update: {enabled: false}\n  update: {enabled: false}\n";
+    let text = "accounts:\n  - name: a\ncollectors:\n  certificates: {enabled: false}\n  bind: {enabled: false}\n  upload_update: {enabled: false}\n  update: {enabled: false}\n  deploy: {enabled: false}\n";
     assert_eq!(place_of(text), "collectors");
 }
 
@@ -155,4 +155,45 @@ fn secret_files_are_listed_for_permission_checks() {
         .map(|p| p.display().to_string())
         .collect();
     assert_eq!(files, ["/run/key", "/etc/p"]);
+}
+
+#[test]
+fn numbers_are_range_checked_with_the_key() {
+    for (text, place) in [
+        (
+            "accounts:\n  - name: a\n    rate_limits: {DescribeCertificates: 1e-20}\n",
+            "accounts[0].rate_limits.DescribeCertificates",
+        ),
+        (
+            "accounts:\n  - name: a\n    rate_limits: {DescribeCertificates: .inf}\n",
+            "accounts[0].rate_limits.DescribeCertificates",
+        ),
+        (
+            "accounts:\n  - name: a\n    rate_limits: {DescribeCertificates: .nan}\n",
+            "accounts[0].rate_limits.DescribeCertificates",
+        ),
+        (
+            "accounts:\n  - name: a\n    timeout: 0s\n",
+            "accounts[0].timeout",
+        ),
+        (
+            "accounts:\n  - name: a\n    timeout: 500y\n",
+            "accounts[0].timeout",
+        ),
+        (
+            "accounts:\n  - name: a\ncollectors:\n  bind: {interval: 584000000y}\n",
+            "collectors.bind.interval",
+        ),
+        (
+            "accounts:\n  - name: a\ncollectors:\n  bind: {poll_timeout: 400d}\n",
+            "collectors.bind.poll_timeout",
+        ),
+        (
+            "accounts:\n  - name: a\nrecords: {max_age: 584000000y}\n",
+            "records.max_age",
+        ),
+    ] {
+        let err = parse(text).expect_err(text);
+        assert_eq!(err.place, place, "{text}: {err}");
+    }
 }

@@ -7,16 +7,16 @@
 pub struct FamilyDef {
     pub name: &'static str,
     pub help: &'static str,
-    /// `gauge` for every family published from snapshots.
+    /// `gauge`, or `counter` for the cumulative counts a collector keeps (`_total`).
     pub kind: &'static str,
     /// Labels after `account`, in the order samples give their values.
     pub labels: &'static [&'static str],
 }
 
 macro_rules! families {
-    ($($variant:ident => $name:literal, [$($label:literal),*], $help:literal;)*) => {
+    ($($variant:ident => $kind:ident $name:literal, [$($label:literal),*], $help:literal;)*) => {
         /// A family published from collector snapshots.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Family { $($variant),* }
 
         impl Family {
@@ -28,7 +28,7 @@ macro_rules! families {
                     $(Family::$variant => &FamilyDef {
                         name: $name,
                         help: $help,
-                        kind: "gauge",
+                        kind: stringify!($kind),
                         labels: &[$($label),*],
                     }),*
                 }
@@ -43,55 +43,67 @@ macro_rules! families {
 }
 
 families! {
-    CertificateInfo => "tencentcloud_ssl_certificate_info",
+    CertificateInfo => gauge "tencentcloud_ssl_certificate_info",
         ["certificate_id", "domain", "alias", "status", "certificate_type"],
         "Certificate identity; always 1.";
-    CertificateNotAfter => "tencentcloud_ssl_certificate_not_after_timestamp_seconds",
+    CertificateNotAfter => gauge "tencentcloud_ssl_certificate_not_after_timestamp_seconds",
         ["certificate_id"],
         "Certificate expiry (CertEndTime) as unix seconds.";
-    CertificateNotBefore => "tencentcloud_ssl_certificate_not_before_timestamp_seconds",
+    CertificateNotBefore => gauge "tencentcloud_ssl_certificate_not_before_timestamp_seconds",
         ["certificate_id"],
         "Certificate validity start (CertBeginTime) as unix seconds.";
-    BoundResources => "tencentcloud_ssl_certificate_bound_resources",
+    CertificateRenewalInfo => gauge "tencentcloud_ssl_certificate_renewal_info",
+        ["certificate_id", "hosting_status", "auto_renew", "renewable", "renew_order_certificate_id", "successor_certificate_id", "deployable", "expiring"],
+        "Hosting and renewal state of the certificate (HostingStatus: not_hosted, hosting, replacing, done; AutoRenewFlag, RenewAble, HasRenewOrder, HostingRenewCertId, Deployable, IsExpiring; empty when the API says nothing); always 1.";
+    BoundResources => gauge "tencentcloud_ssl_certificate_bound_resources",
         ["certificate_id", "resource_type", "region"],
         "Cloud resource instances the certificate is bound to, by resource type and region (empty region for non-regional types).";
-    BoundInstanceInfo => "tencentcloud_ssl_certificate_bound_instance_info",
+    BoundInstanceInfo => gauge "tencentcloud_ssl_certificate_bound_instance_info",
         ["certificate_id", "resource_type", "region", "instance_id"],
         "A cloud resource instance the certificate is bound to; always 1. Opt-in (detail_series), one series per instance.";
-    BindQueryError => "tencentcloud_ssl_certificate_bind_query_error",
+    BindQueryError => gauge "tencentcloud_ssl_certificate_bind_query_error",
         ["certificate_id", "resource_type", "region"],
         "1 if querying this resource type and region for the certificate failed, else 0.";
-    UnmatchedDomains => "tencentcloud_ssl_certificate_unmatched_domains",
+    UnmatchedDomains => gauge "tencentcloud_ssl_certificate_unmatched_domains",
         ["certificate_id", "resource_type", "region"],
         "Distinct domains served by bound resources that the certificate does not cover (NoMatchDomains).";
-    BindTaskStatus => "tencentcloud_ssl_certificate_bind_task_status",
+    BindTaskStatus => gauge "tencentcloud_ssl_certificate_bind_task_status",
         ["certificate_id", "status"],
         "State of the certificate's bind-resource query task; 1 on the current state (querying, succeeded, failed).";
-    BindResultTimestamp => "tencentcloud_ssl_certificate_bind_result_timestamp_seconds",
+    BindResultTimestamp => gauge "tencentcloud_ssl_certificate_bind_result_timestamp_seconds",
         ["certificate_id"],
         "When the bind-resource result was computed by the API (CacheTime) as unix seconds.";
-    DeployResources => "tencentcloud_ssl_deploy_resources",
+    DeployResources => gauge "tencentcloud_ssl_deploy_resources",
         ["record_type", "record_id", "certificate_id", "operation", "resource_type", "status"],
         "Resources of a certificate rollout record in each state, for the newest entry of each operation.";
-    DeployRecordStatus => "tencentcloud_ssl_deploy_record_status",
+    DeployRecordStatus => gauge "tencentcloud_ssl_deploy_record_status",
         ["record_type", "record_id", "certificate_id", "operation", "status"],
         "State of the newest entry of each operation of a rollout record; 1 on the current state.";
-    DeployRecordInfo => "tencentcloud_ssl_deploy_record_info",
+    DeployRecordInfo => gauge "tencentcloud_ssl_deploy_record_info",
         ["record_type", "record_id", "certificate_id", "old_certificate_id"],
         "Rollout record identity; always 1.";
-    DeployRecordCreated => "tencentcloud_ssl_deploy_record_created_timestamp_seconds",
+    DeployRecordCreated => gauge "tencentcloud_ssl_deploy_record_created_timestamp_seconds",
         ["record_type", "record_id", "certificate_id"],
         "When the rollout record was created, as unix seconds.";
-    CollectorSuccess => "tencentcloud_ssl_collector_success",
+    UnknownStatusCodes => gauge "tencentcloud_ssl_unknown_status_codes",
+        ["object", "object_id", "code"],
+        "Status codes outside the documented set, by object (certificate, bind_task, record, entry, item), the certificate or record it belongs to, and the raw code: how many objects carry it. Their series show status=\"unknown\".";
+    DecodeErrors => counter "tencentcloud_ssl_decode_errors_total",
+        ["collector", "action"],
+        "Items of API answers that could not be decoded and were skipped (each is named in a warn log line with its ID).";
+    TotalsMismatches => counter "tencentcloud_ssl_totals_mismatches_total",
+        ["collector", "action"],
+        "API answers whose stated totals (TotalCount, SuccessTotalCount, ...) disagreed with the rows received.";
+    CollectorSuccess => gauge "tencentcloud_ssl_collector_success",
         ["collector"],
         "1 if the collector's last run succeeded completely, else 0.";
-    CollectorDuration => "tencentcloud_ssl_collector_duration_seconds",
+    CollectorDuration => gauge "tencentcloud_ssl_collector_duration_seconds",
         ["collector"],
         "Duration of the collector's last run.";
-    CollectorLastSuccess => "tencentcloud_ssl_collector_last_success_timestamp_seconds",
+    CollectorLastSuccess => gauge "tencentcloud_ssl_collector_last_success_timestamp_seconds",
         ["collector"],
         "When the collector last finished a completely successful run, as unix seconds.";
-    BuildInfo => "tencentcloud_ssl_build_info",
+    BuildInfo => gauge "tencentcloud_ssl_build_info",
         ["version", "revision"],
         "Exporter build; always 1.";
 }
@@ -105,7 +117,11 @@ mod tests {
         for family in Family::ALL {
             let def = family.def();
             assert!(def.name.starts_with("tencentcloud_ssl_"), "{}", def.name);
-            assert!(!def.name.ends_with("_total"), "gauges never end in _total");
+            match def.kind {
+                "gauge" => assert!(!def.name.ends_with("_total"), "gauges never end in _total"),
+                "counter" => assert!(def.name.ends_with("_total"), "{}", def.name),
+                other => panic!("{other} is not a kind"),
+            }
             assert!(!def.labels.contains(&"account"));
             assert_eq!(Family::ALL[family.index()], *family);
         }

@@ -32,6 +32,10 @@ pub const COMPRESSION_FAILURES_TOTAL: &str =
 /// How often the live tail is re-rendered at most.
 const TAIL_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Longest a snapshot is kept without a newer good run, whatever `keep_for` says (so deadline
+/// arithmetic cannot overflow).
+const MAX_KEEP_FOR: Duration = Duration::from_secs(10 * 365 * 86_400);
+
 /// The lined-up pieces of the body.
 #[derive(Debug)]
 struct Body {
@@ -161,7 +165,11 @@ impl Exposition {
             previous.as_ref().and_then(|p| p.last_success_unix)
         };
         let (snapshot, valid_until) = match (report.snapshot, previous) {
-            (Some(snapshot), _) => (Arc::new(snapshot), now + report.keep_for),
+            (Some(snapshot), _) => (
+                Arc::new(snapshot),
+                now.checked_add(report.keep_for.min(MAX_KEEP_FOR))
+                    .unwrap_or(now),
+            ),
             (None, Some(previous)) => (previous.snapshot, previous.valid_until),
             (None, None) => (Arc::new(Snapshot::default()), now),
         };
@@ -179,8 +187,27 @@ impl Exposition {
         self.body.store(Arc::new(self.render_body(&entries)));
     }
 
-    /// Withdraws snapshots past their staleness bound; called periodically so data never
-    /// outlives its bound even when its collector hangs.
+    /// A collector's task died (panicked or returned): `success 0` at once. Its data stays until
+    /// its staleness bound, as after any failed run.
+    pub fn mark_failed(&self, account: &str, collector: &'static str) {
+        let now = Instant::now();
+        let mut entries = self.entries.lock();
+        entries
+            .entry((account.to_string(), collector))
+            .and_modify(|entry| entry.success = false)
+            .or_insert_with(|| Entry {
+                snapshot: Arc::new(Snapshot::default()),
+                success: false,
+                duration_seconds: 0.0,
+                last_success_unix: None,
+                valid_until: now,
+            });
+        self.withdraw_expired(&mut entries, now);
+        self.body.store(Arc::new(self.render_body(&entries)));
+    }
+
+    /// Withdraws snapshots past their staleness bound (and reports their collector failed);
+    /// called periodically so data never outlives its bound even when its collector hangs.
     pub fn expire_stale(&self) {
         let mut entries = self.entries.lock();
         if self.withdraw_expired(&mut entries, Instant::now()) {
@@ -202,6 +229,8 @@ impl Exposition {
                     "withdrawing data older than its staleness bound"
                 );
                 entry.snapshot = Arc::new(Snapshot::default());
+                // Whatever the last run said, what is served now is not a success.
+                entry.success = false;
                 changed = true;
             }
         }
@@ -420,8 +449,56 @@ mod tests {
             !text().contains("certificate_id=\"c1\""),
             "stale data withdrawn"
         );
+        assert!(text().contains(
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0\n"
+        ));
         assert!(text()
             .contains("tencentcloud_ssl_collector_last_success_timestamp_seconds{account=\"a\""));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_withdrawn_snapshot_of_a_successful_run_reports_failure() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        let text = || String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let success =
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"}";
+        assert!(text().contains(&format!("{success} 1\n")));
+        // The collector hangs: no publish, only housekeeping.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        exposition.expire_stale();
+        assert!(!text().contains("certificate_id=\"c1\""));
+        assert!(text().contains(&format!("{success} 0\n")), "{}", text());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_collector_reports_failure_at_once_and_keeps_its_data_until_the_bound() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        exposition.mark_failed("a", "certificates");
+        exposition.mark_failed("a", "bind");
+        let text = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        assert!(text.contains(
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0\n"
+        ));
+        assert!(text
+            .contains("tencentcloud_ssl_collector_success{account=\"a\",collector=\"bind\"} 0\n"));
+        assert!(
+            text.contains("certificate_id=\"c1\""),
+            "kept until its bound"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_huge_keep_for_does_not_overflow() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        exposition.publish(
+            "a",
+            "certificates",
+            report(Some(snapshot("a", "c1")), true, Duration::MAX),
+        );
+        let text = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        assert!(text.contains("certificate_id=\"c1\""));
     }
 
     #[tokio::test]
