@@ -178,14 +178,7 @@ async fn basic_auth_guards_every_path_with_one_answer() {
         &sim.endpoint(),
         &[&format!("--web.config.file={}", web.display())],
     );
-    let client = reqwest::Client::new();
-    let ready = format!("{}/-/ready", exporter.base);
-    common::wait_for_200(&exporter, || {
-        client
-            .get(&ready)
-            .basic_auth("prometheus", Some("scrape-pass"))
-    })
-    .await;
+    let client = common::wait_for_200_as(&exporter, "/-/ready", "prometheus", "scrape-pass").await;
     for path in ["/metrics", "/-/healthy", "/-/ready", "/"] {
         let url = format!("{}{path}", exporter.base);
         let none = client.get(&url).send().await.expect("answer");

@@ -91,14 +91,8 @@ async fn a_right_password_is_answered_during_a_storm_of_wrong_ones() {
         ],
         &[],
     );
-    let client = reqwest::Client::new();
-    let ready = format!("{}/-/ready", exporter.base);
-    common::wait_for_200(&exporter, || {
-        client
-            .get(&ready)
-            .basic_auth("prometheus", Some("right-pass-5d1f"))
-    })
-    .await;
+    let client =
+        common::wait_for_200_as(&exporter, "/-/ready", "prometheus", "right-pass-5d1f").await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let guesses = Arc::new(AtomicU64::new(0));
@@ -352,14 +346,8 @@ async fn a_broken_web_config_keeps_the_last_good_one_and_the_reload_metric_says_
         ],
         &[],
     );
-    let client = reqwest::Client::new();
+    let client = common::wait_for_200_as(&exporter, "/-/healthy", "prometheus", "first-pass").await;
     let healthy = format!("{}/-/healthy", exporter.base);
-    common::wait_for_200(&exporter, || {
-        client
-            .get(&healthy)
-            .basic_auth("prometheus", Some("first-pass"))
-    })
-    .await;
     let reload_ok = "tencentcloud_ssl_web_config_last_reload_successful";
     assert_eq!(
         value_of(

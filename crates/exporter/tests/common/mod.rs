@@ -71,6 +71,22 @@ pub async fn wait_for_200(exporter: &Exporter, request: impl Fn() -> reqwest::Re
     }
 }
 
+/// Waits until `path` answers 200 to `user`'s basic credentials; returns the client used.
+pub async fn wait_for_200_as(
+    exporter: &Exporter,
+    path: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Client {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", exporter.base);
+    wait_for_200(exporter, || {
+        client.get(&url).basic_auth(user, Some(password))
+    })
+    .await;
+    client
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
