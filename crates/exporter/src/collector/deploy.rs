@@ -498,9 +498,10 @@ impl Collector for DeployCollector {
             .filter(|row| time::parse_api_time(&row.create_time).is_none_or(|t| t >= oldest))
             .collect();
         // Newest first, as the single lists answer; per-certificate lists are merged here.
-        rows.sort_by(|a, b| {
-            let created = |r: &ListedRecord| time::parse_api_time(&r.create_time).unwrap_or(0);
-            created(b).cmp(&created(a)).then_with(|| a.id.cmp(&b.id))
+        // Each row's time is parsed once, not once per comparison.
+        rows.sort_by_cached_key(|r| {
+            let created = time::parse_api_time(&r.create_time).unwrap_or(0);
+            (std::cmp::Reverse(created), r.id.clone())
         });
         let to_fetch: Vec<String> = rows
             .iter()
