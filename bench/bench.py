@@ -13,6 +13,12 @@ exporter, and measures in one run:
 - peak RSS of the exporter and bytes per series;
 - a scrape storm: 200 concurrent clients for 30 s during a first collection, against the same
   collection without the storm (errors, and how much the collection slowed down);
+- endpoint probes (`--only endpoints`): the endpoints collector probing 2,000 endpoints that all
+  resolve (`--collector.endpoints.resolve=*:443:...`) to one local nginx TLS server; probes per
+  second against `wrk` doing full TLS handshakes (`Connection: close`, no session reuse) on the
+  same server with the same concurrency, the exporter's CPU per probe in a run where nothing else
+  collects, the `DescribeCertificateDetail` calls (one per certificate, first run only) and the
+  series and memory it adds;
 - the front door (`--only front-door`): p90/p99 and failures of a right-password scraper while 64
   clients send random wrong passwords as fast as they can, and the exporter's CPU meanwhile (from
   /proc/PID/stat); the time of a normal scrape of a multi-megabyte body while 80 clients that
@@ -24,6 +30,7 @@ Usage:
   bench/bench.py --smoke         # small, quick run used by CI to keep this script working
   bench/bench.py --only 2000     # one scenario (or several: --only 2000,20000)
   bench/bench.py --only front-door   # the front-door scenarios only (a few minutes)
+  bench/bench.py --only endpoints    # the endpoint-probe scenario only (about a minute)
 Needs wrk, nginx and openssl (Debian packages `wrk`, `nginx`). Prints a table of measured vs target;
 --check makes missed targets an error (never used in CI: timings on shared machines vary).
 """
@@ -545,6 +552,103 @@ def rotation(args, rotations):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+NGINX_TLS = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {dir}/probe.crt;
+    ssl_certificate_key {dir}/probe.key;
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    location / {{ return 200 "ok"; }}
+  }}
+}}
+"""
+
+
+def endpoints(args, max_endpoints, concurrency, wrk_seconds):
+    """The endpoints collector against one local TLS server, and wrk's handshakes as baseline."""
+    bins = os.path.join(ROOT, "target", args.profile)
+    workdir = tempfile.mkdtemp(prefix="bench-endpoints-")
+    self_signed(workdir, "probe")
+    tls_port, sim_port, exp_port = free_port(), free_port(), free_port()
+    with open(f"{workdir}/nginx.conf", "w") as f:
+        f.write(NGINX_TLS.format(dir=workdir, port=tls_port))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    procs = []
+    try:
+        procs.append(subprocess.Popen([nginx, "-p", workdir, "-c", f"{workdir}/nginx.conf", "-g", "daemon off;"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        sim_url, exp_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
+        # 48 certificates name about 2,700 endpoints (bind details and rollout items).
+        procs.append(subprocess.Popen(
+            [f"{bins}/tencentcloud-ssl-simulator", "--listen", f"127.0.0.1:{sim_port}", "--certificates", "48",
+             "--live-window", "0s", "--max-task-time", f"{TASK_WAIT_SECONDS}s"],
+            stdout=subprocess.DEVNULL, stderr=open(f"{workdir}/simulator.log", "w")))
+        wait_until(lambda: get(f"{sim_url}/-/healthy") == b"Healthy.\n", 60, "the simulator")
+        interval = 20 if args.smoke else 40
+        env = dict(os.environ, TENCENTCLOUD_SECRET_ID=DEMO_SECRET_ID, TENCENTCLOUD_SECRET_KEY=DEMO_SECRET_KEY)
+        exporter = subprocess.Popen(
+            [f"{bins}/tencentcloud-ssl-exporter", f"--tencentcloud.endpoint={sim_url}",
+             f"--web.listen-address=127.0.0.1:{exp_port}", "--collector.interval=24h",
+             "--collector.deploy.interval=24h", "--log.level=warn",
+             "--collector.endpoints", f"--collector.endpoints.interval={interval}s",
+             f"--collector.endpoints.resolve=*:443:127.0.0.1:{tls_port}", "--collector.endpoints.resolved-only",
+             f"--collector.endpoints.max={max_endpoints}", f"--collector.endpoints.concurrency={concurrency}",
+             f"--collector.endpoints.ca-file={workdir}/probe.crt"],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(f"{workdir}/exporter.log", "w"))
+        procs.append(exporter)
+        wait_until(lambda: get(f"{exp_url}/-/ready") == b"Ready.\n", 300, "the first collection")
+        first = get(f"{exp_url}/metrics").decode()
+        details_first = total(json.loads(get(f"{sim_url}/-/sim/stats")), lambda k: k.startswith("DescribeCertificateDetail "))
+        last = by_collector(first, "tencentcloud_ssl_collector_last_success_timestamp_seconds").get("endpoints", 0)
+        rss_before = int(open(f"/proc/{exporter.pid}/status").read().split("VmRSS:")[1].split()[0]) * 1024
+        cpu_before = cpu_seconds(exporter.pid)
+        # The second run: nothing else collects meanwhile, so its CPU is the probes'.
+        wait_until(lambda: by_collector(get(f"{exp_url}/metrics").decode(),
+                                        "tencentcloud_ssl_collector_last_success_timestamp_seconds").get("endpoints", 0) > last,
+                   interval * 2 + 60, "the second endpoints run")
+        cpu = cpu_seconds(exporter.pid) - cpu_before
+        text = get(f"{exp_url}/metrics").decode()
+        duration = by_collector(text, "tencentcloud_ssl_collector_duration_seconds")["endpoints"]
+        targets = {k: v for k, v in samples(text, "tencentcloud_ssl_endpoint_targets").items()}
+        probes = {re.search(r'domain="([^"]*)",port="(\d+)"', line).groups(): line.endswith(" 0")
+                  for line in text.splitlines() if line.startswith("tencentcloud_ssl_endpoint_probe_success{")}
+        probed, failed = len(probes), sum(probes.values())
+        series = sum(1 for line in text.splitlines() if line.startswith("tencentcloud_ssl_endpoint") or line.startswith("tencentcloud_ssl_certificate_fingerprint"))
+        details_total = total(json.loads(get(f"{sim_url}/-/sim/stats")), lambda k: k.startswith("DescribeCertificateDetail "))
+        rss = peak_rss_bytes(exporter.pid)
+        ours = probed / duration if duration > 0 else float("nan")
+        out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{wrk_seconds}s", "-H", "Connection: close",
+                              f"https://127.0.0.1:{tls_port}/"], capture_output=True, text=True, check=True).stdout
+        baseline = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        state = lambda s: int(sum(v for k, v in targets.items() if f'state="{s}"' in k))
+        return {"name": f"endpoint probes ({max_endpoints} endpoints, concurrency {concurrency})", "rss": rss,
+                "series": series, "first_cycle": 0, "front_door": True, "rows": [
+            ("endpoints: probed / over the limit / not resolved / skipped",
+             f"{state('probed')} / {state('over_limit')} / {state('not_resolved')} / {state('skipped')}", "", None),
+            ("endpoints: probes failed", str(failed), "0", failed == 0),
+            ("endpoints: probes/s ours / wrk full handshakes/s (same server, same concurrency)",
+             f"{ours:,.0f} / {baseline:,.0f} = {ours / baseline:.2f} ({probed} in {duration:.2f} s)", ">= 0.5", ours / baseline >= 0.5),
+            ("endpoints: exporter CPU per probe (second run)", f"{cpu / max(probed, 1) * 1e3:.2f} ms ({cpu:.2f} s)", "", None),
+            ("endpoints: DescribeCertificateDetail calls, first run / since", f"{details_first} / {details_total - details_first}", "0 since", details_total == details_first),
+            ("endpoints: series added, RSS before the second run / peak", f"{series:,}, {rss_before / 1e6:.1f} MB / {rss / 1e6:.1f} MB", "", None),
+        ]}
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def front_door(args):
     """The front-door scenarios, as one result of the table."""
     if args.smoke:
@@ -561,7 +665,7 @@ def front_door(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small quick run (CI); no timing verdicts")
-    parser.add_argument("--only", help="run only these scenarios (comma-separated): a number of certificates, or front-door")
+    parser.add_argument("--only", help="run only these scenarios (comma-separated): a number of certificates, front-door or endpoints")
     parser.add_argument("--profile", default=None, help="cargo profile directory: release (default) or debug")
     parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
     parser.add_argument("--wrk-seconds", type=int, default=10)
@@ -606,6 +710,12 @@ def main():
     if args.smoke or not args.only or "front-door" in args.only.split(","):
         print("== front door (password storm, clients that never read, certificate rotation) ...", flush=True)
         results.append(front_door(args))
+    if args.smoke or not args.only or "endpoints" in args.only.split(","):
+        print("== endpoint probes against a local TLS server ...", flush=True)
+        if args.smoke:
+            results.append(endpoints(args, max_endpoints=50, concurrency=8, wrk_seconds=1))
+        else:
+            results.append(endpoints(args, max_endpoints=2000, concurrency=32, wrk_seconds=5))
 
     missed = 0
     print("\n| scenario | measure | measured | target | |")

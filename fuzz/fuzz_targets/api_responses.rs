@@ -5,22 +5,27 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use tencentcloud_ssl_api::bind::{
-    parse_detail_page_with, CreateSyncTaskResponse, DetailTotals, TaskResultResponse,
+    parse_detail_page_with, Collect, CreateSyncTaskResponse, DetailTotals, TaskResultResponse,
 };
 use tencentcloud_ssl_api::certificates::DescribeCertificatesResponse;
 use tencentcloud_ssl_api::client::parse_response;
+use tencentcloud_ssl_api::detail::CertificateDetail;
 use tencentcloud_ssl_api::records::{self, ListResponse, RecordKind};
 use tencentcloud_ssl_exporter::collector::bind::{detail_regions, write_binding, CertBinding, Labels};
 use tencentcloud_ssl_exporter::collector::certificates;
 use tencentcloud_ssl_exporter::collector::deploy::{
-    add_page, summarize, write_record, RecordDetail,
+    add_page, rollout_claims, summarize, write_record, RecordDetail,
 };
+use tencentcloud_ssl_exporter::collector::endpoints::{expected_fingerprint, skip_reason};
 use tencentcloud_ssl_exporter::metrics::SnapshotBuilder;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(page) = parse_response::<DescribeCertificatesResponse>("A", data) {
         let (snapshot, _) = certificates::snapshot("fuzz", &page.certificates.items);
         let _ = snapshot.series();
+    }
+    if let Ok(detail) = parse_response::<CertificateDetail>("A", data) {
+        let _ = expected_fingerprint(&detail);
     }
     let _ = parse_response::<CreateSyncTaskResponse>("A", data);
     let _ = parse_response::<TaskResultResponse>("A", data);
@@ -32,7 +37,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(response) = parse_response::<Map<String, Value>>("A", data) {
-        if let Ok(page) = parse_detail_page_with(&response, true) {
+        let collect = Collect {
+            instance_ids: true,
+            domains_of: Some("c"),
+        };
+        if let Ok(page) = parse_detail_page_with(&response, collect) {
+            for region in page.types.values().flatten() {
+                for bound in &region.domains {
+                    let _ = skip_reason(&bound.domain);
+                }
+            }
             let mut totals = DetailTotals::default();
             totals.add_page(page);
             let binding = CertBinding {
@@ -63,6 +77,9 @@ fuzz_target!(|data: &[u8]| {
                     update_time: String::new(),
                 };
                 let summary = summarize(kind, &row, &detail);
+                for claim in rollout_claims(kind, &row, &detail) {
+                    let _ = skip_reason(&claim.domain);
+                }
                 let mut builder = SnapshotBuilder::new("fuzz");
                 write_record(&mut builder, kind, &row, &summary);
             }

@@ -223,6 +223,31 @@ pub struct RegionPage {
     pub no_match_domains: BTreeSet<String>,
     /// Identifiers of the listed instances, only when asked for (per-instance series).
     pub instance_ids: Vec<String>,
+    /// Domains the listed instances serve the certificate on, only when asked for (endpoint
+    /// probes); see [`Collect::domains_of`].
+    pub domains: Vec<BoundDomain>,
+}
+
+/// A domain a bound instance serves the certificate on, with the port when the API names one
+/// (DDoS `VirtualPort`); probes use 443 otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BoundDomain {
+    /// As the API writes it, trimmed, lower case, without a trailing dot; may be a wildcard.
+    pub domain: String,
+    /// `VirtualPort` or `Port` of the instance, if it names a valid one.
+    pub port: Option<u16>,
+}
+
+/// What a detail parse collects beyond the counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Collect<'a> {
+    /// The identifier of every listed instance (per-instance series).
+    pub instance_ids: bool,
+    /// The domains the listed instances serve the certificate with this ID on: `Domain` and
+    /// `Host` values, `TlsDomains` and `BindDomains` lists, anywhere in an instance, except under
+    /// `NoMatchDomains` (not covered) and in objects that name another certificate (`CertId`,
+    /// `CertificateId` or `Certificate.CertId` of a listener or rule with its own certificate).
+    pub domains_of: Option<&'a str>,
 }
 
 /// One parsed detail page.
@@ -288,20 +313,26 @@ fn instance_id(instance: &Value) -> Option<String> {
         })
 }
 
-/// Parses the `Response` object of a detail answer. Pure. With `instance_ids`, also collects the
-/// identifier of every listed instance.
+/// Parses the `Response` object of a detail answer. Pure. Also collects what `collect` asks for:
+/// instance identifiers, served domains.
 pub fn parse_detail_page_with(
     response: &Map<String, Value>,
-    instance_ids: bool,
+    collect: Collect<'_>,
 ) -> Result<DetailPage, String> {
     let mut page = parse_detail_page(response)?;
-    if instance_ids {
+    if collect.instance_ids || collect.domains_of.is_some() {
         for (key, value) in response {
             let Some(regions) = page.types.get_mut(&key.to_ascii_lowercase()) else {
                 continue;
             };
             let entries = value.as_array().map(Vec::as_slice).unwrap_or_default();
             for (region, entry) in regions.iter_mut().zip(entries) {
+                if let (Some(cert_id), Some(entry)) = (collect.domains_of, entry.as_object()) {
+                    collect_domains(entry, cert_id, None, &mut region.domains);
+                }
+                if !collect.instance_ids {
+                    continue;
+                }
                 let lists = match entry.get("Environments").and_then(Value::as_array) {
                     Some(environments) => environments
                         .iter()
@@ -443,6 +474,77 @@ fn parse_region(entry: &Map<String, Value>) -> Result<RegionPage, String> {
     Ok(page)
 }
 
+/// Fields naming one served domain, and lists of them.
+const DOMAIN_KEYS: &[&str] = &["Domain", "Host"];
+const DOMAIN_LIST_KEYS: &[&str] = &["TlsDomains", "BindDomains"];
+/// Fields naming the port an instance serves on.
+const PORT_KEYS: &[&str] = &["VirtualPort", "Port"];
+/// Subtrees whose domains are not served with the certificate: uncovered domains, the
+/// certificate's own names, and TKE ingress hosts (the TLS ones are `TlsDomains`).
+const NOT_SERVED_KEYS: &[&str] = &["NoMatchDomains", "Certificate", "DnsNames", "Domains"];
+
+/// Whether `object` (a listener, rule, secret, gateway certificate…) names a certificate other
+/// than `cert_id`: then nothing under it serves `cert_id`.
+fn names_other_certificate(object: &Map<String, Value>, cert_id: &str) -> bool {
+    let other = |value: Option<&Value>| matches!(value, Some(Value::String(id)) if !id.trim().is_empty() && id.trim() != cert_id);
+    other(object.get("CertId"))
+        || other(object.get("CertificateId"))
+        || other(object.get("Certificate").and_then(|c| c.get("CertId")))
+}
+
+fn port_of(object: &Map<String, Value>) -> Option<u16> {
+    PORT_KEYS
+        .iter()
+        .find_map(|key| match object.get(*key)? {
+            Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+            Value::String(s) => s.trim().parse::<u16>().ok(),
+            _ => None,
+        })
+        .filter(|p| *p != 0)
+}
+
+fn push_domain(text: &str, port: Option<u16>, out: &mut Vec<BoundDomain>) {
+    let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    if !domain.is_empty() {
+        out.push(BoundDomain { domain, port });
+    }
+}
+
+/// Collects the domains under `object` that serve `cert_id` (see [`Collect::domains_of`]); a
+/// port named by an object applies to everything under it.
+fn collect_domains(
+    object: &Map<String, Value>,
+    cert_id: &str,
+    port: Option<u16>,
+    out: &mut Vec<BoundDomain>,
+) {
+    if names_other_certificate(object, cert_id) {
+        return;
+    }
+    let port = port_of(object).or(port);
+    for (key, value) in object {
+        let key = key.as_str();
+        if NOT_SERVED_KEYS.contains(&key) {
+            continue;
+        }
+        match value {
+            Value::String(text) if DOMAIN_KEYS.contains(&key) => push_domain(text, port, out),
+            Value::Array(items) if DOMAIN_LIST_KEYS.contains(&key) => {
+                for text in items.iter().filter_map(Value::as_str) {
+                    push_domain(text, port, out);
+                }
+            }
+            Value::Object(inner) => collect_domains(inner, cert_id, port, out),
+            Value::Array(items) => {
+                for inner in items.iter().filter_map(Value::as_object) {
+                    collect_domains(inner, cert_id, port, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Collects every string of every `NoMatchDomains` list anywhere under `value` (listeners, rules,
 /// TKE secrets, TDMQ instances, and whatever nests them next).
 fn collect_no_match_domains(entry: &Map<String, Value>, out: &mut BTreeSet<String>) {
@@ -487,6 +589,8 @@ pub struct RegionTotals {
     pub no_match_domains: BTreeSet<String>,
     /// Identifiers of the listed instances over all pages, when they were collected.
     pub instance_ids: BTreeSet<String>,
+    /// Served domains over all pages, when they were collected.
+    pub domains: BTreeSet<BoundDomain>,
 }
 
 impl RegionTotals {
@@ -530,6 +634,7 @@ impl DetailTotals {
                 }
                 totals.no_match_domains.extend(region.no_match_domains);
                 totals.instance_ids.extend(region.instance_ids);
+                totals.domains.extend(region.domains);
             }
         }
     }
@@ -598,13 +703,89 @@ mod tests {
         assert!(parse_detail_page(object).expect("ok").types["clb"][0]
             .instance_ids
             .is_empty());
-        let page = parse_detail_page_with(object, true).expect("ok");
+        let page = parse_detail_page_with(
+            object,
+            Collect {
+                instance_ids: true,
+                ..Collect::default()
+            },
+        )
+        .expect("ok");
         assert_eq!(page.types["clb"][0].instance_ids, ["lb-1"]);
         assert_eq!(page.types["cdn"][0].instance_ids, ["www.test.com"]);
         assert_eq!(page.types["tke"][0].instance_ids, ["cls-1"]);
         assert_eq!(
             page.types["tcb"][0].instance_ids,
             ["www.test.com", "www.test.com"]
+        );
+    }
+
+    #[test]
+    fn served_domains_of_every_documented_type() {
+        let value: Value = serde_json::from_str(SEED_EXAMPLE).expect("json");
+        let object = value.as_object().expect("object");
+        let collect = Collect {
+            domains_of: Some("c"),
+            ..Collect::default()
+        };
+        let page = parse_detail_page_with(object, collect).expect("ok");
+        let names = |t: &str| -> Vec<(String, Option<u16>)> {
+            page.types[t]
+                .iter()
+                .flat_map(|r| &r.domains)
+                .map(|d| (d.domain.clone(), d.port))
+                .collect()
+        };
+        assert_eq!(
+            names("clb"),
+            [("www.test.com".to_string(), None)],
+            "rules, not NoMatchDomains or DnsNames"
+        );
+        assert_eq!(names("cdn"), [("www.test.com".to_string(), None)]);
+        assert!(
+            names("tke").is_empty(),
+            "an ingress list without TlsDomains serves nothing"
+        );
+        assert_eq!(names("tcb").len(), 2, "access and host services");
+        assert!(
+            parse_detail_page(object).expect("ok").types["clb"][0]
+                .domains
+                .is_empty(),
+            "only when asked"
+        );
+
+        let others: Value = serde_json::from_str(
+            r#"{"DDOS":[{"InstanceList":[{"Domain":"Ddos.Example.com.","VirtualPort":"8443","CertId":"c"},
+                                           {"Domain":"other.example.com","VirtualPort":"443","CertId":"other"}],"TotalCount":2}],
+                "TKE":[{"Region":"r","InstanceList":[{"ClusterId":"k","NamespaceList":[{"SecretList":[{"CertId":"c",
+                    "IngressList":[{"TlsDomains":["a.example.com","*.b.example.com"],"Domains":["plain.example.com"]}]}]}]}],"TotalCount":1}],
+                "TEO":[{"InstanceList":[{"Host":"edge.example.com","CertId":"c"}],"TotalCount":1}],
+                "TSE":[{"InstanceList":[{"GatewayId":"g","CertificateList":[{"CertId":"c","BindDomains":["gw.example.com"]},
+                                                                           {"CertId":"x","BindDomains":["x.example.com"]}]}],"TotalCount":1}],
+                "CLB":[{"Region":"r","InstanceList":[{"LoadBalancerId":"lb","Listeners":[{"Certificate":{"CertId":"c"},"Rules":[
+                    {"Domain":"own.example.com","Certificate":{"CertId":"sni-cert"}},{"Domain":"inherits.example.com","Certificate":null}]}]}],"TotalCount":1}],
+                "NEWTYPE":[{"InstanceList":[{"Domain":"new.example.com","Port":9443}],"TotalCount":1}]}"#,
+        )
+        .expect("json");
+        let page = parse_detail_page_with(others.as_object().expect("obj"), collect).expect("ok");
+        let all: Vec<(String, Option<u16>)> = page
+            .types
+            .values()
+            .flatten()
+            .flat_map(|r| &r.domains)
+            .map(|d| (d.domain.clone(), d.port))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                ("inherits.example.com".to_string(), None),
+                ("ddos.example.com".to_string(), Some(8443)),
+                ("new.example.com".to_string(), Some(9443)),
+                ("edge.example.com".to_string(), None),
+                ("a.example.com".to_string(), None),
+                ("*.b.example.com".to_string(), None),
+                ("gw.example.com".to_string(), None),
+            ]
         );
     }
 

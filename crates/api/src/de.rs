@@ -86,6 +86,24 @@ pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Err
     })
 }
 
+/// A list of names (`Domains`): a list of strings, or one string where the meaning is clear;
+/// `null` is empty. Entries that are not strings name nothing and are left out.
+pub fn names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|item| match item {
+                    serde_json::Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            Some(serde_json::Value::String(s)) => vec![s],
+            _ => Vec::new(),
+        },
+    )
+}
+
 /// A yes/no field sent as a boolean, 0/1, or `"true"`/`"false"`/`"0"`/`"1"`; `null` is `None`.
 pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
     use serde::de::Error;

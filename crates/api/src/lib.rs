@@ -17,7 +17,7 @@
 //! - [`providers`]: where credentials come from (environment, files, profile, CVM role, STS
 //!   `AssumeRole`, TKE OIDC, and the SDK's chain); the STS providers call through [`client`].
 //! - Request and response types with pure parse functions, one module per family of actions:
-//!   [`certificates`], [`bind`], [`records`]; their action names are in [`action`]. Decoding is
+//!   [`certificates`], [`detail`], [`bind`], [`records`]; their action names are in [`action`]. Decoding is
 //!   tolerant: a scalar of the wrong JSON type is taken where its meaning is clear, and an item
 //!   that still cannot be understood is skipped and reported ([`Items`]), never failing the
 //!   answer.
@@ -28,6 +28,7 @@ pub mod certificates;
 pub mod client;
 pub mod credentials;
 mod de;
+pub mod detail;
 pub mod providers;
 pub use de::{Items, SkippedItem};
 pub mod records;
@@ -38,6 +39,8 @@ pub mod time;
 pub mod action {
     /// List certificates (`DescribeCertificates`).
     pub const DESCRIBE_CERTIFICATES: &str = "DescribeCertificates";
+    /// One certificate's content and fingerprint (`DescribeCertificateDetail`).
+    pub const DESCRIBE_CERTIFICATE_DETAIL: &str = "DescribeCertificateDetail";
     /// Start (or reuse) bind-resource query tasks.
     pub const CREATE_BIND_SYNC_TASK: &str = "CreateCertificateBindResourceSyncTask";
     /// Status and per-region counts of bind-resource tasks.

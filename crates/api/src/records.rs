@@ -274,6 +274,10 @@ struct Item {
     resource_type: String,
     #[serde(default, deserialize_with = "de::text")]
     old_cert_id: String,
+    #[serde(default, deserialize_with = "de::names")]
+    domains: Vec<String>,
+    #[serde(default, deserialize_with = "de::opt_code")]
+    port: Option<i64>,
 }
 
 /// `TotalCount`, `SuccessTotalCount`, `FailedTotalCount`, `RunningTotalCount` and
@@ -347,6 +351,19 @@ pub struct TypeItems {
     pub received: u64,
     /// (item `Id`, item status code) of the items on this page.
     pub items: Vec<(String, Option<i64>)>,
+    /// The domains of the items on this page that name any (`Domains`, with `Port`).
+    pub domains: Vec<ItemDomains>,
+}
+
+/// The domains one rollout item deployed the certificate to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemDomains {
+    /// The item's `Id` (may be empty; the caller keys such items by position).
+    pub id: String,
+    /// `Domains`, as the API writes them.
+    pub domains: Vec<String>,
+    /// `Port`, when the item names a valid one.
+    pub port: Option<u16>,
 }
 
 /// One operation entry on one detail page.
@@ -436,6 +453,16 @@ fn add_items(slot: &mut TypeItems, old_cert_id: &mut String, items: Vec<Item>) {
     for item in items {
         if old_cert_id.is_empty() {
             old_cert_id.clone_from(&item.old_cert_id);
+        }
+        if !item.domains.is_empty() {
+            slot.domains.push(ItemDomains {
+                id: item.id.clone(),
+                domains: item.domains,
+                port: item
+                    .port
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p != 0),
+            });
         }
         slot.items.push((item.id, item.status));
     }
@@ -537,7 +564,8 @@ mod tests {
             TypeItems {
                 total: 1,
                 received: 1,
-                items: vec![("57".to_string(), Some(1))]
+                items: vec![("57".to_string(), Some(1))],
+                domains: vec![],
             }
         );
         let (op, rollback) = &page.entries[1];
@@ -563,10 +591,45 @@ mod tests {
             TypeItems {
                 total: 1,
                 received: 0,
-                items: vec![]
+                items: vec![],
+                domains: vec![],
             }
         );
         assert_eq!(page.extent(), 2);
+    }
+
+    #[test]
+    fn item_domains_and_ports_are_kept() {
+        let value: Value = serde_json::from_str(
+            r#"{"TotalCount":3,"DeployRecordDetailList":[
+                {"Id":1,"Status":1,"Domains":["a.example.com","b.example.com"],"Port":8443},
+                {"Id":2,"Status":1,"Domains":"c.example.com","Port":"0"},
+                {"Id":3,"Status":1,"Domains":[7,null,"d.example.com"]},
+                {"Id":4,"Status":1,"Domains":null}]}"#,
+        )
+        .expect("json");
+        let page = parse_detail_page(RecordKind::Deploy, value).expect("ok");
+        let items = &page.entries[0].1.types[""];
+        assert_eq!(items.items.len(), 4, "domains never cost an item");
+        let domains: Vec<(&str, Vec<&str>, Option<u16>)> = items
+            .domains
+            .iter()
+            .map(|d| {
+                (
+                    d.id.as_str(),
+                    d.domains.iter().map(String::as_str).collect(),
+                    d.port,
+                )
+            })
+            .collect();
+        assert_eq!(
+            domains,
+            [
+                ("1", vec!["a.example.com", "b.example.com"], Some(8443)),
+                ("2", vec!["c.example.com"], None),
+                ("3", vec!["d.example.com"], None),
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -18,13 +19,16 @@ use crate::cli::Cli;
 use crate::collector::bind::BindCollector;
 use crate::collector::certificates::CertificatesCollector;
 use crate::collector::deploy::DeployCollector;
+use crate::collector::endpoints::{EndpointsCollector, EndpointsLimits};
 use crate::collector::CollectorSettings;
 use crate::config::Config;
 use crate::metrics::Exposition;
+use crate::probe::{self, Prober};
 use crate::readiness::Readiness;
 use crate::scheduler::{self, DeliberatePanics, Schedule};
 use crate::server::{self, ServerConfig, ServerState};
 use crate::shard;
+use crate::targets::{TargetBook, BIND_SOURCE};
 use crate::telemetry::Telemetry;
 use crate::web_config::{FrontDoor, WebConfig};
 
@@ -47,6 +51,8 @@ struct Setup {
     concurrency: usize,
     /// `--debug.panic-collector` (test hook).
     deliberate_panics: Option<Arc<DeliberatePanics>>,
+    /// Extra trust roots of the endpoint probes (`ca_file`, and the demo's CA).
+    probe_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Setup {
@@ -77,6 +83,13 @@ impl Setup {
             Some(path) => WebConfig::load(path)?,
             None => WebConfig::default(),
         };
+        let probe_roots = match &config.endpoints.ca_file {
+            Some(path) => std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|pem| probe::pem_certificates(&pem))
+                .map_err(|e| anyhow::anyhow!("endpoints CA file {}: {e}", path.display()))?,
+            None => Vec::new(),
+        };
         Ok(Setup {
             config,
             server: ServerConfig {
@@ -96,6 +109,7 @@ impl Setup {
                     left: std::sync::atomic::AtomicU32::new(*times),
                 })
             }),
+            probe_roots,
         })
     }
 
@@ -106,6 +120,19 @@ impl Setup {
         use tencentcloud_ssl_api::providers::{CredentialsConfig, SecretSource};
         use tencentcloud_ssl_simulator::{DEMO_SECRET_ID, DEMO_SECRET_KEY};
         let mut setup = Setup::from_cli(cli)?;
+        // The demo's endpoints are local TLS servers: dial only those, trusting the demo CA.
+        let endpoints = &mut setup.config.endpoints;
+        for text in simulator.resolve_overrides() {
+            endpoints.resolve.push(
+                text.parse()
+                    .map_err(|e| anyhow::anyhow!("demo endpoint override: {e}"))?,
+            );
+        }
+        endpoints.resolved_only = true;
+        setup.probe_roots.extend(
+            probe::pem_certificates(simulator.ca_pem().as_bytes())
+                .map_err(|e| anyhow::anyhow!("demo CA: {e}"))?,
+        );
         for account in &mut setup.config.accounts {
             account.endpoint = simulator.endpoint();
             account.credentials = CredentialsConfig::Static {
@@ -185,6 +212,17 @@ async fn serve(
     let readiness = Arc::new(Readiness::new());
     let stop_collectors = CancellationToken::new();
     let config = &setup.config;
+    let prober = match config.collectors.endpoints {
+        Some(_) => Some(Arc::new(
+            Prober::new(
+                &config.endpoints.resolve,
+                &setup.probe_roots,
+                config.endpoints.timeout,
+            )
+            .map_err(|e| anyhow::anyhow!("endpoints: {e}"))?,
+        )),
+        None => None,
+    };
     let mut tasks = Vec::new();
     for account in &config.accounts {
         let place = format!("account {}", account.name);
@@ -222,6 +260,22 @@ async fn serve(
             detail_series: config.detail_series,
         };
         let plan = &config.collectors;
+        // The endpoints the bind and rollout collectors learn, for the endpoints collector.
+        let book = plan.endpoints.map(|_| {
+            let sources = [
+                (BIND_SOURCE, plan.bind),
+                (RecordKind::UploadUpdate.label(), plan.upload_update),
+                (RecordKind::Update.label(), plan.update),
+                (RecordKind::Deploy.label(), plan.deploy),
+            ];
+            Arc::new(TargetBook::new(
+                sources
+                    .iter()
+                    .filter(|(_, enabled)| enabled.is_some())
+                    .map(|(source, _)| *source)
+                    .collect(),
+            ))
+        });
         // Each collector is made by a closure, called again when its supervisor restarts it.
         if let Some(interval) = plan.certificates {
             let (client, settings, filter) = (
@@ -237,20 +291,25 @@ async fn serve(
             ));
         }
         if let Some(interval) = plan.bind {
-            let (client, settings, filter, poll_timeout) = (
+            let (client, settings, filter, poll_timeout, book) = (
                 client.clone(),
                 settings(interval),
                 config.certificates.clone(),
                 plan.bind_poll_timeout,
+                book.clone(),
             );
             tasks.push(scheduler::spawn(
                 move || {
-                    BindCollector::new(
+                    let collector = BindCollector::new(
                         client.clone(),
                         settings.clone(),
                         filter.clone(),
                         poll_timeout,
-                    )
+                    );
+                    match &book {
+                        Some(book) => collector.publishing_to(Arc::clone(book)),
+                        None => collector,
+                    }
                 },
                 schedule(interval),
             ));
@@ -261,25 +320,55 @@ async fn serve(
             (RecordKind::Deploy, plan.deploy),
         ] {
             if let Some(interval) = enabled {
-                let (client, settings, max_age, filter) = (
+                let (client, settings, max_age, filter, book) = (
                     client.clone(),
                     settings(interval),
                     config.records_max_age,
                     config.certificates.clone(),
+                    book.clone(),
                 );
                 tasks.push(scheduler::spawn(
                     move || {
-                        DeployCollector::new(
+                        let collector = DeployCollector::new(
                             kind,
                             client.clone(),
                             settings.clone(),
                             max_age,
                             filter.clone(),
-                        )
+                        );
+                        match &book {
+                            Some(book) => collector.publishing_to(Arc::clone(book)),
+                            None => collector,
+                        }
                     },
                     schedule(interval),
                 ));
             }
+        }
+        if let (Some(interval), Some(book), Some(prober)) = (plan.endpoints, &book, &prober) {
+            let (client, settings, book, prober) = (
+                client.clone(),
+                settings(interval),
+                Arc::clone(book),
+                Arc::clone(prober),
+            );
+            let limits = EndpointsLimits {
+                concurrency: config.endpoints.concurrency,
+                max_endpoints: config.endpoints.max_endpoints,
+                resolved_only: config.endpoints.resolved_only,
+            };
+            tasks.push(scheduler::spawn(
+                move || {
+                    EndpointsCollector::new(
+                        client.clone(),
+                        settings.clone(),
+                        limits.clone(),
+                        Arc::clone(&book),
+                        Arc::clone(&prober),
+                    )
+                },
+                schedule(interval),
+            ));
         }
     }
     tasks.push(scheduler::spawn_housekeeping(

@@ -4,11 +4,12 @@
 //! make later arithmetic (deadlines, staleness bounds, pacing) overflow.
 
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::Defaults;
+use crate::config::{Defaults, EndpointsConfig, ResolveOverride};
 use crate::duration::parse_duration;
 use tencentcloud_ssl_api::client::DEFAULT_ENDPOINT;
 
@@ -129,6 +130,41 @@ pub struct Cli {
     )]
     pub stale_intervals: u32,
 
+    /// Probe the endpoints (domains) the API says each certificate is bound to, and compare the
+    /// certificate they serve with the API's (opt-in; on with --demo). Dials every such domain
+    /// from this host: see the README before turning it on.
+    #[arg(long = "collector.endpoints")]
+    pub endpoints: bool,
+
+    /// Refresh interval of the endpoints collector.
+    #[arg(long = "collector.endpoints.interval", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
+    pub endpoints_interval: Duration,
+
+    /// One endpoint probe in all: resolve, connect and TLS handshake.
+    #[arg(long = "collector.endpoints.timeout", default_value = "5s", value_parser = parse_probe_timeout, value_name = "DURATION")]
+    pub endpoints_timeout: Duration,
+
+    /// Endpoint probes in flight at once.
+    #[arg(long = "collector.endpoints.concurrency", default_value_t = 32, value_name = "N", value_parser = parse_probe_concurrency)]
+    pub endpoints_concurrency: usize,
+
+    /// Most endpoints probed per account and run; the rest are counted as over_limit.
+    #[arg(long = "collector.endpoints.max", default_value_t = 2000, value_name = "N", value_parser = parse_max_endpoints)]
+    pub endpoints_max: usize,
+
+    /// Dial ADDR for DOMAIN:PORT instead of resolving DOMAIN (SNI stays DOMAIN), like curl's
+    /// --resolve; ADDR is an IP address or IP:PORT. Repeatable.
+    #[arg(long = "collector.endpoints.resolve", value_name = "DOMAIN:PORT:ADDR")]
+    pub endpoints_resolve: Vec<ResolveOverride>,
+
+    /// Probe only the endpoints a --collector.endpoints.resolve override names.
+    #[arg(long = "collector.endpoints.resolved-only")]
+    pub endpoints_resolved_only: bool,
+
+    /// PEM file of extra trust roots for chain validity (the Mozilla roots are built in).
+    #[arg(long = "collector.endpoints.ca-file", value_name = "PATH")]
+    pub endpoints_ca_file: Option<PathBuf>,
+
     /// Only log messages of at least this severity.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -222,6 +258,18 @@ fn parse_concurrency(value: &str) -> Result<usize, String> {
     count_in(value, &limits::CONCURRENCY)
 }
 
+fn parse_probe_timeout(value: &str) -> Result<Duration, String> {
+    duration_in(value, &limits::PROBE_TIMEOUT)
+}
+
+fn parse_probe_concurrency(value: &str) -> Result<usize, String> {
+    count_in(value, &limits::PROBE_CONCURRENCY)
+}
+
+fn parse_max_endpoints(value: &str) -> Result<usize, String> {
+    count_in(value, &limits::MAX_ENDPOINTS)
+}
+
 fn parse_stale_intervals(value: &str) -> Result<u32, String> {
     count_in(value, &limits::STALE_INTERVALS)
 }
@@ -309,6 +357,21 @@ impl Cli {
             }),
             bind_poll_timeout: self.bind_poll_timeout,
             records_max_age: self.deploy_max_age,
+            endpoints: EndpointsConfig {
+                interval: (self.endpoints || self.demo).then(|| {
+                    if self.demo {
+                        self.effective_interval()
+                    } else {
+                        self.endpoints_interval
+                    }
+                }),
+                timeout: self.endpoints_timeout,
+                concurrency: self.endpoints_concurrency,
+                max_endpoints: self.endpoints_max,
+                resolve: self.endpoints_resolve.clone(),
+                resolved_only: self.endpoints_resolved_only,
+                ca_file: self.endpoints_ca_file.clone(),
+            },
         }
     }
 

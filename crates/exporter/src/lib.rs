@@ -14,8 +14,11 @@
 //! - [`cli`]: flags in the Prometheus exporter style; [`logging`]: log setup from them.
 //! - [`telemetry`]: live counters of the exporter's own API traffic (the client's observer).
 //! - [`metrics`]: the metrics contract, snapshot rendering and the prepared exposition bytes.
-//! - [`collector`]: one file per collector (`certificates`, `bind`, `deploy`) behind a small
-//!   trait, plus the one pager, fan-out and stale-merge they share; each run builds a snapshot.
+//! - `targets`: the endpoints the API names, published by the bind and rollout collectors and
+//!   read by the endpoints collector; `probe`: the TLS probe of one endpoint.
+//! - [`collector`]: one file per collector (`certificates`, `bind`, `deploy`, `endpoints`)
+//!   behind a small trait, plus the one pager, fan-out and stale-merge they share; each run
+//!   builds a snapshot.
 //! - `readiness`: counts collectors that have not finished a first run.
 //! - `scheduler`: runs each collector on its own schedule, skip-not-stack.
 //! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers).
@@ -35,9 +38,11 @@ pub mod config;
 pub mod duration;
 pub mod logging;
 pub mod metrics;
+mod probe;
 mod readiness;
 mod scheduler;
 mod server;
 mod shard;
+mod targets;
 pub mod telemetry;
 pub mod web_config;

@@ -167,6 +167,12 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
         {
             panic!("--debug.panic-collector: deliberate panic of the {name} collector");
         }
+        // The cadence counts from here; the run's duration from the end of its wait.
+        let cycle = Instant::now();
+        tokio::select! {
+            _ = schedule.shutdown.cancelled() => return,
+            _ = collector.before_run() => {}
+        }
         let started = Instant::now();
         let outcome = tokio::select! {
             _ = schedule.shutdown.cancelled() => return,
@@ -230,7 +236,7 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
         }
         tokio::select! {
             _ = schedule.shutdown.cancelled() => return,
-            _ = tokio::time::sleep_until(started + schedule.interval) => {}
+            _ = tokio::time::sleep_until(cycle + schedule.interval) => {}
         }
     }
 }

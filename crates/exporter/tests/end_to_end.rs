@@ -21,6 +21,30 @@ async fn simulator(seed: u64, certificates: usize, faults: FaultConfig) -> Simul
     Simulator::start(config).await.expect("simulator starts")
 }
 
+/// The exporter against `sim`, probing the simulator's TLS endpoints (and only those) through
+/// the same flags an operator would use: overrides, resolved-only and the simulator's CA.
+fn start_probing(sim: &Simulator, extra: &[&str]) -> Exporter {
+    let ca = std::env::temp_dir().join(format!(
+        "tencentcloud-ssl-exporter-test-ca-{}.pem",
+        sim.addr().port()
+    ));
+    std::fs::write(&ca, sim.ca_pem()).expect("CA file");
+    let mut args: Vec<String> = vec![
+        "--collector.endpoints".into(),
+        "--collector.endpoints.interval=1s".into(),
+        "--collector.endpoints.resolved-only".into(),
+        format!("--collector.endpoints.ca-file={}", ca.display()),
+    ];
+    args.extend(
+        sim.resolve_overrides()
+            .into_iter()
+            .map(|o| format!("--collector.endpoints.resolve={o}")),
+    );
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Exporter::start(&sim.endpoint(), &args)
+}
+
 fn truth(sim: &Simulator) -> BTreeMap<String, f64> {
     contract_series(&sim.truth("default", MAX_AGE))
 }
@@ -89,8 +113,8 @@ fn promtool_check(text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
     let sim = simulator(7, 40, FaultConfig::default()).await;
-    let mut exporter = Exporter::start(
-        &sim.endpoint(),
+    let mut exporter = start_probing(
+        &sim,
         &["--collector.interval=1s", "--collector.deploy.interval=1s"],
     );
     exporter.wait_ready(Duration::from_secs(60)).await;
@@ -102,7 +126,12 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
         .filter(|f| **f != Family::BoundInstanceInfo)
     {
         let name = family.def().name;
-        if name.contains("_collector_") || name.contains("build_info") || name.ends_with("_total") {
+        if name.contains("_collector_")
+            || name.contains("build_info")
+            || name.ends_with("_total")
+            || name == "tencentcloud_ssl_endpoint_targets"
+            || name == "tencentcloud_ssl_endpoint_probe_duration_seconds"
+        {
             assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
             continue;
         }
@@ -159,8 +188,8 @@ async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
         ..FaultConfig::default()
     };
     let sim = simulator(11, 30, faults).await;
-    let mut exporter = Exporter::start(
-        &sim.endpoint(),
+    let mut exporter = start_probing(
+        &sim,
         &[
             "--collector.interval=1s",
             "--collector.deploy.interval=1s",
@@ -284,8 +313,8 @@ async fn sigterm_mid_collection_exits_cleanly_and_a_restart_rebuilds_everything(
         ..FaultConfig::default()
     };
     let sim = simulator(9, 40, slow).await;
-    let mut exporter = Exporter::start(
-        &sim.endpoint(),
+    let mut exporter = start_probing(
+        &sim,
         &[
             "--collector.interval=30s",
             "--collector.deploy.interval=30s",
@@ -319,8 +348,8 @@ async fn sigterm_mid_collection_exits_cleanly_and_a_restart_rebuilds_everything(
     assert!(took < Duration::from_secs(5), "{took:?}");
     // The exporter keeps no state: a new process rebuilds every value from the API.
     sim.set_faults(FaultConfig::default());
-    let again = Exporter::start(
-        &sim.endpoint(),
+    let again = start_probing(
+        &sim,
         &["--collector.interval=1s", "--collector.deploy.interval=1s"],
     );
     again.wait_ready(Duration::from_secs(60)).await;

@@ -76,9 +76,23 @@ pub struct Binding {
     /// drawn from `unmatched_pool` in turn.
     pub unmatched_every: u64,
     pub unmatched_pool: Vec<String>,
+    /// Instances whose domain is not the usual `i{index}.{certificate domain}`: the demo's
+    /// endpoint targets (see [`Dataset::demo_targets`]), as (instance index, domain).
+    pub domain_overrides: Vec<(u64, String)>,
 }
 
 impl Binding {
+    /// The domain instance `index` serves, as the bind detail lists it.
+    pub fn instance_domain(&self, certificate_domain: &str, index: u64) -> String {
+        self.domain_overrides
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map_or_else(
+                || format!("i{index}.{certificate_domain}"),
+                |(_, d)| d.clone(),
+            )
+    }
+
     /// `NoMatchDomains` of instance `index`.
     pub fn unmatched_of(&self, index: u64) -> Option<&str> {
         if self.unmatched_every == 0
@@ -225,6 +239,68 @@ impl Record {
     }
 }
 
+/// What a demo TLS endpoint serves for the certificate whose bind detail names its domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Served {
+    /// The leaf `DescribeCertificateDetail` answers, still valid.
+    Current,
+    /// An older leaf for the same domain (own key, same CA) expiring 5 days after the dataset's
+    /// `now`, while the API's certificate runs more than 30 days: renewed, but never deployed here.
+    Previous,
+    /// The API's own leaf, already expired: it matches, its chain does not verify.
+    Expired,
+    /// Nothing: the bind detail names the domain, but connecting to it is refused (no listener),
+    /// for an issued, unexpired certificate.
+    Unreachable,
+}
+
+impl Served {
+    /// A short lower-case name, for logs.
+    pub fn label(self) -> &'static str {
+        ["current", "previous", "expired", "unreachable"][self as usize]
+    }
+}
+
+/// What a demo target is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DemoRole {
+    /// A TLS endpoint serving this.
+    Serves(Served),
+    /// A wildcard domain (`*.…`): listed by the bind detail, never dialled.
+    Wildcard,
+}
+
+/// A bind-detail instance whose domain the demo controls: unique in the whole dataset (no
+/// other instance, of any certificate, and no record item lists it), on a type whose instances
+/// carry a domain and no port (so 443 is implied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoTarget {
+    pub certificate_id: String,
+    /// Lower case, as the detail's keys are (`cdn`, `clb`, …).
+    pub resource_type: &'static str,
+    pub region: Option<&'static str>,
+    /// Index into the certificate's `bindings`.
+    pub binding: usize,
+    /// Instance index within that binding.
+    pub instance: u64,
+    pub domain: String,
+    pub role: DemoRole,
+}
+
+/// Types whose bind-detail instances carry a domain and imply port 443 (not ddos, whose
+/// instances name a `VirtualPort`; not the types without a domain or with one of their own).
+pub const DOMAIN_TYPES: &[&str] = &[
+    "cdn",
+    "waf",
+    "live",
+    "vod",
+    "cos",
+    "apigateway",
+    "teo",
+    "clb",
+    "tke",
+];
+
 /// The whole world.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -233,6 +309,10 @@ pub struct Dataset {
     pub certificates: Vec<Certificate>,
     /// Newest first (the order the record lists page in).
     pub records: Vec<Record>,
+    /// Instances given a demo domain: TLS endpoint targets and a wildcard, chosen by a fixed
+    /// rule (2 current, 1 previous, 1 expired if any, 1 wildcard, 1 unreachable; in ID order)
+    /// without drawing from the generator.
+    pub demo_targets: Vec<DemoTarget>,
 }
 
 fn cert_id(rng: &mut Rng) -> String {
@@ -326,6 +406,7 @@ impl Dataset {
                             unmatched_pool: (0..rng.range(1, 3))
                                 .map(|i| format!("legacy{i}.{}", rng.pick(ZONES)))
                                 .collect(),
+                            domain_overrides: Vec::new(),
                         });
                     }
                 }
@@ -385,11 +466,102 @@ impl Dataset {
         }
         certificates.sort_by(|a, b| a.id.cmp(&b.id));
         let records = Self::records(&spec, &certificates, &mut rng);
+        let demo_targets = Self::choose_demo_targets(&mut certificates, now);
         Dataset {
             spec,
             certificates,
             records,
+            demo_targets,
         }
+    }
+
+    /// The first instance of `cert` a demo domain can go to: on a [`DOMAIN_TYPES`] binding
+    /// without a region error and without an override yet, not one serving an unmatched domain,
+    /// and only if the bind task succeeds (otherwise no detail lists it).
+    fn demo_carrier(cert: &Certificate) -> Option<(usize, u64)> {
+        if cert.task_fails {
+            return None;
+        }
+        cert.bindings
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| {
+                DOMAIN_TYPES.contains(&b.resource_type)
+                    && b.error.is_none()
+                    && b.domain_overrides.is_empty()
+            })
+            .find_map(|(i, b)| {
+                (0..b.instances)
+                    .find(|index| b.unmatched_of(*index).is_none())
+                    .map(|index| (i, index))
+            })
+    }
+
+    /// Picks the demo's endpoint targets and its wildcard, in ID order, without drawing from the
+    /// generator (so the rest of the world is what it was), and renames those instances:
+    ///
+    /// - `Current` ×2: the first two issued (status 1), unexpired certificates with a carrier;
+    /// - `Previous`: the next issued certificate expiring more than 30 days after `now`;
+    /// - `Expired`: the first expired certificate with a carrier (none if there is none);
+    /// - the wildcard: the first certificate left with a carrier;
+    /// - `Unreachable`: the next issued, unexpired certificate left with a carrier (picked last,
+    ///   so the picks above are what they were before it existed).
+    ///
+    /// An endpoint's domain is `{lower-case ID}.{certificate domain}` (under the leaf's
+    /// `*.{domain}`), the wildcard's `*.wild-{lower-case ID}.{certificate domain}`. Other
+    /// instance domains are `i{n}.…`, `access{n}.…` or `host{n}.…` with n < 260, record items
+    /// name `d{n}.example.com` and unmatched domains have three labels, so a four-label name
+    /// whose first label is an 8-character ID is unique once the ID does not start with
+    /// `access` and no two picked IDs are equal in lower case, which is checked here.
+    fn choose_demo_targets(certificates: &mut [Certificate], now: i64) -> Vec<DemoTarget> {
+        let fits = |role: DemoRole, c: &Certificate| match role {
+            DemoRole::Serves(Served::Current | Served::Unreachable) => {
+                c.status == 1 && c.not_after > now
+            }
+            DemoRole::Serves(Served::Previous) => c.status == 1 && c.not_after > now + 30 * DAY,
+            DemoRole::Serves(Served::Expired) => c.not_after < now,
+            DemoRole::Wildcard => true,
+        };
+        let wanted = [
+            DemoRole::Serves(Served::Current),
+            DemoRole::Serves(Served::Current),
+            DemoRole::Serves(Served::Previous),
+            DemoRole::Serves(Served::Expired),
+            DemoRole::Wildcard,
+            DemoRole::Serves(Served::Unreachable),
+        ];
+        let mut used: Vec<String> = Vec::new();
+        let mut targets = Vec::new();
+        for role in wanted {
+            let found = certificates.iter_mut().find_map(|cert| {
+                let lower = cert.id.to_lowercase();
+                if used.contains(&lower) || lower.starts_with("access") || !fits(role, cert) {
+                    return None;
+                }
+                let (binding, instance) = Self::demo_carrier(cert)?;
+                Some((cert, lower, binding, instance))
+            });
+            let Some((cert, lower, binding, instance)) = found else {
+                continue;
+            };
+            let domain = match role {
+                DemoRole::Wildcard => format!("*.wild-{lower}.{}", cert.domain),
+                DemoRole::Serves(_) => format!("{lower}.{}", cert.domain),
+            };
+            let carrier = &mut cert.bindings[binding];
+            carrier.domain_overrides.push((instance, domain.clone()));
+            targets.push(DemoTarget {
+                certificate_id: cert.id.clone(),
+                resource_type: carrier.resource_type,
+                region: carrier.region,
+                binding,
+                instance,
+                domain,
+                role,
+            });
+            used.push(lower);
+        }
+        targets
     }
 
     fn records(spec: &DatasetSpec, certificates: &[Certificate], rng: &mut Rng) -> Vec<Record> {
@@ -646,6 +818,21 @@ impl Dataset {
     pub fn records_of(&self, kind: RecordKind) -> impl Iterator<Item = &Record> {
         self.records.iter().filter(move |r| r.kind == kind)
     }
+
+    /// The demo targets a TLS endpoint serves, with what it serves.
+    pub fn endpoint_targets(&self) -> impl Iterator<Item = (&DemoTarget, Served)> {
+        self.demo_targets.iter().filter_map(|t| match t.role {
+            DemoRole::Serves(served) => Some((t, served)),
+            DemoRole::Wildcard => None,
+        })
+    }
+
+    /// The demo's wildcard targets.
+    pub fn wildcard_targets(&self) -> impl Iterator<Item = &DemoTarget> {
+        self.demo_targets
+            .iter()
+            .filter(|t| t.role == DemoRole::Wildcard)
+    }
 }
 
 #[cfg(test)]
@@ -720,6 +907,80 @@ mod tests {
     }
 
     #[test]
+    fn demo_targets_follow_the_rule_and_the_seed() {
+        for seed in 1..=12 {
+            let d = Dataset::generate(DatasetSpec::new(seed, 48, 1_750_000_000));
+            let again = Dataset::generate(DatasetSpec::new(seed, 48, 1_750_000_000));
+            assert_eq!(d.demo_targets, again.demo_targets, "seed {seed}");
+            let now = d.spec.now;
+            let mut certs: Vec<&str> = Vec::new();
+            for target in &d.demo_targets {
+                let cert = d.certificate(&target.certificate_id).expect("cert");
+                assert!(
+                    !certs.contains(&cert.id.as_str()),
+                    "one target per certificate"
+                );
+                certs.push(&cert.id);
+                assert!(!cert.task_fails);
+                let binding = &cert.bindings[target.binding];
+                assert_eq!(binding.resource_type, target.resource_type);
+                assert_eq!(binding.region, target.region);
+                assert!(DOMAIN_TYPES.contains(&binding.resource_type));
+                assert!(binding.error.is_none());
+                assert!(target.instance < binding.instances, "an existing instance");
+                assert!(binding.unmatched_of(target.instance).is_none());
+                assert_eq!(
+                    binding.instance_domain(&cert.domain, target.instance),
+                    target.domain
+                );
+                let lower = cert.id.to_lowercase();
+                match target.role {
+                    DemoRole::Serves(Served::Current | Served::Unreachable) => {
+                        assert!(cert.status == 1 && cert.not_after > now);
+                    }
+                    DemoRole::Serves(Served::Previous) => {
+                        assert!(cert.status == 1 && cert.not_after > now + 30 * DAY);
+                    }
+                    DemoRole::Serves(Served::Expired) => assert!(cert.not_after < now),
+                    DemoRole::Wildcard => {
+                        assert_eq!(target.domain, format!("*.wild-{lower}.{}", cert.domain));
+                    }
+                }
+                if target.role != DemoRole::Wildcard {
+                    assert_eq!(target.domain, format!("{lower}.{}", cert.domain));
+                }
+            }
+            assert_eq!(
+                d.demo_targets.last().map(|t| t.role),
+                Some(DemoRole::Serves(Served::Unreachable)),
+                "seed {seed}: the unreachable target is picked last"
+            );
+            assert_eq!(d.endpoint_targets().count(), d.demo_targets.len() - 1);
+            assert_eq!(d.wildcard_targets().count(), 1);
+        }
+        let d = dataset(1);
+        let served: Vec<Served> = d.endpoint_targets().map(|(_, s)| s).collect();
+        assert_eq!(
+            served,
+            [
+                Served::Current,
+                Served::Current,
+                Served::Previous,
+                Served::Expired,
+                Served::Unreachable
+            ]
+        );
+        // Every other instance keeps its usual name.
+        let overridden: usize = d
+            .certificates
+            .iter()
+            .flat_map(|c| &c.bindings)
+            .map(|b| b.domain_overrides.len())
+            .sum();
+        assert_eq!(overridden, d.demo_targets.len());
+    }
+
+    #[test]
     fn minimal_calls_count_every_page() {
         let d = dataset(1);
         let calls = d.minimal_calls(d.spec.now, 30 * DAY);
@@ -777,6 +1038,7 @@ mod tests {
             error: None,
             unmatched_every: 2,
             unmatched_pool: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            domain_overrides: Vec::new(),
         };
         let seen: std::collections::BTreeSet<&str> =
             (0..5).filter_map(|i| binding.unmatched_of(i)).collect();

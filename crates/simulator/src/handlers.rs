@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::{beijing as format_gmt8, iso_utc as format_rfc3339_utc};
 use crate::dataset::{Binding, Certificate, Dataset, Entry, Record};
 use crate::model::{certificate_state, deploy_list_code, ItemState, RecordKind};
+use crate::pki::{Pki, PRIVATE_KEY_PLACEHOLDER};
 
 /// An API error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +148,8 @@ pub struct Ctx<'a> {
     pub now_ms: i64,
     /// Caps `Limit` of list actions below what the docs promise, to exercise pagers.
     pub list_limit_cap: Option<u64>,
+    /// The demo CA and the certificates' leaves (`DescribeCertificateDetail`).
+    pub pki: &'a Pki,
 }
 
 impl Ctx<'_> {
@@ -167,6 +170,7 @@ pub fn handle(
 ) -> Result<Value, SimError> {
     match action_name {
         "DescribeCertificates" => describe_certificates(ctx, body),
+        "DescribeCertificateDetail" => describe_certificate_detail(ctx, body),
         "CreateCertificateBindResourceSyncTask" => create_tasks(ctx, body),
         "DescribeCertificateBindResourceTaskResult" => task_results(ctx, body),
         "DescribeCertificateBindResourceTaskDetail" => task_detail(ctx, body),
@@ -187,7 +191,8 @@ pub fn handle(
 
 /// The whole answer to one call, `{"Response": …}` (an error envelope when the call fails), as
 /// the HTTP front would send it but without a `RequestId`: for benches, corpora and decoders'
-/// tests that want real answers without a server.
+/// tests that want real answers without a server. Certificate material comes from the
+/// process's shared [`Pki`].
 pub fn respond(
     dataset: &Dataset,
     tasks: &mut Tasks,
@@ -200,6 +205,7 @@ pub fn respond(
         tasks,
         now_ms,
         list_limit_cap: None,
+        pki: Pki::shared(),
     };
     let request = body.as_object().cloned().unwrap_or_default();
     let response = match handle(&mut ctx, action_name, &request) {
@@ -255,6 +261,75 @@ fn describe_certificates(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result
         .map(|c| certificate_json(c, now))
         .collect();
     Ok(json!({"TotalCount": matching.len(), "Certificates": null_if_empty(rows)}))
+}
+
+/// `CertificateId` of a detail request: absent is `MissingParameter`, empty or not a string
+/// `InvalidParameter`.
+fn certificate_id_param(body: &Map<String, Value>) -> Result<&str, SimError> {
+    match body.get("CertificateId") {
+        None | Some(Value::Null) => Err(SimError {
+            code: "MissingParameter",
+            message: "CertificateId is required".into(),
+        }),
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(invalid("CertificateId must be a non-empty string")),
+    }
+}
+
+fn describe_certificate_detail(
+    ctx: &mut Ctx<'_>,
+    body: &Map<String, Value>,
+) -> Result<Value, SimError> {
+    let id = certificate_id_param(body)?;
+    let cert = ctx.dataset.certificate(id).ok_or_else(|| SimError {
+        code: "ResourceNotFound.CertificateNotExist",
+        message: format!("certificate {id} does not exist"),
+    })?;
+    let internal = |e: rcgen::Error| SimError {
+        code: "InternalError",
+        message: format!("certificate material: {e}"),
+    };
+    let leaf = ctx.pki.leaf(cert).map_err(internal)?;
+    let ca = ctx.pki.ca_certificate().map_err(internal)?;
+    let mut answer = certificate_json(cert, ctx.now());
+    let fields = [
+        (
+            "SubjectAltName",
+            json!([cert.domain, format!("*.{}", cert.domain)]),
+        ),
+        ("EncryptAlgorithm", "ECC".into()),
+        (
+            "CertificatePublicKey",
+            format!("{}{}", leaf.pem, ca.pem).into(),
+        ),
+        ("CertificatePrivateKey", PRIVATE_KEY_PLACEHOLDER.into()),
+        (
+            "CertFingerprint",
+            leaf.fingerprint_sha1.to_uppercase().into(),
+        ),
+        ("CertChainInfo", json!([leaf.chain_info(), ca.chain_info()])),
+        ("OwnerUin", "100000000001".into()),
+        ("VerifyType", Value::Null),
+        ("StatusMsg", Value::Null),
+        ("OrderId", Value::Null),
+        ("CertificateExtra", Value::Null),
+        ("DvAuthDetail", Value::Null),
+        ("VulnerabilityReport", Value::Null),
+        ("SubmittedData", Value::Null),
+        ("RootCert", Value::Null),
+        ("EncryptCert", Value::Null),
+        ("EncryptPrivateKey", Value::Null),
+        ("EncryptCertFingerprint", Value::Null),
+        ("DvRevokeAuthDetail", Value::Null),
+    ];
+    if let Value::Object(map) = &mut answer {
+        // A list-only field.
+        map.remove("IsExpiring");
+        for (key, value) in fields {
+            map.insert(key.into(), value);
+        }
+    }
+    Ok(answer)
 }
 
 fn create_tasks(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, SimError> {
@@ -348,7 +423,7 @@ fn task_results(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, S
 /// One instance of `binding`, in the shape its type has in the reference.
 fn instance_json(cert: &Certificate, binding: &Binding, index: u64) -> Value {
     let unmatched: Vec<&str> = binding.unmatched_of(index).into_iter().collect();
-    let domain = format!("i{index}.{}", cert.domain);
+    let domain = binding.instance_domain(&cert.domain, index);
     let region = binding.region.unwrap_or_default();
     match binding.resource_type {
         "clb" => json!({
@@ -789,6 +864,7 @@ mod tests {
             tasks,
             now_ms,
             list_limit_cap: None,
+            pki: Pki::shared(),
         };
         handle(&mut ctx, action, body.as_object().expect("object"))
     }
@@ -921,6 +997,224 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(missing.code, "FailedOperation.CertificateSyncTaskIdInvalid");
+    }
+
+    #[test]
+    fn certificate_detail_answers_a_chain_whose_leaf_has_the_fingerprint() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        use sha1::{Digest, Sha1};
+
+        let (d, mut t) = ctx_parts();
+        let now = d.spec.now * 1000;
+        let cert = &d.certificates[2];
+        let answer = call(
+            &d,
+            &mut t,
+            now,
+            "DescribeCertificateDetail",
+            json!({"CertificateId": cert.id}),
+        )
+        .expect("ok");
+        let pem = answer["CertificatePublicKey"].as_str().expect("pem");
+        let chain: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("a PEM chain");
+        assert_eq!(chain.len(), 2, "leaf, then the demo CA");
+        let upper = |der: &[u8]| {
+            Sha1::digest(der)
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<String>()
+        };
+        let fingerprint = answer["CertFingerprint"].as_str().expect("fingerprint");
+        assert_eq!(fingerprint, upper(&chain[0]));
+        assert_eq!(fingerprint.len(), 40);
+        let links = answer["CertChainInfo"].as_array().expect("chain info");
+        assert_eq!(links.len(), 2);
+        for (link, der) in links.iter().zip(&chain) {
+            assert_eq!(link["Fingerprint"], upper(der).to_lowercase());
+        }
+        assert_eq!(links[0]["Subject"], format!("CN={}", cert.domain));
+        assert_eq!(links[0]["Issuer"], "CN=Tencent Cloud SSL Simulator Demo CA");
+        assert_eq!(links[0]["ValidTo"], format_gmt8(cert.not_after));
+        assert_eq!(answer["CertEndTime"], format_gmt8(cert.not_after));
+        assert_eq!(answer["CertBeginTime"], format_gmt8(cert.not_before));
+        assert_eq!(answer["CertificateId"], cert.id.as_str());
+        assert_eq!(answer["Domain"], cert.domain.as_str());
+        assert_eq!(
+            answer["SubjectAltName"],
+            json!([cert.domain, format!("*.{}", cert.domain)])
+        );
+        assert!(answer["CertificatePrivateKey"]
+            .as_str()
+            .is_some_and(|k| k.contains("SIMULATOR-NEVER-EXPORT")));
+        assert!(answer["DvAuthDetail"].is_null());
+        let again = call(
+            &d,
+            &mut t,
+            now + 60_000,
+            "DescribeCertificateDetail",
+            json!({"CertificateId": cert.id}),
+        )
+        .expect("ok");
+        assert_eq!(again["CertFingerprint"], fingerprint, "stable");
+        let whole: Value = serde_json::from_slice(&respond(
+            &d,
+            &mut t,
+            now,
+            "DescribeCertificateDetail",
+            &json!({"CertificateId": cert.id}),
+        ))
+        .expect("json");
+        assert_eq!(whole["Response"]["CertFingerprint"], fingerprint);
+    }
+
+    #[test]
+    fn certificate_detail_refuses_unknown_and_missing_ids() {
+        let (d, mut t) = ctx_parts();
+        let mut code = |body: Value| {
+            call(&d, &mut t, 0, "DescribeCertificateDetail", body)
+                .map(|_| ())
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(
+            code(json!({"CertificateId": "nope"})),
+            "ResourceNotFound.CertificateNotExist"
+        );
+        assert_eq!(code(json!({})), "MissingParameter");
+        assert_eq!(code(json!({"CertificateId": null})), "MissingParameter");
+        assert_eq!(code(json!({"CertificateId": ""})), "InvalidParameter");
+        assert_eq!(code(json!({"CertificateId": 7})), "InvalidParameter");
+    }
+
+    /// Every `InstanceList` element under `value`.
+    fn instances(value: &Value, out: &mut Vec<Value>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    match (key.as_str(), child) {
+                        ("InstanceList", Value::Array(items)) => out.extend(items.iter().cloned()),
+                        _ => instances(child, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| instances(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Every string under `value`.
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) => out.push(s.clone()),
+            Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn demo_domains_are_listed_once_in_the_whole_world() {
+        use crate::dataset::{DemoRole, Served};
+
+        for seed in [1, 2, 3, 5, 8] {
+            let d = Dataset::generate(DatasetSpec::new(seed, 48, 1_750_000_000));
+            let mut t = Tasks::default();
+            let now = d.spec.now * 1000;
+            let done = now + 10_000;
+            // (certificate ID, strings of one instance) of every instance of every detail page.
+            let mut listed: Vec<(String, Vec<String>)> = Vec::new();
+            for cert in &d.certificates {
+                let created = call(
+                    &d,
+                    &mut t,
+                    now,
+                    "CreateCertificateBindResourceSyncTask",
+                    json!({"CertificateIds": [cert.id]}),
+                )
+                .expect("ok");
+                let task = created["CertTaskIds"][0]["TaskId"].clone();
+                for offset in [0, 100, 200] {
+                    let detail = call(
+                        &d,
+                        &mut t,
+                        done,
+                        "DescribeCertificateBindResourceTaskDetail",
+                        json!({"TaskId": task, "Limit": 100, "Offset": offset}),
+                    )
+                    .expect("ok");
+                    let mut found = Vec::new();
+                    instances(&detail, &mut found);
+                    for instance in found {
+                        let mut names = Vec::new();
+                        strings(&instance, &mut names);
+                        listed.push((cert.id.clone(), names));
+                    }
+                }
+            }
+            let mut record_strings = Vec::new();
+            for record in &d.records {
+                let action = match record.kind {
+                    RecordKind::UploadUpdate => "DescribeHostUploadUpdateRecordDetail",
+                    RecordKind::Update => "DescribeHostUpdateRecordDetail",
+                    RecordKind::Deploy => "DescribeHostDeployRecordDetail",
+                };
+                for offset in [0, 200] {
+                    let detail = call(
+                        &d,
+                        &mut t,
+                        done,
+                        action,
+                        json!({"DeployRecordId": record.id, "Limit": 200, "Offset": offset}),
+                    )
+                    .expect("ok");
+                    strings(&detail, &mut record_strings);
+                }
+            }
+            let roles: Vec<DemoRole> = d.demo_targets.iter().map(|t| t.role).collect();
+            let current = DemoRole::Serves(Served::Current);
+            assert_eq!(
+                roles.iter().filter(|r| **r == current).count(),
+                2,
+                "seed {seed}"
+            );
+            assert!(roles.contains(&DemoRole::Serves(Served::Previous)));
+            assert!(roles.contains(&DemoRole::Wildcard), "seed {seed}");
+            assert_eq!(
+                roles.last(),
+                Some(&DemoRole::Serves(Served::Unreachable)),
+                "seed {seed}: picked last"
+            );
+            for target in &d.demo_targets {
+                let holders: Vec<&String> = listed
+                    .iter()
+                    .filter(|(_, names)| names.contains(&target.domain))
+                    .map(|(id, _)| id)
+                    .collect();
+                assert_eq!(
+                    holders,
+                    [&target.certificate_id],
+                    "seed {seed}: {} is listed by exactly one instance, of its certificate",
+                    target.domain
+                );
+                assert!(!record_strings.contains(&target.domain));
+                let cert = d.certificate(&target.certificate_id).expect("cert");
+                let name = target.domain.strip_prefix("*.").unwrap_or(&target.domain);
+                let first_label = name.split('.').next().unwrap_or_default();
+                assert_eq!(
+                    name,
+                    format!("{first_label}.{}", cert.domain),
+                    "one label under the certificate's domain"
+                );
+                assert_eq!(
+                    target.role == DemoRole::Wildcard,
+                    target.domain.starts_with("*.wild-")
+                );
+                assert_ne!(target.resource_type, "ddos");
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! (answers by action and code), `GET /-/sim/minimal-calls` (fewest calls a first collection
 //! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]), `GET /-/healthy`.
 //! A request may force a fault with the header `X-Sim-Fault: <kind>`.
+//!
+//! With [`SimConfig::tls_endpoints`] it also starts the demo's TLS endpoints ([`crate::tls`]),
+//! and the truth gains their series ([`truth::endpoint_truth`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -30,6 +33,8 @@ use crate::dataset::{Dataset, DatasetSpec};
 use crate::faults::{FaultConfig, FaultKind};
 use crate::handlers::{self, Ctx, SimError, Tasks};
 use crate::model::rate_limit;
+use crate::pki::Pki;
+use crate::tls::{self, TlsEndpoint};
 use crate::{truth, Rng, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 
 /// How the simulator behaves.
@@ -52,10 +57,14 @@ pub struct SimConfig {
     pub max_skew_seconds: i64,
     /// Multiplies every documented rate limit (benchmarks of large accounts in less time).
     pub rate_limit_scale: f64,
+    /// Start the demo's TLS endpoints (on `127.0.0.1`, free ports) and add their series to the
+    /// truth.
+    pub tls_endpoints: bool,
 }
 
 impl SimConfig {
-    /// Demo defaults: loopback on a free port, demo credentials, documented limits enforced.
+    /// Demo defaults: loopback on a free port, demo credentials, documented limits enforced,
+    /// TLS endpoints on.
     pub fn demo(seed: u64, certificates: usize) -> SimConfig {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -69,6 +78,7 @@ impl SimConfig {
             fault_seed: seed,
             max_skew_seconds: 300,
             rate_limit_scale: 1.0,
+            tls_endpoints: true,
         }
     }
 }
@@ -82,6 +92,29 @@ struct State {
     stats: Mutex<BTreeMap<String, u64>>,
     started: Instant,
     request_seq: AtomicU64,
+    pki: Pki,
+    ca_pem: String,
+    /// Empty unless `config.tls_endpoints`.
+    endpoints: Vec<TlsEndpoint>,
+}
+
+impl State {
+    /// The truth now: the contract's series, and the endpoints' when they run.
+    fn truth(&self, account: &str, max_age_seconds: i64) -> String {
+        let now_ms = now_unix_millis();
+        let tasks = self.tasks.lock();
+        let mut text = truth::truth(&self.dataset, &tasks, account, now_ms, max_age_seconds);
+        if self.config.tls_endpoints {
+            text.push_str(&truth::endpoint_truth(
+                &self.dataset,
+                &tasks,
+                &self.endpoints,
+                account,
+                now_ms,
+            ));
+        }
+        text
+    }
 }
 
 /// A running simulator.
@@ -90,6 +123,7 @@ pub struct Simulator {
     state: Arc<State>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    endpoint_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -117,27 +151,46 @@ impl std::fmt::Display for ResetConnection {
 impl std::error::Error for ResetConnection {}
 
 impl Simulator {
-    /// Generates the dataset, binds and starts serving.
+    /// Generates the dataset and the demo CA, binds, starts serving and, with
+    /// `tls_endpoints`, starts the TLS endpoints.
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        let dataset = Dataset::generate(config.dataset.clone());
+        let pki = Pki::new();
+        let ca_pem = pki.ca_pem().map_err(std::io::Error::other)?;
+        let stop = CancellationToken::new();
+        let (endpoints, endpoint_tasks) = if config.tls_endpoints {
+            match tls::start(&dataset, &pki, &stop).await {
+                Ok(started) => started,
+                Err(error) => {
+                    stop.cancel();
+                    return Err(error);
+                }
+            }
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let state = Arc::new(State {
-            dataset: Dataset::generate(config.dataset.clone()),
+            dataset,
             tasks: Mutex::new(Tasks::default()),
             faults: Mutex::new((config.faults.clone(), Rng::new(config.fault_seed))),
             windows: Mutex::new(HashMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             request_seq: AtomicU64::new(0),
+            pki,
+            ca_pem,
+            endpoints,
             config,
         });
-        let stop = CancellationToken::new();
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stop.clone()));
         Ok(Simulator {
             addr,
             state,
             stop,
             task,
+            endpoint_tasks,
         })
     }
 
@@ -154,16 +207,44 @@ impl Simulator {
         &self.state.dataset
     }
 
-    /// Expected series now, as exposition lines.
+    /// Expected series now, as exposition lines (with the endpoints' series when
+    /// `tls_endpoints` is on).
     pub fn truth(&self, account: &str, max_age_seconds: i64) -> String {
-        let tasks = self.state.tasks.lock();
-        truth::truth(
-            &self.state.dataset,
-            &tasks,
-            account,
-            now_unix_millis(),
-            max_age_seconds,
-        )
+        self.state.truth(account, max_age_seconds)
+    }
+
+    /// The demo's TLS endpoints (empty unless `tls_endpoints`).
+    pub fn tls_endpoints(&self) -> &[TlsEndpoint] {
+        &self.state.endpoints
+    }
+
+    /// `DOMAIN:PORT:ADDR` overrides (`ADDR` = `127.0.0.1:<listener port>`, the syntax of curl's
+    /// `--connect-to`; curl's `--resolve` takes no port in `ADDR`) that make a client dial the
+    /// TLS endpoints, e.g. `abc123.shop.example.com:443:127.0.0.1:40123`.
+    pub fn resolve_overrides(&self) -> Vec<String> {
+        self.state
+            .endpoints
+            .iter()
+            .map(TlsEndpoint::resolve_override)
+            .collect()
+    }
+
+    /// PEM of the demo CA every simulated leaf is signed by.
+    pub fn ca_pem(&self) -> String {
+        self.state.ca_pem.clone()
+    }
+
+    /// (certificate ID, domain) of the wildcard domains the bind details list, which an endpoint
+    /// probe must skip (empty unless `tls_endpoints`).
+    pub fn wildcard_domains(&self) -> Vec<(String, String)> {
+        if !self.state.config.tls_endpoints {
+            return Vec::new();
+        }
+        self.state
+            .dataset
+            .wildcard_targets()
+            .map(|t| (t.certificate_id.clone(), t.domain.clone()))
+            .collect()
     }
 
     pub fn set_faults(&self, faults: FaultConfig) {
@@ -175,9 +256,13 @@ impl Simulator {
         self.state.stats.lock().clone()
     }
 
+    /// Stops the API and the TLS endpoints.
     pub async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
+        for task in self.endpoint_tasks {
+            let _ = task.await;
+        }
     }
 }
 
@@ -220,9 +305,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
         (Method::GET, "/-/healthy") => Ok(answer(StatusCode::OK, "text/plain", "Healthy.\n")),
         (Method::GET, "/-/sim/truth") => {
             let account = query_param(&query, "account").unwrap_or("default");
-            let max_age = max_age_param(&query);
-            let tasks = state.tasks.lock();
-            let text = truth::truth(&state.dataset, &tasks, account, now_unix_millis(), max_age);
+            let text = state.truth(account, max_age_param(&query));
             Ok(answer(StatusCode::OK, "text/plain; charset=utf-8", text))
         }
         (Method::GET, "/-/sim/minimal-calls") => {
@@ -420,6 +503,7 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
                 tasks: &mut tasks,
                 now_ms,
                 list_limit_cap: state.config.list_limit_cap,
+                pki: &state.pki,
             };
             handlers::handle(&mut ctx, &action, &parsed)
         });
@@ -438,5 +522,303 @@ impl std::fmt::Debug for Simulator {
         f.debug_struct("Simulator")
             .field("addr", &self.addr)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+    use sha1::{Digest, Sha1};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::dataset::Served;
+
+    /// A served leaf and whether its chain verified.
+    type Seen = (Vec<u8>, Result<(), rustls::Error>);
+
+    /// Trusts the demo CA, records the served leaf and whether its chain verifies, and lets the
+    /// handshake go on either way.
+    #[derive(Debug)]
+    struct Recording {
+        inner: Arc<WebPkiServerVerifier>,
+        seen: Mutex<Option<Seen>>,
+    }
+
+    impl ServerCertVerifier for Recording {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            let verdict = self
+                .inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map(|_| ());
+            *self.seen.lock() = Some((end_entity.to_vec(), verdict));
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    }
+
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+
+    fn verifier(ca_pem: &str) -> Arc<WebPkiServerVerifier> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("CA PEM")).expect("root");
+        }
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .expect("verifier")
+    }
+
+    /// Handshakes with `endpoint` as `domain` (SNI), sends a request, and gives the served leaf,
+    /// its verdict against the demo CA and the answer's first line.
+    async fn probe(
+        endpoint: &TlsEndpoint,
+        ca_pem: &str,
+    ) -> (Vec<u8>, Result<(), rustls::Error>, String) {
+        let recording = Arc::new(Recording {
+            inner: verifier(ca_pem),
+            seen: Mutex::new(None),
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::clone(&recording) as Arc<dyn ServerCertVerifier>)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let name = ServerName::try_from(endpoint.domain.clone()).expect("a DNS name");
+        let tcp = tokio::net::TcpStream::connect(endpoint.addr)
+            .await
+            .expect("connect");
+        let mut tls = connector.connect(name, tcp).await.expect("handshake");
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            endpoint.domain
+        );
+        tls.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer).await;
+        let status = String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let (leaf, verdict) = recording
+            .seen
+            .lock()
+            .take()
+            .expect("a certificate was served");
+        (leaf, verdict, status)
+    }
+
+    fn detail(sim: &Simulator, id: &str) -> Value {
+        let mut tasks = sim.state.tasks.lock();
+        let mut ctx = Ctx {
+            dataset: &sim.state.dataset,
+            tasks: &mut tasks,
+            now_ms: now_unix_millis(),
+            list_limit_cap: None,
+            pki: &sim.state.pki,
+        };
+        let body = json!({ "CertificateId": id });
+        handlers::handle(
+            &mut ctx,
+            "DescribeCertificateDetail",
+            body.as_object().expect("map"),
+        )
+        .expect("detail")
+    }
+
+    #[tokio::test]
+    async fn endpoints_serve_what_they_say_over_tls() {
+        let sim = Simulator::start(SimConfig::demo(1, 48))
+            .await
+            .expect("start");
+        let endpoints = sim.tls_endpoints().to_vec();
+        let served: Vec<Served> = endpoints.iter().map(|e| e.serves).collect();
+        assert_eq!(
+            served,
+            [
+                Served::Current,
+                Served::Current,
+                Served::Previous,
+                Served::Expired,
+                Served::Unreachable
+            ]
+        );
+        let ca_pem = sim.ca_pem();
+        let overrides = sim.resolve_overrides();
+        let now = sim.dataset().spec.now;
+        assert_eq!(overrides.len(), endpoints.len());
+        for (endpoint, line) in endpoints.iter().zip(&overrides) {
+            assert_eq!(
+                *line,
+                format!("{}:443:127.0.0.1:{}", endpoint.domain, endpoint.addr.port())
+            );
+            let api = detail(&sim, &endpoint.certificate_id);
+            let api_fingerprint = api["CertFingerprint"].as_str().expect("fingerprint");
+            assert_eq!(
+                api_fingerprint.to_lowercase(),
+                endpoint.expected_fingerprint_sha1
+            );
+            if endpoint.serves == Served::Unreachable {
+                // Nothing answers: the connect is refused, and nothing was served.
+                let refused = tokio::net::TcpStream::connect(endpoint.addr)
+                    .await
+                    .map(|_| ());
+                assert!(
+                    matches!(&refused, Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+                    "{refused:?}"
+                );
+                assert!(endpoint.addr.ip().is_loopback());
+                assert!(endpoint.served_fingerprint_sha1.is_empty());
+                assert_eq!(endpoint.served_not_after, 0);
+                assert!(!endpoint.matches());
+                continue;
+            }
+            let (leaf, verdict, status) = probe(endpoint, &ca_pem).await;
+            assert_eq!(status, "HTTP/1.1 200 OK");
+            let fingerprint = hex::encode(Sha1::digest(&leaf));
+            assert_eq!(fingerprint, endpoint.served_fingerprint_sha1);
+            match endpoint.serves {
+                Served::Current => {
+                    assert_eq!(fingerprint, api_fingerprint.to_lowercase());
+                    assert!(verdict.is_ok(), "{verdict:?}");
+                }
+                Served::Previous => {
+                    assert_ne!(fingerprint, api_fingerprint.to_lowercase());
+                    assert!(verdict.is_ok(), "{verdict:?}");
+                    assert_eq!(endpoint.served_not_after, now + 5 * 86_400);
+                    let cert = sim
+                        .dataset()
+                        .certificate(&endpoint.certificate_id)
+                        .expect("cert");
+                    assert!(cert.not_after > now + 30 * 86_400);
+                }
+                Served::Unreachable => unreachable!("not probed"),
+                Served::Expired => {
+                    assert_eq!(fingerprint, api_fingerprint.to_lowercase());
+                    assert!(
+                        matches!(
+                            verdict,
+                            Err(rustls::Error::InvalidCertificate(
+                                rustls::CertificateError::Expired
+                                    | rustls::CertificateError::ExpiredContext { .. }
+                            ))
+                        ),
+                        "{verdict:?}"
+                    );
+                }
+            }
+            // The served notAfter is the one reported, to the second.
+            let inner = verifier(&ca_pem);
+            let name = ServerName::try_from(endpoint.domain.clone()).expect("name");
+            let at = |unix: i64| {
+                UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(unix).unwrap_or(0)))
+            };
+            let der = CertificateDer::from(leaf.clone());
+            assert!(inner
+                .verify_server_cert(&der, &[], &name, &[], at(endpoint.served_not_after))
+                .is_ok());
+            assert!(inner
+                .verify_server_cert(&der, &[], &name, &[], at(endpoint.served_not_after + 1))
+                .is_err());
+        }
+        let wildcards = sim.wildcard_domains();
+        assert_eq!(wildcards.len(), 1);
+        assert!(wildcards[0].1.starts_with("*.wild-"));
+
+        // Once the bind tasks are done, the truth names every endpoint.
+        assert!(!sim.truth("default", 30 * 86_400).contains("endpoint_info"));
+        {
+            let mut tasks = sim.state.tasks.lock();
+            let mut ctx = Ctx {
+                dataset: &sim.state.dataset,
+                tasks: &mut tasks,
+                now_ms: now_unix_millis() - 60_000,
+                list_limit_cap: None,
+                pki: &sim.state.pki,
+            };
+            let ids: Vec<&str> = sim
+                .state
+                .dataset
+                .demo_targets
+                .iter()
+                .map(|t| t.certificate_id.as_str())
+                .collect();
+            let body = json!({ "CertificateIds": ids });
+            handlers::handle(
+                &mut ctx,
+                "CreateCertificateBindResourceSyncTask",
+                body.as_object().expect("map"),
+            )
+            .expect("tasks");
+        }
+        let truth = sim.truth("default", 30 * 86_400);
+        for endpoint in &endpoints {
+            let up = u8::from(endpoint.serves != Served::Unreachable);
+            let line = format!(
+                "tencentcloud_ssl_endpoint_probe_success{{account=\"default\",certificate_id=\"{}\",domain=\"{}\",port=\"443\"}} {up}",
+                endpoint.certificate_id, endpoint.domain
+            );
+            assert!(truth.lines().any(|l| l == line), "{line}");
+        }
+        assert!(truth.contains("reason=\"wildcard\""));
+        assert!(truth.contains("reason=\"connect\""));
+        let addrs: Vec<SocketAddr> = endpoints.iter().map(|e| e.addr).collect();
+        sim.stop().await;
+        for addr in addrs {
+            assert!(
+                tokio::net::TcpStream::connect(addr).await.is_err(),
+                "{addr} stopped"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn no_endpoints_unless_asked() {
+        let mut config = SimConfig::demo(1, 48);
+        config.tls_endpoints = false;
+        let sim = Simulator::start(config).await.expect("start");
+        assert!(sim.tls_endpoints().is_empty());
+        assert!(sim.resolve_overrides().is_empty());
+        assert!(sim.wildcard_domains().is_empty());
+        assert!(sim.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!sim.truth("default", 30 * 86_400).contains("endpoint"));
+        sim.stop().await;
     }
 }

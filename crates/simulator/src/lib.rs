@@ -17,6 +17,9 @@
 //! - [`handlers`]: one function per action, answering from the dataset at a given time.
 //! - [`auth`]: the TC3 signature and credential checks, with the real error codes.
 //! - [`faults`]: injected errors, HTTP failures, truncation, slowness and resets.
+//! - [`pki`]: the demo CA and the certificates' leaves (`DescribeCertificateDetail`).
+//! - [`tls`]: the demo's TLS endpoints, serving current, previous or expired leaves, and one
+//!   named by the API where nothing answers.
 //! - [`truth`]: what a correct exporter must show for the dataset, as exposition lines.
 //! - [`http`]: the HTTP front: authentication, rate limiting, faults, stats and admin routes.
 
@@ -27,12 +30,15 @@ pub mod faults;
 pub mod handlers;
 pub mod http;
 pub mod model;
+pub mod pki;
+pub mod tls;
 pub mod truth;
 
-pub use dataset::{Dataset, DatasetSpec};
+pub use dataset::{Dataset, DatasetSpec, Served};
 pub use faults::{FaultConfig, FaultKind};
 pub use http::{SimConfig, Simulator};
 pub use model::{ItemState, Operation, RecordKind};
+pub use tls::TlsEndpoint;
 
 /// Credentials the demo uses; the simulator accepts exactly these unless told otherwise.
 pub const DEMO_SECRET_ID: &str = "AKIDDEMOEXAMPLEEXAMPLEEXAMPLE00001";

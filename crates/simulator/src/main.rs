@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use humantime::parse_duration;
-use tencentcloud_ssl_simulator::{FaultConfig, FaultKind, SimConfig, Simulator};
+use tencentcloud_ssl_simulator::{FaultConfig, FaultKind, Served, SimConfig, Simulator};
 
 /// Simulated Tencent Cloud SSL Certificate API (signatures, rate limits, bind tasks, rollouts,
 /// paging, nulls and injected faults), deterministic from a seed.
@@ -58,6 +58,10 @@ struct Args {
     /// SecretKey to accept (default: the demo one).
     #[arg(long, env = "SIMULATOR_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
+    /// Start the demo's TLS endpoints on 127.0.0.1 and print them, their `--connect-to`-style
+    /// overrides and the demo CA.
+    #[arg(long)]
+    tls_endpoints: bool,
 }
 
 #[tokio::main]
@@ -86,6 +90,7 @@ async fn main() -> ExitCode {
     config.enforce_rate_limits = !args.no_rate_limits;
     config.list_limit_cap = args.list_limit_cap;
     config.rate_limit_scale = args.rate_limit_scale;
+    config.tls_endpoints = args.tls_endpoints;
     config.faults = FaultConfig {
         rate: args.fault_rate,
         kinds,
@@ -116,6 +121,28 @@ async fn main() -> ExitCode {
         config.secret_id,
         simulator.endpoint(),
     );
+    if args.tls_endpoints {
+        println!("TLS endpoints (DOMAIN:PORT:ADDR, certificate, what it serves):");
+        for endpoint in simulator.tls_endpoints() {
+            let note = match endpoint.serves {
+                Served::Unreachable => " (nothing listens: connection refused)",
+                _ => "",
+            };
+            println!(
+                "  {} {} {}{note}",
+                endpoint.resolve_override(),
+                endpoint.certificate_id,
+                endpoint.serves.label()
+            );
+        }
+        for (certificate_id, domain) in simulator.wildcard_domains() {
+            println!("  wildcard {domain} {certificate_id} (never served)");
+        }
+        print!(
+            "demo CA (trust it to verify the endpoints):\n{}",
+            simulator.ca_pem()
+        );
+    }
     stopped().await;
     simulator.stop().await;
     ExitCode::SUCCESS

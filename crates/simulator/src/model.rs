@@ -18,6 +18,8 @@ pub fn rate_limit(action: &str) -> f64 {
         | "DescribeHostUpdateRecordDetail"
         | "DescribeHostDeployRecord"
         | "DescribeHostDeployRecordDetail" => 10.0,
+        // No limit documented: the common default, as for DescribeCertificates.
+        "DescribeCertificates" | "DescribeCertificateDetail" => 20.0,
         _ => 20.0,
     }
 }
@@ -185,6 +187,7 @@ mod tests {
             10.0
         );
         assert_eq!(rate_limit("DescribeCertificates"), 20.0);
+        assert_eq!(rate_limit("DescribeCertificateDetail"), 20.0);
         assert_eq!(rate_limit("DescribeHostDeployRecord"), 10.0);
         assert_eq!(rate_limit("DescribeHostDeployRecordDetail"), 10.0);
         assert_eq!(deploy_list_code(ItemState::Running), 0);

@@ -7,12 +7,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::dataset::{Binding, Dataset, Entry};
+use crate::dataset::{Binding, Dataset, Entry, Served};
 use crate::handlers::Tasks;
 use crate::model::{
     certificate_state, deploy_list_code, hosting_label, ItemState, Operation, RecordKind,
     TASK_STATES,
 };
+use crate::tls::{TlsEndpoint, IMPLIED_PORT};
 
 /// Exposition lines of one account, written as the metrics contract (README) specifies them.
 struct Lines {
@@ -250,9 +251,287 @@ pub fn truth(
     out.text
 }
 
+/// The endpoint collector's series for the demo's TLS endpoints and wildcard targets: what an
+/// exporter that probes the domains of bind details (trusting the demo CA) must show.
+///
+/// A target's series appear once its certificate's latest bind task has succeeded at `now_ms`
+/// (the exporter learns its domains from that task's detail), as `certificate_bound_resources`
+/// does. Whether a leaf matches and its chain verifies follows from what the endpoint serves,
+/// not from comparing the material. An unreachable endpoint has its info line, a failed probe
+/// with `reason="connect"` and no served-certificate series; its certificate's expected
+/// fingerprint is listed all the same (the exporter fetches it for every probed target).
+pub fn endpoint_truth(
+    dataset: &Dataset,
+    tasks: &Tasks,
+    endpoints: &[TlsEndpoint],
+    account: &str,
+    now_ms: i64,
+) -> String {
+    let listed = |id: &str| {
+        tasks
+            .latest(id)
+            .is_some_and(|task| now_ms >= task.done_ms && !task.fails)
+    };
+    let mut out = Lines {
+        account: account.to_string(),
+        text: String::new(),
+    };
+    let mut fingerprints: BTreeMap<&str, &str> = BTreeMap::new();
+    for endpoint in endpoints.iter().filter(|e| listed(&e.certificate_id)) {
+        let id = endpoint.certificate_id.as_str();
+        let domain = endpoint.domain.as_str();
+        let port = endpoint.port.to_string();
+        out.line(
+            "endpoint_info",
+            &[
+                ("certificate_id", id),
+                ("domain", domain),
+                ("port", &port),
+                ("resource_type", endpoint.resource_type),
+                ("source", "bind"),
+            ],
+            1.0,
+        );
+        let labels = [("certificate_id", id), ("domain", domain), ("port", &port)];
+        fingerprints.insert(id, &endpoint.expected_fingerprint_sha1);
+        if endpoint.serves == Served::Unreachable {
+            out.line("endpoint_probe_success", &labels, 0.0);
+            out.line(
+                "endpoint_probe_error_info",
+                &[
+                    ("certificate_id", id),
+                    ("domain", domain),
+                    ("port", &port),
+                    ("reason", "connect"),
+                ],
+                1.0,
+            );
+            continue;
+        }
+        let flag = |on: bool| if on { 1.0 } else { 0.0 };
+        out.line("endpoint_probe_success", &labels, 1.0);
+        out.line(
+            "endpoint_certificate_match",
+            &labels,
+            flag(endpoint.serves != Served::Previous),
+        );
+        out.line(
+            "endpoint_chain_valid",
+            &labels,
+            flag(endpoint.serves != Served::Expired),
+        );
+        out.line(
+            "endpoint_served_not_after_timestamp_seconds",
+            &labels,
+            endpoint.served_not_after as f64,
+        );
+        out.line(
+            "endpoint_served_certificate_info",
+            &[
+                ("certificate_id", id),
+                ("domain", domain),
+                ("port", &port),
+                ("fingerprint_sha1", &endpoint.served_fingerprint_sha1),
+            ],
+            1.0,
+        );
+    }
+    let port = IMPLIED_PORT.to_string();
+    for target in dataset
+        .wildcard_targets()
+        .filter(|t| listed(&t.certificate_id))
+    {
+        let id = target.certificate_id.as_str();
+        out.line(
+            "endpoint_info",
+            &[
+                ("certificate_id", id),
+                ("domain", &target.domain),
+                ("port", &port),
+                ("resource_type", target.resource_type),
+                ("source", "bind"),
+            ],
+            1.0,
+        );
+        out.line(
+            "endpoint_skipped_info",
+            &[
+                ("certificate_id", id),
+                ("domain", &target.domain),
+                ("port", &port),
+                ("reason", "wildcard"),
+            ],
+            1.0,
+        );
+    }
+    for (id, fingerprint) in fingerprints {
+        out.line(
+            "certificate_fingerprint_info",
+            &[("certificate_id", id), ("fingerprint_sha1", fingerprint)],
+            1.0,
+        );
+    }
+    out.text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_series_follow_what_each_endpoint_serves_once_binds_are_known() {
+        use crate::dataset::DatasetSpec;
+        use crate::handlers::respond;
+
+        let dataset = Dataset::generate(DatasetSpec::new(1, 48, 1_750_000_000));
+        let endpoints: Vec<TlsEndpoint> = dataset
+            .endpoint_targets()
+            .enumerate()
+            .map(|(i, (target, serves))| TlsEndpoint {
+                domain: target.domain.clone(),
+                port: 443,
+                addr: std::net::SocketAddr::from(([127, 0, 0, 1], 40_000 + i as u16)),
+                certificate_id: target.certificate_id.clone(),
+                resource_type: target.resource_type,
+                serves,
+                served_fingerprint_sha1: match serves {
+                    Served::Unreachable => String::new(),
+                    _ => format!("served{i}"),
+                },
+                served_not_after: match serves {
+                    Served::Unreachable => 0,
+                    _ => 1_750_000_000 + i as i64,
+                },
+                expected_fingerprint_sha1: format!("api{i}"),
+            })
+            .collect();
+        let mut tasks = Tasks::default();
+        let t0 = dataset.spec.now * 1000;
+        assert_eq!(endpoint_truth(&dataset, &tasks, &endpoints, "a", t0), "");
+        let ids: Vec<&str> = dataset
+            .demo_targets
+            .iter()
+            .map(|t| t.certificate_id.as_str())
+            .collect();
+        respond(
+            &dataset,
+            &mut tasks,
+            t0,
+            "CreateCertificateBindResourceSyncTask",
+            &serde_json::json!({"CertificateIds": ids}),
+        );
+        assert_eq!(
+            endpoint_truth(&dataset, &tasks, &endpoints, "a", t0),
+            "",
+            "bind tasks still querying"
+        );
+        let text = endpoint_truth(&dataset, &tasks, &endpoints, "a", t0 + 60_000);
+        let previous = endpoints
+            .iter()
+            .find(|e| e.serves == Served::Previous)
+            .expect("a previous endpoint");
+        let expired = endpoints
+            .iter()
+            .find(|e| e.serves == Served::Expired)
+            .expect("an expired endpoint");
+        let unreachable = endpoints
+            .iter()
+            .find(|e| e.serves == Served::Unreachable)
+            .expect("an unreachable endpoint");
+        let series = |e: &TlsEndpoint| {
+            format!(
+                "{{account=\"a\",certificate_id=\"{}\",domain=\"{}\",port=\"443\"}}",
+                e.certificate_id, e.domain
+            )
+        };
+        for line in [
+            format!(
+                "tencentcloud_ssl_endpoint_certificate_match{} 0",
+                series(previous)
+            ),
+            format!("tencentcloud_ssl_endpoint_chain_valid{} 1", series(previous)),
+            format!(
+                "tencentcloud_ssl_endpoint_certificate_match{} 1",
+                series(expired)
+            ),
+            format!("tencentcloud_ssl_endpoint_chain_valid{} 0", series(expired)),
+            format!("tencentcloud_ssl_endpoint_probe_success{} 1", series(expired)),
+            format!(
+                "tencentcloud_ssl_endpoint_served_not_after_timestamp_seconds{} {}",
+                series(expired),
+                expired.served_not_after
+            ),
+            format!(
+                "tencentcloud_ssl_endpoint_served_certificate_info{{account=\"a\",certificate_id=\"{}\",domain=\"{}\",port=\"443\",fingerprint_sha1=\"{}\"}} 1",
+                previous.certificate_id, previous.domain, previous.served_fingerprint_sha1
+            ),
+            format!(
+                "tencentcloud_ssl_endpoint_info{{account=\"a\",certificate_id=\"{}\",domain=\"{}\",port=\"443\",resource_type=\"{}\",source=\"bind\"}} 1",
+                previous.certificate_id, previous.domain, previous.resource_type
+            ),
+            format!(
+                "tencentcloud_ssl_certificate_fingerprint_info{{account=\"a\",certificate_id=\"{}\",fingerprint_sha1=\"{}\"}} 1",
+                previous.certificate_id, previous.expected_fingerprint_sha1
+            ),
+            format!(
+                "tencentcloud_ssl_endpoint_info{{account=\"a\",certificate_id=\"{}\",domain=\"{}\",port=\"443\",resource_type=\"{}\",source=\"bind\"}} 1",
+                unreachable.certificate_id, unreachable.domain, unreachable.resource_type
+            ),
+            format!(
+                "tencentcloud_ssl_endpoint_probe_success{} 0",
+                series(unreachable)
+            ),
+            format!(
+                "tencentcloud_ssl_endpoint_probe_error_info{{account=\"a\",certificate_id=\"{}\",domain=\"{}\",port=\"443\",reason=\"connect\"}} 1",
+                unreachable.certificate_id, unreachable.domain
+            ),
+            format!(
+                "tencentcloud_ssl_certificate_fingerprint_info{{account=\"a\",certificate_id=\"{}\",fingerprint_sha1=\"{}\"}} 1",
+                unreachable.certificate_id, unreachable.expected_fingerprint_sha1
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\nin\n{text}");
+        }
+        let wildcard = dataset.wildcard_targets().next().expect("a wildcard");
+        let skipped = format!(
+            "tencentcloud_ssl_endpoint_skipped_info{{account=\"a\",certificate_id=\"{}\",domain=\"{}\",port=\"443\",reason=\"wildcard\"}} 1",
+            wildcard.certificate_id, wildcard.domain
+        );
+        assert!(text.lines().any(|l| l == skipped), "{skipped}");
+        let count = |family: &str| {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("tencentcloud_ssl_{family}{{")))
+                .count()
+        };
+        let reachable = endpoints.len() - 1;
+        assert_eq!(count("endpoint_info"), endpoints.len() + 1);
+        assert_eq!(count("endpoint_probe_success"), endpoints.len());
+        assert_eq!(count("endpoint_probe_error_info"), 1);
+        assert_eq!(count("endpoint_certificate_match"), reachable);
+        assert_eq!(count("endpoint_chain_valid"), reachable);
+        assert_eq!(
+            count("endpoint_served_not_after_timestamp_seconds"),
+            reachable
+        );
+        assert_eq!(count("endpoint_served_certificate_info"), reachable);
+        assert_eq!(count("endpoint_skipped_info"), 1);
+        assert_eq!(count("certificate_fingerprint_info"), endpoints.len());
+        let of_unreachable = format!("domain=\"{}\"", unreachable.domain);
+        for family in [
+            "endpoint_certificate_match",
+            "endpoint_chain_valid",
+            "endpoint_served_not_after_timestamp_seconds",
+            "endpoint_served_certificate_info",
+        ] {
+            let prefix = format!("tencentcloud_ssl_{family}{{");
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| l.starts_with(&prefix) && l.contains(&of_unreachable)),
+                "no {family} for the unreachable endpoint"
+            );
+        }
+    }
 
     #[test]
     fn lines_escape_and_order_labels_as_the_contract_says() {

@@ -25,6 +25,8 @@ pub const DOCUMENTED_LIMITS: &[(&str, f64)] = &[
     ("DescribeHostUploadUpdateRecord", 20.0),
     ("DescribeHostUploadUpdateRecordDetail", 20.0),
     ("DescribeCertificates", 20.0),
+    // Not documented: the common default, written out so it is configurable like the others.
+    ("DescribeCertificateDetail", 20.0),
 ];
 
 /// The common default limit of API 3.0 actions.

@@ -21,11 +21,12 @@ use super::{
 };
 use crate::config::CertificateFilter;
 use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::targets::{Claim, TargetBook, BIND_SOURCE, DEFAULT_PORT};
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::bind::{
-    error_text, parse_detail_page_with, CertTaskId, CreateSyncTaskRequest, CreateSyncTaskResponse,
-    DetailTotals, TaskDetailRequest, TaskResult, TaskResultRequest, TaskResultResponse, TaskStatus,
-    DETAIL_LIMIT, MAX_BATCH,
+    error_text, parse_detail_page_with, BoundDomain, CertTaskId, Collect, CreateSyncTaskRequest,
+    CreateSyncTaskResponse, DetailTotals, TaskDetailRequest, TaskResult, TaskResultRequest,
+    TaskResultResponse, TaskStatus, DETAIL_LIMIT, MAX_BATCH,
 };
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::time;
@@ -48,6 +49,8 @@ pub struct RegionValues {
     pub unmatched_domains: u64,
     /// Identifiers of the bound instances; empty unless per-instance series are enabled.
     pub instance_ids: Vec<String>,
+    /// Domains the bound instances serve the certificate on; empty unless endpoints are probed.
+    pub domains: Box<[BoundDomain]>,
 }
 
 /// What is known about one certificate's bindings.
@@ -76,6 +79,8 @@ pub(crate) struct BindCollector {
     findings: Findings,
     /// Text sizes of the last snapshot, to size the next one's buffers.
     last_sizes: Vec<usize>,
+    /// Where the served domains of bound instances are published (endpoints collector on).
+    targets: Option<Arc<TargetBook>>,
 }
 
 impl BindCollector {
@@ -102,7 +107,36 @@ impl BindCollector {
             poll_timeout,
             cache: HashMap::new(),
             last_sizes: Vec::new(),
+            targets: None,
         }
+    }
+
+    /// Also collects the domains bound instances serve, and publishes them to `book` after
+    /// every run.
+    pub(crate) fn publishing_to(mut self, book: Arc<TargetBook>) -> Self {
+        self.targets = Some(book);
+        self
+    }
+
+    /// The endpoints every held binding names, as claims of [`BIND_SOURCE`].
+    fn claims(&self) -> Vec<Claim> {
+        let mut claims = Vec::new();
+        for (cert_id, held) in &self.cache {
+            let at = time::parse_api_time(&held.value.cache_time).unwrap_or(0);
+            for entry in &held.value.regions {
+                for bound in &entry.values.domains {
+                    claims.push(Claim {
+                        domain: bound.domain.clone(),
+                        port: bound.port.unwrap_or(DEFAULT_PORT),
+                        certificate_id: cert_id.clone(),
+                        resource_type: entry.resource_type.to_string(),
+                        source: BIND_SOURCE,
+                        at,
+                    });
+                }
+            }
+        }
+        claims
     }
 }
 
@@ -142,6 +176,7 @@ fn summary_regions(result: &TaskResult, labels: &mut Labels) -> Box<[RegionEntry
                     bound: None,
                     unmatched_domains: 0,
                     instance_ids: Vec::new(),
+                    domains: Box::default(),
                 };
                 regions.push(labels.entry(&resource_type, &region.region, values));
             }
@@ -162,6 +197,7 @@ pub fn detail_regions(totals: &DetailTotals, labels: &mut Labels) -> Box<[Region
                 bound: found.error.is_none().then(|| found.bound()),
                 unmatched_domains: found.no_match_domains.len() as u64,
                 instance_ids: found.instance_ids.iter().cloned().collect(),
+                domains: found.domains.iter().cloned().collect(),
             };
             labels.entry(resource_type, region, values)
         })
@@ -217,11 +253,11 @@ pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &Cer
     }
 }
 
-/// Fetches every page of one task's detail; `instance_ids` also collects instance identifiers.
+/// Fetches every page of one task's detail, collecting what `collect` asks for beyond counts.
 pub(crate) async fn fetch_detail(
     client: &Client,
     task_id: &str,
-    instance_ids: bool,
+    collect: Collect<'_>,
     findings: &Findings,
 ) -> Result<DetailTotals, ApiError> {
     let pages = fetch_pages(|offset| async move {
@@ -233,7 +269,7 @@ pub(crate) async fn fetch_detail(
         let response: Map<String, Value> = client
             .call(action::DESCRIBE_BIND_TASK_DETAIL, &request)
             .await?;
-        parse_detail_page_with(&response, instance_ids).map_err(|message| ApiError::Decode {
+        parse_detail_page_with(&response, collect).map_err(|message| ApiError::Decode {
             action: action::DESCRIBE_BIND_TASK_DETAIL.to_string(),
             message,
         })
@@ -423,6 +459,10 @@ impl Collector for BindCollector {
         // `merge` consumes the answers, so they are freed before the snapshot is rendered
         // (held together, they were the largest part of a run's peak memory).
         self.merge(&ids, answers, started.elapsed(), &mut errors);
+        if let Some(book) = &self.targets {
+            let valid_for = self.settings.stale_after(started.elapsed());
+            book.publish(BIND_SOURCE, self.claims(), valid_for);
+        }
         Ok(Collected {
             snapshot: self.snapshot(&ids),
             errors,
@@ -464,6 +504,7 @@ impl BindCollector {
         let client = &self.client;
         let findings = &self.findings;
         let instance_ids = self.settings.detail_series;
+        let domains = self.targets.is_some();
         let queue = stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
         });
@@ -471,7 +512,11 @@ impl BindCollector {
             queue,
             self.settings.concurrency,
             |(cert_id, task_id): (String, String)| async move {
-                let detail = fetch_detail(client, &task_id, instance_ids, findings).await;
+                let collect = Collect {
+                    instance_ids,
+                    domains_of: domains.then_some(cert_id.as_str()),
+                };
+                let detail = fetch_detail(client, &task_id, collect, findings).await;
                 (cert_id, detail)
             },
         );
@@ -651,6 +696,7 @@ mod tests {
                 error: None,
                 no_match_domains: ["a.com".to_string(), "b.com".to_string()].into(),
                 instance_ids: Default::default(),
+                domains: Default::default(),
             },
         );
         totals.regions.insert(

@@ -18,6 +18,7 @@
 //! Totals an answer states are compared with the items received.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream;
@@ -30,10 +31,11 @@ use super::{
 };
 use crate::config::CertificateFilter;
 use crate::metrics::{Family, SnapshotBuilder};
+use crate::targets::{Claim, TargetBook, DEFAULT_PORT};
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::records::{
-    detail_request, parse_detail_page, DeployStatus, DetailPage, ListRequest, ListResponse,
-    ListedRecord, Operation, RecordKind, Totals, LIST_LIMIT,
+    detail_request, parse_detail_page, DeployStatus, DetailPage, ItemDomains, ListRequest,
+    ListResponse, ListedRecord, Operation, RecordKind, Totals, LIST_LIMIT,
 };
 use tencentcloud_ssl_api::time;
 
@@ -47,6 +49,8 @@ pub struct EntryTotals {
     /// Resource type → item key → item status code. Items are keyed by their `Id` so duplicates
     /// count once.
     pub items: BTreeMap<String, BTreeMap<String, Option<i64>>>,
+    /// (resource type, item `Id`) → the domains the item names, for items that name any.
+    pub domains: BTreeMap<(String, String), ItemDomains>,
 }
 
 /// A record's complete detail: entries keyed by (operation, creation time, ordinal).
@@ -76,6 +80,11 @@ pub fn add_page(detail: &mut RecordDetail, page: DetailPage, offset: u64) {
         totals.create_time = entry.create_time;
         totals.stated = entry.totals;
         for (resource_type, type_items) in entry.types {
+            for named in type_items.domains.into_iter().filter(|d| !d.id.is_empty()) {
+                totals
+                    .domains
+                    .insert((resource_type.clone(), named.id.clone()), named);
+            }
             let slot = totals.items.entry(resource_type).or_default();
             for (index, (id, status)) in type_items.items.into_iter().enumerate() {
                 let key = if id.is_empty() {
@@ -193,6 +202,67 @@ pub fn summarize(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) ->
         old_cert_id: detail.old_cert_id.clone(),
         unknown,
     }
+}
+
+/// The endpoints a record's items say its certificate was put on: the domains of the deploy
+/// entries' items that succeeded, as of the entry's (or record's) creation, except those a later
+/// successful rollback took back (a rollback restores content the certificate ID does not name,
+/// so it claims nothing itself). Pure.
+pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) -> Vec<Claim> {
+    let row_type = row.resource_type.to_ascii_lowercase();
+    let row_at = time::parse_api_time(&row.create_time).unwrap_or(0);
+    let certificate_id = row.certificate_id(kind);
+    // (domain, port) → when it was last deployed or rolled back, and by which operation.
+    let mut latest: BTreeMap<(String, u16), (i64, Operation, String)> = BTreeMap::new();
+    for ((operation, created, _), entry) in &detail.entries {
+        let at = time::parse_api_time(created).unwrap_or(row_at);
+        for ((resource_type, item), named) in &entry.domains {
+            let succeeded = entry
+                .items
+                .get(resource_type)
+                .and_then(|items| items.get(item))
+                .is_some_and(|code| {
+                    matches!(
+                        status_of(*code),
+                        Some(DeployStatus::Success | DeployStatus::RollbackSuccess)
+                    )
+                });
+            if !succeeded {
+                continue;
+            }
+            let resource_type = if resource_type.is_empty() {
+                &row_type
+            } else {
+                resource_type
+            };
+            for domain in &named.domains {
+                let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+                if domain.is_empty() {
+                    continue;
+                }
+                let key = (domain, named.port.unwrap_or(DEFAULT_PORT));
+                let newer = latest.get(&key).is_none_or(|(seen, _, _)| at >= *seen);
+                if newer {
+                    latest.insert(key, (at, *operation, resource_type.clone()));
+                }
+            }
+        }
+    }
+    if certificate_id.is_empty() {
+        return Vec::new();
+    }
+    latest
+        .into_iter()
+        .filter(|(_, (_, operation, _))| *operation == Operation::Deploy)
+        .map(|((domain, port), (at, _, resource_type))| Claim {
+            domain,
+            port,
+            certificate_id: certificate_id.to_string(),
+            resource_type,
+            source: kind.label(),
+            at,
+        })
+        .collect()
 }
 
 /// Compares the totals each entry states with its items: `TotalCount` with the items received,
@@ -331,6 +401,8 @@ pub(crate) async fn fetch_detail(
 struct RecordState {
     row: ListedRecord,
     summary: RecordSummary,
+    /// The endpoints its items name; empty unless endpoints are probed.
+    claims: Vec<Claim>,
 }
 
 pub(crate) struct DeployCollector {
@@ -350,6 +422,8 @@ pub(crate) struct DeployCollector {
     findings: Findings,
     /// Text sizes of the last snapshot, to size the next one's buffers.
     last_sizes: Vec<usize>,
+    /// Where the endpoints of the records' items are published (endpoints collector on).
+    targets: Option<Arc<TargetBook>>,
 }
 
 impl DeployCollector {
@@ -383,7 +457,15 @@ impl DeployCollector {
             listed: HashMap::new(),
             warned: HashSet::new(),
             last_sizes: Vec::new(),
+            targets: None,
         }
+    }
+
+    /// Also keeps the endpoints the records' items name, and publishes them to `book` after
+    /// every run.
+    pub(crate) fn publishing_to(mut self, book: Arc<TargetBook>) -> Self {
+        self.targets = Some(book);
+        self
     }
 
     /// One list, paged by rows received; `certificate_id` for the per-certificate deploy list.
@@ -543,9 +625,15 @@ impl Collector for DeployCollector {
                 Some(Ok(detail)) => {
                     let summary = summarize(self.kind, row, detail);
                     self.warn_unknown(row, &summary);
+                    let claims = if self.targets.is_some() {
+                        rollout_claims(self.kind, row, detail)
+                    } else {
+                        Vec::new()
+                    };
                     Refresh::Fresh(RecordState {
                         row: row.clone(),
                         summary,
+                        claims,
                     })
                 }
                 Some(Err(e)) => {
@@ -561,6 +649,14 @@ impl Collector for DeployCollector {
         }
         self.cache = fresh_cache;
         self.warned.retain(|(id, _)| self.cache.contains_key(id));
+        if let Some(book) = &self.targets {
+            let claims = self
+                .cache
+                .values()
+                .flat_map(|held| held.value.claims.iter().cloned())
+                .collect();
+            book.publish(self.kind.label(), claims, stale_after);
+        }
         let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
         self.findings.write(&mut builder);
         for row in &rows {
@@ -629,6 +725,46 @@ mod tests {
             );
         }
         detail
+    }
+
+    #[test]
+    fn rollout_claims_name_succeeded_items_with_the_certificate_they_leave() {
+        let d = detail(
+            RecordKind::UploadUpdate,
+            &[r#"{"DeployRecordDetail":[
+                {"Type":0,"Status":1,"CreateTime":"2025-05-20 15:03:17","RecordDetailList":[
+                    {"ResourceType":"cdn","TotalCount":2,"List":[
+                        {"Id":1,"Status":1,"Domains":["Ok.Example.com"]},
+                        {"Id":2,"Status":2,"Domains":["failed.example.com"]}]}]},
+                {"Type":1,"Status":4,"CreateTime":"2025-05-20 15:18:58","RecordDetailList":[
+                    {"ResourceType":"cdn","TotalCount":1,"List":[{"Id":3,"Status":1,"Domains":["back.example.com"]}]}]},
+                {"Type":0,"Status":1,"CreateTime":"2025-05-20 15:00:00","RecordDetailList":[
+                    {"ResourceType":"clb","TotalCount":2,"List":[{"Id":4,"Status":1,"Domains":["back.example.com"]},
+                        {"Id":5,"Status":1,"Domains":["lb.example.com"],"Port":8443}]}]}
+            ]}"#],
+        );
+        let claims = rollout_claims(RecordKind::UploadUpdate, &row(Some(1)), &d);
+        let got: Vec<(&str, u16, &str, &str, i64)> = claims
+            .iter()
+            .map(|c| {
+                (
+                    c.domain.as_str(),
+                    c.port,
+                    c.certificate_id.as_str(),
+                    c.resource_type.as_str(),
+                    c.at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("lb.example.com", 8443, "old", "clb", 1_747_724_400),
+                ("ok.example.com", 443, "old", "cdn", 1_747_724_597),
+            ],
+            "the failed item claims nothing; the later rollback takes back.example.com back"
+        );
+        assert!(claims.iter().all(|c| c.source == "upload_update"));
     }
 
     #[test]

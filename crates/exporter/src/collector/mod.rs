@@ -7,11 +7,13 @@
 //!
 //! - [`certificates`]: identity and validity of every certificate.
 //! - [`bind`]: which cloud resources each certificate is bound to.
-//! - [`deploy`]: how rollouts went, as the `upload_update` and `update` collectors.
+//! - [`deploy`]: how rollouts went, as the `upload_update`, `update` and `deploy` collectors.
+//! - [`endpoints`]: whether the domains the API names really serve the certificate it says.
 
 pub mod bind;
 pub mod certificates;
 pub mod deploy;
+pub mod endpoints;
 
 use std::future::Future;
 use std::time::Duration;
@@ -60,6 +62,12 @@ pub(crate) trait Collector: Send + 'static {
 
     /// One complete run; state kept between runs (caches of final results) lives in `self`.
     fn collect(&mut self) -> impl Future<Output = Result<Collected, CollectError>> + Send;
+
+    /// A wait before each run that is not part of its duration (jitter, or waiting for the
+    /// collectors that feed this one); none by default.
+    fn before_run(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 /// Settings shared by the collectors of one account.

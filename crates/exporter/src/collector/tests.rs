@@ -586,3 +586,326 @@ async fn deploy_records_are_listed_per_certificate_and_undocumented_answers_are_
         "record_id=\"200\"",
     );
 }
+
+/// A CA and the leaves it signs, for local TLS endpoints.
+struct TestPki {
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
+}
+
+/// A leaf, its key, and its SHA-1.
+struct Leaf {
+    certificate: rcgen::Certificate,
+    key: rcgen::KeyPair,
+    fingerprint: String,
+}
+
+impl TestPki {
+    fn new() -> TestPki {
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "endpoint test CA");
+        let ca = params.self_signed(&ca_key).expect("CA");
+        TestPki { ca, ca_key }
+    }
+
+    /// A leaf for `names`, valid until `not_after` (year, month, day).
+    fn leaf(&self, names: &[&str], not_after: (i32, u8, u8)) -> Leaf {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+        let certificate = params
+            .signed_by(&key, &self.ca, &self.ca_key)
+            .expect("leaf");
+        let fingerprint = crate::probe::fingerprint(certificate.der());
+        Leaf {
+            certificate,
+            key,
+            fingerprint,
+        }
+    }
+
+    /// A TLS endpoint on a loopback port serving `leaf` and the CA.
+    async fn serve(&self, leaf: &Leaf) -> std::net::SocketAddr {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.certificate.der().clone(), self.ca.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.serialize_der())),
+        )
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = acceptor.accept(stream).await;
+                });
+            }
+        });
+        addr
+    }
+}
+
+/// A `DescribeCertificateDetail` answer naming `leaf` (and, as the real API does, a private key
+/// that must never be shown).
+fn certificate_detail(id: &str, leaf: &Leaf) -> Value {
+    json!({"Response": {
+        "CertificateId": id,
+        "CertFingerprint": leaf.fingerprint.to_uppercase(),
+        "CertificatePublicKey": leaf.certificate.pem(),
+        "CertificatePrivateKey": "-----BEGIN PRIVATE KEY-----\nTEST-PRIVATE-KEY-MATERIAL\n-----END PRIVATE KEY-----\n",
+        "CertEndTime": "2030-01-01 07:59:59",
+        "RequestId": "r"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
+    use super::endpoints::{EndpointsCollector, EndpointsLimits};
+    use crate::config::ResolveOverride;
+    use crate::probe::Prober;
+    use crate::targets::{Claim, TargetBook, BIND_SOURCE};
+    use std::sync::Arc;
+
+    let pki = TestPki::new();
+    let good = pki.leaf(&["good.example.test", "rec.example.test"], (2035, 1, 1));
+    let previous = pki.leaf(&["stale.example.test"], (2035, 1, 1));
+    let renewed = pki.leaf(&["stale.example.test"], (2036, 1, 1));
+    let expired = pki.leaf(&["expired.example.test"], (2021, 3, 4));
+    let other = pki.leaf(&["down.example.test"], (2035, 1, 1));
+
+    let good_at = pki.serve(&good).await;
+    let stale_at = pki.serve(&previous).await;
+    let expired_at = pki.serve(&expired).await;
+    let down_at = std::net::SocketAddr::from(([127, 0, 0, 1], api_common::free_port()));
+    // Accepts connections and never answers: the probe must give up at its timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_at = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+
+    let server = MockServer::start_async().await;
+    let mut detail_mocks = Vec::new();
+    for (id, leaf) in [
+        ("A", &good),
+        ("B", &renewed),
+        ("C", &expired),
+        ("D", &other),
+    ] {
+        detail_mocks.push(
+            server
+                .mock_async(|when, then| {
+                    when.method(POST)
+                        .header("x-tc-action", "DescribeCertificateDetail")
+                        .json_body(json!({"CertificateId": id}));
+                    then.status(200).json_body(certificate_detail(id, leaf));
+                })
+                .await,
+        );
+    }
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificateDetail")
+                .json_body(json!({"CertificateId": "E"}));
+            then.status(200).json_body(json!({"Response": {"Error": {
+                "Code": "ResourceNotFound.CertificateNotExist", "Message": "no such certificate"},
+                "RequestId": "r"}}));
+        })
+        .await;
+
+    let claim = |domain: &str, port: u16, cert: &str, source: &'static str| Claim {
+        domain: domain.into(),
+        port,
+        certificate_id: cert.into(),
+        resource_type: if source == BIND_SOURCE { "cdn" } else { "clb" }.into(),
+        source,
+        at: 100,
+    };
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"]));
+    book.publish(
+        BIND_SOURCE,
+        vec![
+            claim("good.example.test", 443, "A", BIND_SOURCE),
+            claim("stale.example.test", 443, "B", BIND_SOURCE),
+            claim("expired.example.test", 443, "C", BIND_SOURCE),
+            claim("down.example.test", 443, "D", BIND_SOURCE),
+            claim("silent.example.test", 443, "A", BIND_SOURCE),
+            claim("*.wild.example.test", 443, "A", BIND_SOURCE),
+            claim("unknown.example.test", 443, "E", BIND_SOURCE),
+        ],
+        Duration::from_secs(3600),
+    );
+    book.publish(
+        "update",
+        vec![claim("rec.example.test", 8443, "A", "update")],
+        Duration::from_secs(3600),
+    );
+    let overrides: Vec<ResolveOverride> = [
+        ("good.example.test", 443, good_at),
+        ("rec.example.test", 8443, good_at),
+        ("unknown.example.test", 443, good_at),
+        ("stale.example.test", 443, stale_at),
+        ("expired.example.test", 443, expired_at),
+        ("down.example.test", 443, down_at),
+        ("silent.example.test", 443, silent_at),
+    ]
+    .into_iter()
+    .map(|(domain, port, addr)| ResolveOverride {
+        domain: domain.into(),
+        port,
+        addr,
+    })
+    .collect();
+    let prober = Prober::new(
+        &overrides,
+        &[pki.ca.der().clone()],
+        Duration::from_millis(800),
+    )
+    .expect("prober");
+    let mut collector = EndpointsCollector::new(
+        client(&server.base_url()),
+        settings(),
+        EndpointsLimits {
+            concurrency: 4,
+            max_endpoints: 100,
+            resolved_only: true,
+        },
+        book,
+        Arc::new(prober),
+    );
+
+    let first = collector.collect().await.expect("runs");
+    assert_eq!(
+        first.errors.len(),
+        1,
+        "only the unknown certificate: {:?}",
+        first.errors
+    );
+    assert!(first.errors[0].contains("ResourceNotFound.CertificateNotExist"));
+    let second = collector.collect().await.expect("runs");
+    for mock in &detail_mocks {
+        assert_eq!(
+            mock.calls_async().await,
+            1,
+            "a certificate's detail is fetched once, ever"
+        );
+    }
+    let s = &second.snapshot;
+    let labels = |domain: &str, port: u16, cert: &str| {
+        format!(
+            "{{account=\"default\",certificate_id=\"{cert}\",domain=\"{domain}\",port=\"{port}\""
+        )
+    };
+    let good_l = labels("good.example.test", 443, "A");
+    let stale_l = labels("stale.example.test", 443, "B");
+    let expired_l = labels("expired.example.test", 443, "C");
+    let rec_l = labels("rec.example.test", 8443, "A");
+    let unknown_l = labels("unknown.example.test", 443, "E");
+    for (l, value) in [(&good_l, 1), (&stale_l, 0), (&expired_l, 1), (&rec_l, 1)] {
+        assert_has(
+            s,
+            Family::EndpointCertificateMatch,
+            &format!("{l}}} {value}\n"),
+        );
+    }
+    assert!(
+        !s.chunk(Family::EndpointCertificateMatch)
+            .contains(&unknown_l),
+        "no match without an expected fingerprint"
+    );
+    for (l, value) in [(&good_l, 1), (&stale_l, 1), (&expired_l, 0)] {
+        assert_has(s, Family::EndpointChainValid, &format!("{l}}} {value}\n"));
+    }
+    assert_has(
+        s,
+        Family::EndpointServedNotAfter,
+        &format!("{expired_l}}} 1614816000\n"),
+    );
+    assert_has(
+        s,
+        Family::EndpointServedInfo,
+        &format!(
+            "{stale_l},fingerprint_sha1=\"{}\"}} 1\n",
+            previous.fingerprint
+        ),
+    );
+    assert_has(
+        s,
+        Family::CertificateFingerprint,
+        &format!(
+            "certificate_id=\"B\",fingerprint_sha1=\"{}\"}} 1\n",
+            renewed.fingerprint
+        ),
+    );
+    for (domain, reason) in [
+        ("down.example.test", "connect"),
+        ("silent.example.test", "timeout"),
+    ] {
+        let cert = if domain.starts_with("down") { "D" } else { "A" };
+        let l = labels(domain, 443, cert);
+        assert_has(s, Family::EndpointProbeSuccess, &format!("{l}}} 0\n"));
+        assert_has(
+            s,
+            Family::EndpointProbeError,
+            &format!("{l},reason=\"{reason}\"}} 1\n"),
+        );
+    }
+    assert_has(
+        s,
+        Family::EndpointProbeSuccess,
+        &format!("{unknown_l}}} 1\n"),
+    );
+    assert_has(
+        s,
+        Family::EndpointSkipped,
+        &format!(
+            "{},reason=\"wildcard\"}} 1\n",
+            labels("*.wild.example.test", 443, "A")
+        ),
+    );
+    assert_has(
+        s,
+        Family::EndpointInfo,
+        &format!("{rec_l},resource_type=\"clb\",source=\"update\"}} 1\n"),
+    );
+    assert_has(s, Family::EndpointTargets, "state=\"probed\"} 7\n");
+    assert_has(s, Family::EndpointTargets, "state=\"skipped\"} 1\n");
+    let silent_duration = s
+        .chunk(Family::EndpointProbeDuration)
+        .lines()
+        .find(|l| l.contains("silent.example.test"))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse::<f64>().ok())
+        .expect("a duration for the silent endpoint");
+    assert!(
+        (0.7..5.0).contains(&silent_duration),
+        "bounded by the probe timeout: {silent_duration}"
+    );
+    let everything: String = Family::ALL.iter().map(|f| s.chunk(*f)).collect();
+    assert!(
+        !everything.contains("TEST-PRIVATE-KEY-MATERIAL"),
+        "the private key is never exported"
+    );
+}

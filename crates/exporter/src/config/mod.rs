@@ -52,6 +52,85 @@ pub struct Defaults {
     pub bind_poll_timeout: Duration,
     /// Rollout records older than this are not exported.
     pub records_max_age: Duration,
+    /// The `endpoints` collector's settings from the flags.
+    pub endpoints: EndpointsConfig,
+}
+
+/// The opt-in `endpoints` collector: what it probes and how hard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointsConfig {
+    /// Refresh interval; `None` when disabled (the default).
+    pub interval: Option<Duration>,
+    /// One probe in all: resolve, connect and TLS handshake.
+    pub timeout: Duration,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Most endpoints probed per account and run; the rest are counted as `over_limit`.
+    pub max_endpoints: usize,
+    /// `DOMAIN:PORT:ADDR` overrides, like curl's `--resolve`.
+    pub resolve: Vec<ResolveOverride>,
+    /// Probe only the endpoints an override names.
+    pub resolved_only: bool,
+    /// Extra trust roots (PEM) for chain validity, besides the built-in Mozilla roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for EndpointsConfig {
+    fn default() -> Self {
+        EndpointsConfig {
+            interval: None,
+            timeout: Duration::from_secs(5),
+            concurrency: 32,
+            max_endpoints: 2000,
+            resolve: Vec::new(),
+            resolved_only: false,
+            ca_file: None,
+        }
+    }
+}
+
+/// One `DOMAIN:PORT:ADDR` override: connections to DOMAIN:PORT go to ADDR (an IP address, then
+/// on PORT, or a socket address `IP:PORT` / `[IPv6]:PORT`), with SNI still DOMAIN. DOMAIN `*`
+/// covers every domain on PORT that no override names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveOverride {
+    /// Lower case, without a trailing dot; `*` for every domain.
+    pub domain: String,
+    pub port: u16,
+    pub addr: std::net::SocketAddr,
+}
+
+impl std::str::FromStr for ResolveOverride {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        use std::net::{IpAddr, SocketAddr};
+        let usage = || format!("{text:?} is not DOMAIN:PORT:ADDR (ADDR an IP address or IP:PORT)");
+        let mut parts = text.trim().splitn(3, ':');
+        let (Some(domain), Some(port), Some(addr)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(usage());
+        };
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        if domain.is_empty() {
+            return Err(usage());
+        }
+        let port: u16 = port
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(usage)?;
+        let addr = addr.trim();
+        let addr = match addr.parse::<SocketAddr>() {
+            Ok(socket) => socket,
+            Err(_) => {
+                let ip = addr.trim_start_matches('[').trim_end_matches(']');
+                SocketAddr::new(ip.parse::<IpAddr>().map_err(|_| usage())?, port)
+            }
+        };
+        Ok(ResolveOverride { domain, port, addr })
+    }
 }
 
 /// One account to collect.
@@ -76,6 +155,8 @@ pub struct CollectorsConfig {
     pub update: Option<Duration>,
     /// Deploy records (listed per certificate, so on an interval of its own).
     pub deploy: Option<Duration>,
+    /// Endpoint probes (opt-in).
+    pub endpoints: Option<Duration>,
     pub bind_poll_timeout: Duration,
 }
 
@@ -98,9 +179,14 @@ pub struct Config {
     pub records_max_age: Duration,
     /// Opt-in per-instance series (cardinality grows with every bound instance).
     pub detail_series: bool,
+    /// How the `endpoints` collector probes (its interval is in `collectors`).
+    pub endpoints: EndpointsConfig,
     /// Where the file was read from, for messages.
     pub source: Option<PathBuf>,
 }
+
+/// Interval of the `endpoints` collector when it is turned on without one.
+pub const DEFAULT_ENDPOINTS_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Account names become label values and shard keys: keep them simple.
 fn valid_account_name(name: &str) -> bool {
@@ -139,6 +225,13 @@ pub mod limits {
     pub const STALE_INTERVALS: RangeInclusive<u32> = 1..=1000;
     /// `--tencentcloud.rate-limit` and `accounts[].rate_limits` (calls per second).
     pub const RATE: RangeInclusive<f64> = 0.001..=10_000.0;
+    /// `--collector.endpoints.timeout` and `endpoints.timeout`.
+    pub const PROBE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(100)..=Duration::from_secs(300);
+    /// `--collector.endpoints.concurrency` and `endpoints.concurrency`.
+    pub const PROBE_CONCURRENCY: RangeInclusive<usize> = 1..=4096;
+    /// `--collector.endpoints.max` and `endpoints.max_endpoints`.
+    pub const MAX_ENDPOINTS: RangeInclusive<usize> = 1..=1_000_000;
     /// `--demo.certificates`.
     pub const DEMO_CERTIFICATES: RangeInclusive<usize> = 0..=100_000;
 }
@@ -194,6 +287,7 @@ impl Config {
                 upload_update: Some(interval),
                 update: Some(interval),
                 deploy: Some(defaults.deploy_interval),
+                endpoints: defaults.endpoints.interval,
                 bind_poll_timeout: defaults.bind_poll_timeout,
             },
             certificates: CertificateFilter {
@@ -202,6 +296,7 @@ impl Config {
             },
             records_max_age: defaults.records_max_age,
             detail_series: false,
+            endpoints: defaults.endpoints.clone(),
             source: None,
         }
     }
@@ -301,13 +396,18 @@ impl Config {
         let collector =
             |name: &str, raw: Option<raw::RawCollector>| -> Result<Option<Duration>, ConfigError> {
                 let raw = raw.unwrap_or_default();
-                if raw.enabled == Some(false) {
+                // Endpoint probes are opt-in: off unless the flag or the file turns them on.
+                let default_on = name != "endpoints" || defaults.endpoints.interval.is_some();
+                if !raw.enabled.unwrap_or(default_on) {
                     return Ok(None);
                 }
-                let default = if name == "deploy" {
-                    defaults.deploy_interval
-                } else {
-                    defaults.interval
+                let default = match name {
+                    "deploy" => defaults.deploy_interval,
+                    "endpoints" => defaults
+                        .endpoints
+                        .interval
+                        .unwrap_or(DEFAULT_ENDPOINTS_INTERVAL),
+                    _ => defaults.interval,
                 };
                 let every = duration_at(
                     &format!("collectors.{name}.interval"),
@@ -339,6 +439,7 @@ impl Config {
             ("upload_update", &raw.collectors.upload_update),
             ("update", &raw.collectors.update),
             ("deploy", &raw.collectors.deploy),
+            ("endpoints", &raw.collectors.endpoints),
         ] {
             if c.as_ref().is_some_and(|c| c.poll_timeout.is_some()) {
                 return Err(error(
@@ -353,6 +454,7 @@ impl Config {
             upload_update: collector("upload_update", raw.collectors.upload_update)?,
             update: collector("update", raw.collectors.update)?,
             deploy: collector("deploy", raw.collectors.deploy)?,
+            endpoints: collector("endpoints", raw.collectors.endpoints)?,
             bind_poll_timeout,
         };
         if [
@@ -367,6 +469,22 @@ impl Config {
         {
             return Err(error("collectors", "every collector is disabled"));
         }
+        if collectors.endpoints.is_some()
+            && [
+                collectors.bind,
+                collectors.upload_update,
+                collectors.update,
+                collectors.deploy,
+            ]
+            .iter()
+            .all(Option::is_none)
+        {
+            return Err(error(
+                "collectors.endpoints",
+                "needs the bind collector or a rollout collector: they name the endpoints",
+            ));
+        }
+        let endpoints = raw.endpoints.validate(&defaults.endpoints)?;
         let mut tags = Vec::new();
         for (index, tag) in raw.certificates.tags.into_iter().enumerate() {
             if tag.key.trim().is_empty() {
@@ -394,6 +512,7 @@ impl Config {
             },
             records_max_age,
             detail_series: raw.detail_series,
+            endpoints,
             source: None,
         })
     }
@@ -453,6 +572,7 @@ impl Config {
             ("upload_update", self.collectors.upload_update),
             ("update", self.collectors.update),
             ("deploy", self.collectors.deploy),
+            ("endpoints", self.collectors.endpoints),
         ]
         .iter()
         .filter(|(_, e)| e.is_some())

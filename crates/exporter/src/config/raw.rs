@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{duration_at, error, ConfigError};
+use super::{duration_at, error, limits, within, ConfigError, EndpointsConfig, ResolveOverride};
 use tencentcloud_ssl_api::client::endpoint_host;
 use tencentcloud_ssl_api::credentials::Secret;
 use tencentcloud_ssl_api::providers::{
@@ -26,6 +26,79 @@ pub struct RawConfig {
     pub records: RawRecords,
     #[serde(default)]
     pub detail_series: bool,
+    #[serde(default)]
+    pub endpoints: RawEndpoints,
+}
+
+/// `endpoints:`: how the endpoints collector probes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoints {
+    pub timeout: Option<String>,
+    pub concurrency: Option<usize>,
+    pub max_endpoints: Option<usize>,
+    #[serde(default)]
+    pub resolve: Vec<String>,
+    pub resolved_only: Option<bool>,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RawEndpoints {
+    /// Validated, with `defaults` (the flags) where the file says nothing; `resolve` entries
+    /// are added to the flags' overrides.
+    pub fn validate(self, defaults: &EndpointsConfig) -> Result<EndpointsConfig, ConfigError> {
+        let timeout = duration_at(
+            "endpoints.timeout",
+            self.timeout.as_deref(),
+            defaults.timeout,
+        )?;
+        within("endpoints.timeout", timeout, &limits::PROBE_TIMEOUT)?;
+        let count = |place: &str,
+                     value: Option<usize>,
+                     default: usize,
+                     range: &std::ops::RangeInclusive<usize>|
+         -> Result<usize, ConfigError> {
+            let value = value.unwrap_or(default);
+            if range.contains(&value) {
+                Ok(value)
+            } else {
+                Err(error(
+                    place,
+                    format!(
+                        "{value} is out of range: must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                ))
+            }
+        };
+        let mut resolve = defaults.resolve.clone();
+        for (index, text) in self.resolve.iter().enumerate() {
+            resolve.push(
+                text.parse::<ResolveOverride>()
+                    .map_err(|e| error(format!("endpoints.resolve[{index}]"), e))?,
+            );
+        }
+        Ok(EndpointsConfig {
+            interval: defaults.interval,
+            timeout,
+            concurrency: count(
+                "endpoints.concurrency",
+                self.concurrency,
+                defaults.concurrency,
+                &limits::PROBE_CONCURRENCY,
+            )?,
+            max_endpoints: count(
+                "endpoints.max_endpoints",
+                self.max_endpoints,
+                defaults.max_endpoints,
+                &limits::MAX_ENDPOINTS,
+            )?,
+            resolve,
+            resolved_only: self.resolved_only.unwrap_or(defaults.resolved_only),
+            ca_file: self.ca_file.or_else(|| defaults.ca_file.clone()),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +125,7 @@ pub struct RawCollectors {
     pub upload_update: Option<RawCollector>,
     pub update: Option<RawCollector>,
     pub deploy: Option<RawCollector>,
+    pub endpoints: Option<RawCollector>,
 }
 
 #[derive(Debug, Default, Deserialize)]

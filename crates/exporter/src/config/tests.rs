@@ -197,3 +197,75 @@ fn numbers_are_range_checked_with_the_key() {
         assert_eq!(err.place, place, "{text}: {err}");
     }
 }
+#[test]
+fn resolve_overrides_in_curl_style() {
+    let parse = |s: &str| s.parse::<ResolveOverride>();
+    assert_eq!(
+        parse("WWW.Example.com:443:10.0.0.5"),
+        Ok(ResolveOverride {
+            domain: "www.example.com".into(),
+            port: 443,
+            addr: "10.0.0.5:443".parse().expect("addr"),
+        })
+    );
+    assert_eq!(
+        parse("a.example.com:443:127.0.0.1:8443").map(|o| o.addr),
+        Ok("127.0.0.1:8443".parse().expect("addr"))
+    );
+    assert_eq!(
+        parse("a.example.com:443:[::1]").map(|o| o.addr),
+        Ok("[::1]:443".parse().expect("addr"))
+    );
+    assert_eq!(
+        parse("a.example.com:443:[::1]:9443").map(|o| o.addr),
+        Ok("[::1]:9443".parse().expect("addr"))
+    );
+    for bad in [
+        "",
+        "a.example.com",
+        "a.example.com:443",
+        ":443:10.0.0.1",
+        "a:0:10.0.0.1",
+        "a:x:10.0.0.1",
+        "a:443:not-an-ip",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn endpoints_are_opt_in_and_validated() {
+    let config = parse("accounts:\n  - name: prod\n").expect("valid");
+    assert_eq!(config.collectors.endpoints, None, "off by default");
+    let config = parse(
+        "accounts:\n  - name: prod\ncollectors:\n  endpoints:\n    enabled: true\nendpoints:\n  timeout: 2s\n  max_endpoints: 10\n  resolve: [\"a.example.com:443:127.0.0.1:8443\"]\n  resolved_only: true\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.collectors.endpoints,
+        Some(DEFAULT_ENDPOINTS_INTERVAL),
+        "10m unless told"
+    );
+    assert_eq!(config.endpoints.timeout, Duration::from_secs(2));
+    assert_eq!(config.endpoints.max_endpoints, 10);
+    assert_eq!(config.endpoints.concurrency, 32);
+    assert!(config.endpoints.resolved_only);
+    assert_eq!(config.endpoints.resolve[0].addr.port(), 8443);
+    for (text, place) in [
+        ("endpoints:\n  resolve: [\"nonsense\"]\n", "endpoints.resolve[0]"),
+        ("endpoints:\n  timeout: 1h\n", "endpoints.timeout"),
+        ("endpoints:\n  concurrency: 0\n", "endpoints.concurrency"),
+        ("endpoints:\n  max_endpoints: 0\n", "endpoints.max_endpoints"),
+        ("endpoints:\n  colour: blue\n", ""),
+        (
+            "collectors:\n  endpoints:\n    enabled: true\n  bind:\n    enabled: false\n  upload_update:\n    enabled: false\n  update:\n    enabled: false\n  deploy:\n    enabled: false\n",
+            "collectors.endpoints",
+        ),
+    ] {
+        let text = format!("accounts:\n  - name: prod\n{text}");
+        let error = parse(&text).expect_err(&text);
+        if !place.is_empty() {
+            assert_eq!(error.place, place, "{text}");
+        }
+    }
+}

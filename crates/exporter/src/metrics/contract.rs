@@ -85,6 +85,39 @@ families! {
     DeployRecordCreated => gauge "tencentcloud_ssl_deploy_record_created_timestamp_seconds",
         ["record_type", "record_id", "certificate_id"],
         "When the rollout record was created, as unix seconds.";
+    CertificateFingerprint => gauge "tencentcloud_ssl_certificate_fingerprint_info",
+        ["certificate_id", "fingerprint_sha1"],
+        "SHA-1 fingerprint of the certificate (DescribeCertificateDetail CertFingerprint, lower-case hex), for the certificates whose endpoints are probed; always 1.";
+    EndpointInfo => gauge "tencentcloud_ssl_endpoint_info",
+        ["certificate_id", "domain", "port", "resource_type", "source"],
+        "An endpoint the API says serves the certificate, probed or skipped this run; source is bind (the bind-resource detail) or the rollout record type (upload_update, update, deploy); always 1.";
+    EndpointSkipped => gauge "tencentcloud_ssl_endpoint_skipped_info",
+        ["certificate_id", "domain", "port", "reason"],
+        "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name); always 1.";
+    EndpointTargets => gauge "tencentcloud_ssl_endpoint_targets",
+        ["state"],
+        "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard or invalid name), not_resolved (resolved_only is set and no resolve override names it), over_limit (beyond max_endpoints).";
+    EndpointProbeSuccess => gauge "tencentcloud_ssl_endpoint_probe_success",
+        ["certificate_id", "domain", "port"],
+        "1 if the last probe completed a TLS handshake and received a certificate, else 0.";
+    EndpointProbeError => gauge "tencentcloud_ssl_endpoint_probe_error_info",
+        ["certificate_id", "domain", "port", "reason"],
+        "Why the last probe failed (resolve, connect, timeout, handshake, no_certificate, bad_certificate); always 1.";
+    EndpointProbeDuration => gauge "tencentcloud_ssl_endpoint_probe_duration_seconds",
+        ["certificate_id", "domain", "port"],
+        "Duration of the last probe: resolve, connect and TLS handshake.";
+    EndpointCertificateMatch => gauge "tencentcloud_ssl_endpoint_certificate_match",
+        ["certificate_id", "domain", "port"],
+        "1 if the endpoint serves the certificate the API says (the served leaf's SHA-1 equals CertFingerprint), 0 if it serves another; absent when the probe failed or the expected fingerprint is unknown.";
+    EndpointChainValid => gauge "tencentcloud_ssl_endpoint_chain_valid",
+        ["certificate_id", "domain", "port"],
+        "1 if the served chain verifies for the domain against the trust roots at probe time (issuer, dates, name), else 0; reported apart from the match; absent when the probe failed.";
+    EndpointServedNotAfter => gauge "tencentcloud_ssl_endpoint_served_not_after_timestamp_seconds",
+        ["certificate_id", "domain", "port"],
+        "Expiry (notAfter) of the leaf certificate the endpoint serves, as unix seconds.";
+    EndpointServedInfo => gauge "tencentcloud_ssl_endpoint_served_certificate_info",
+        ["certificate_id", "domain", "port", "fingerprint_sha1"],
+        "The leaf certificate the endpoint serves, by SHA-1 fingerprint (lower-case hex); always 1.";
     UnknownStatusCodes => gauge "tencentcloud_ssl_unknown_status_codes",
         ["object", "object_id", "code"],
         "Status codes outside the documented set, by object (certificate, bind_task, record, entry, item), the certificate or record it belongs to, and the raw code: how many objects carry it. Their series show status=\"unknown\".";

@@ -1,0 +1,650 @@
+//! The opt-in `endpoints` collector: do the domains the API names really serve the certificate
+//! the API says?
+//!
+//! One run takes the targets the bind and rollout collectors of the account published (see
+//! [`crate::targets`]); skips the names that cannot be dialled (wildcards, invalid names) with a
+//! reason shown per endpoint; fetches, once per certificate ID ever (an ID never changes
+//! content), the expected fingerprint with `DescribeCertificateDetail` through the account's
+//! client (its rate limit, retries and budget); probes each endpoint once with bounded
+//! concurrency and a per-probe timeout; and compares the served leaf with the expected one.
+//!
+//! A probe that fails is a fact about the endpoint, not a failure of the collector: it shows in
+//! `tencentcloud_ssl_endpoint_probe_success` and `…_probe_error_info`. The run fails
+//! (`tencentcloud_ssl_collector_success 0`) only when the API could not say what to expect.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream;
+use tokio::time::Instant;
+
+use super::{fan_out, CollectError, Collected, Collector, CollectorSettings, Findings};
+use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::probe::{pem_leaf_fingerprint, ProbeError, Prober, Served};
+use crate::targets::{Claim, TargetBook};
+use tencentcloud_ssl_api::action;
+use tencentcloud_ssl_api::client::{ApiError, Client};
+use tencentcloud_ssl_api::detail::{CertificateDetail, CertificateDetailRequest};
+use tencentcloud_ssl_api::SkippedItem;
+
+/// Limits of the `endpoints` collector.
+#[derive(Debug, Clone)]
+pub struct EndpointsLimits {
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Most endpoints (domain and port) probed per run; the rest are counted as `over_limit`.
+    pub max_endpoints: usize,
+    /// Probe only endpoints a resolve override names.
+    pub resolved_only: bool,
+}
+
+/// What a run does with one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Plan {
+    Probe,
+    /// Not dialled, for this reason (`wildcard`, `invalid_name`).
+    Skip(&'static str),
+    /// `resolved_only`, and no override names it.
+    NotResolved,
+    /// Beyond `max_endpoints`.
+    OverLimit,
+}
+
+impl Plan {
+    /// The `state` label of `tencentcloud_ssl_endpoint_targets`.
+    pub fn state(self) -> &'static str {
+        match self {
+            Plan::Probe => "probed",
+            Plan::Skip(_) => "skipped",
+            Plan::NotResolved => "not_resolved",
+            Plan::OverLimit => "over_limit",
+        }
+    }
+
+    const STATES: [&'static str; 4] = ["probed", "skipped", "not_resolved", "over_limit"];
+}
+
+/// Why a name cannot be dialled, if it cannot. Pure.
+pub fn skip_reason(domain: &str) -> Option<&'static str> {
+    if domain.contains('*') {
+        return Some("wildcard");
+    }
+    let host_name = !domain.is_empty()
+        && domain.len() <= 253
+        && rustls::pki_types::ServerName::try_from(domain).is_ok();
+    (!host_name).then_some("invalid_name")
+}
+
+/// Decides what to do with each target (sorted as [`crate::targets::resolve`] sorts them):
+/// skip what cannot be dialled, leave what no override names when `resolved_only`, and probe
+/// the first `max_endpoints` distinct endpoints. `has_override` tells whether an override names
+/// a domain and port. Pure.
+pub fn plan(
+    targets: &[Claim],
+    limits: &EndpointsLimits,
+    has_override: impl Fn(&str, u16) -> bool,
+) -> Vec<Plan> {
+    let mut endpoints: BTreeSet<(&str, u16)> = BTreeSet::new();
+    targets
+        .iter()
+        .map(|t| {
+            if let Some(reason) = skip_reason(&t.domain) {
+                return Plan::Skip(reason);
+            }
+            if limits.resolved_only && !has_override(&t.domain, t.port) {
+                return Plan::NotResolved;
+            }
+            let endpoint = (t.domain.as_str(), t.port);
+            if endpoints.contains(&endpoint) || endpoints.len() < limits.max_endpoints {
+                endpoints.insert(endpoint);
+                Plan::Probe
+            } else {
+                Plan::OverLimit
+            }
+        })
+        .collect()
+}
+
+/// The expected fingerprint of a certificate detail: `CertFingerprint`, or, if it is missing
+/// or malformed, the SHA-1 of the first certificate of `CertificatePublicKey`. The second value
+/// names a disagreement between the two, if any. Pure.
+pub fn expected_fingerprint(detail: &CertificateDetail) -> (Option<String>, Option<String>) {
+    let stated = detail.fingerprint();
+    let computed = pem_leaf_fingerprint(&detail.certificate_public_key);
+    let disagreement = match (&stated, &computed) {
+        (Some(s), Some(c)) if s != c => Some(format!(
+            "CertFingerprint {s} is not the SHA-1 of the CertificatePublicKey leaf ({c}); using CertFingerprint"
+        )),
+        (None, None) => Some("neither CertFingerprint nor CertificatePublicKey names the certificate".to_string()),
+        _ => None,
+    };
+    (stated.or(computed), disagreement)
+}
+
+/// One endpoint's probe outcome.
+pub type Outcome = (Result<Served, ProbeError>, Duration);
+
+/// Writes the series of one run. Pure.
+pub fn write_run(
+    builder: &mut SnapshotBuilder,
+    targets: &[Claim],
+    plans: &[Plan],
+    expected: &HashMap<String, String>,
+    outcomes: &HashMap<(String, u16), Outcome>,
+) {
+    let mut states: BTreeMap<&str, u64> = Plan::STATES.iter().map(|s| (*s, 0)).collect();
+    let mut fingerprints: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for (target, plan) in targets.iter().zip(plans) {
+        *states.entry(plan.state()).or_default() += 1;
+        let port = target.port.to_string();
+        let labels = [target.certificate_id.as_str(), &target.domain, &port];
+        let info = [
+            labels[0],
+            labels[1],
+            labels[2],
+            &target.resource_type,
+            target.source,
+        ];
+        match plan {
+            Plan::Skip(reason) => {
+                builder.sample(Family::EndpointInfo, &info, 1.0);
+                builder.sample(
+                    Family::EndpointSkipped,
+                    &[labels[0], labels[1], labels[2], reason],
+                    1.0,
+                );
+            }
+            Plan::Probe => {
+                builder.sample(Family::EndpointInfo, &info, 1.0);
+                let Some((outcome, duration)) = outcomes.get(&(target.domain.clone(), target.port))
+                else {
+                    continue;
+                };
+                builder.sample(
+                    Family::EndpointProbeDuration,
+                    &labels,
+                    duration.as_secs_f64(),
+                );
+                let expected_fingerprint = expected.get(&target.certificate_id);
+                if let Some(fingerprint) = expected_fingerprint {
+                    fingerprints.insert((&target.certificate_id, fingerprint));
+                }
+                match outcome {
+                    Err(error) => {
+                        builder.sample(Family::EndpointProbeSuccess, &labels, 0.0);
+                        builder.sample(
+                            Family::EndpointProbeError,
+                            &[labels[0], labels[1], labels[2], error.reason()],
+                            1.0,
+                        );
+                    }
+                    Ok(served) => {
+                        builder.sample(Family::EndpointProbeSuccess, &labels, 1.0);
+                        if let Some(fingerprint) = expected_fingerprint {
+                            let matches = *fingerprint == served.fingerprint;
+                            builder.sample(
+                                Family::EndpointCertificateMatch,
+                                &labels,
+                                if matches { 1.0 } else { 0.0 },
+                            );
+                        }
+                        builder.sample(
+                            Family::EndpointChainValid,
+                            &labels,
+                            if served.chain.is_ok() { 1.0 } else { 0.0 },
+                        );
+                        if let Some(not_after) = served.not_after {
+                            builder.sample(
+                                Family::EndpointServedNotAfter,
+                                &labels,
+                                not_after as f64,
+                            );
+                        }
+                        builder.sample(
+                            Family::EndpointServedInfo,
+                            &[labels[0], labels[1], labels[2], &served.fingerprint],
+                            1.0,
+                        );
+                    }
+                }
+            }
+            Plan::NotResolved | Plan::OverLimit => {}
+        }
+    }
+    for (state, count) in states {
+        builder.sample(Family::EndpointTargets, &[state], count as f64);
+    }
+    for (certificate_id, fingerprint) in fingerprints {
+        builder.sample(
+            Family::CertificateFingerprint,
+            &[certificate_id, fingerprint],
+            1.0,
+        );
+    }
+}
+
+pub(crate) struct EndpointsCollector {
+    client: Client,
+    settings: CollectorSettings,
+    limits: EndpointsLimits,
+    book: Arc<TargetBook>,
+    prober: Arc<Prober>,
+    /// Certificate ID → expected fingerprint. An ID never changes content, so an entry is kept
+    /// while the certificate has targets.
+    expected: HashMap<String, String>,
+    /// Whether a run has finished (later runs start after a jitter; the first waits for the
+    /// sources instead).
+    ran: bool,
+    findings: Findings,
+    /// Text sizes of the last snapshot, to size the next one's buffers.
+    last_sizes: Vec<usize>,
+}
+
+impl EndpointsCollector {
+    pub(crate) fn new(
+        client: Client,
+        settings: CollectorSettings,
+        limits: EndpointsLimits,
+        book: Arc<TargetBook>,
+        prober: Arc<Prober>,
+    ) -> Self {
+        EndpointsCollector {
+            findings: Findings::new(
+                &settings.account,
+                "endpoints",
+                &[action::DESCRIBE_CERTIFICATE_DETAIL],
+            ),
+            client,
+            settings,
+            limits,
+            book,
+            prober,
+            expected: HashMap::new(),
+            ran: false,
+            last_sizes: Vec::new(),
+        }
+    }
+
+    /// Fetches the expected fingerprint of every certificate in `ids` not yet known.
+    async fn learn_expected(
+        &mut self,
+        ids: BTreeSet<String>,
+        errors: &mut Vec<String>,
+    ) -> Result<(), ApiError> {
+        self.expected.retain(|id, _| ids.contains(id));
+        let missing: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !self.expected.contains_key(id))
+            .collect();
+        let client = &self.client;
+        let answers = fan_out(
+            stream::iter(missing),
+            self.settings.concurrency,
+            |certificate_id| async move {
+                let answer: Result<CertificateDetail, ApiError> = client
+                    .call(
+                        action::DESCRIBE_CERTIFICATE_DETAIL,
+                        &CertificateDetailRequest {
+                            certificate_id: certificate_id.clone(),
+                        },
+                    )
+                    .await;
+                (certificate_id, answer)
+            },
+        )
+        .await;
+        for (certificate_id, answer) in answers {
+            match answer {
+                Ok(detail) => {
+                    let (fingerprint, disagreement) = expected_fingerprint(&detail);
+                    if let Some(error) = disagreement {
+                        self.findings.skipped(
+                            action::DESCRIBE_CERTIFICATE_DETAIL,
+                            &[SkippedItem {
+                                id: certificate_id.clone(),
+                                error,
+                            }],
+                        );
+                    }
+                    match fingerprint {
+                        Some(fingerprint) => {
+                            self.expected.insert(certificate_id, fingerprint);
+                        }
+                        None => errors.push(format!(
+                            "certificate {certificate_id}: the detail names no fingerprint"
+                        )),
+                    }
+                }
+                Err(e) if e.is_auth() => return Err(e),
+                Err(e) => errors.push(format!("certificate {certificate_id}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Probes every endpoint of the targets planned for probing, each once.
+    async fn probe_all(
+        &self,
+        targets: &[Claim],
+        plans: &[Plan],
+    ) -> HashMap<(String, u16), Outcome> {
+        let endpoints: BTreeSet<(String, u16)> = targets
+            .iter()
+            .zip(plans)
+            .filter(|(_, plan)| **plan == Plan::Probe)
+            .map(|(t, _)| (t.domain.clone(), t.port))
+            .collect();
+        let prober = &self.prober;
+        fan_out(
+            stream::iter(endpoints),
+            self.limits.concurrency,
+            |(domain, port)| async move {
+                let started = Instant::now();
+                let outcome = prober.probe(&domain, port).await;
+                ((domain, port), (outcome, started.elapsed()))
+            },
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
+}
+
+/// A random pause of up to a tenth of `interval` (at most a minute), so the probes of several
+/// exporters or accounts do not start in lockstep.
+fn jitter(interval: Duration) -> Duration {
+    let most = (interval / 10).min(Duration::from_secs(60));
+    most.mul_f64(fastrand::f64())
+}
+
+impl Collector for EndpointsCollector {
+    fn name(&self) -> &'static str {
+        "endpoints"
+    }
+
+    async fn before_run(&mut self) {
+        if self.ran {
+            tokio::time::sleep(jitter(self.settings.interval)).await;
+        } else {
+            // The first run waits (at most one interval) for the sources' first answers.
+            self.book.wait_complete(self.settings.interval).await;
+        }
+    }
+
+    async fn collect(&mut self) -> Result<Collected, CollectError> {
+        let targets = self.book.targets();
+        let prober = Arc::clone(&self.prober);
+        let plans = plan(&targets, &self.limits, |domain, port| {
+            prober.has_override(domain, port)
+        });
+        let mut errors = Vec::new();
+        let certificates: BTreeSet<String> = targets
+            .iter()
+            .zip(&plans)
+            .filter(|(_, plan)| **plan == Plan::Probe)
+            .map(|(t, _)| t.certificate_id.clone())
+            .collect();
+        self.learn_expected(certificates, &mut errors).await?;
+        let outcomes = self.probe_all(&targets, &plans).await;
+        let failed = outcomes.values().filter(|(o, _)| o.is_err()).count();
+        let mismatched = targets
+            .iter()
+            .filter(|t| {
+                let served = outcomes.get(&(t.domain.clone(), t.port));
+                match (served, self.expected.get(&t.certificate_id)) {
+                    (Some((Ok(served), _)), Some(expected)) => served.fingerprint != *expected,
+                    _ => false,
+                }
+            })
+            .count();
+        tracing::info!(
+            account = %self.settings.account,
+            collector = "endpoints",
+            targets = targets.len(),
+            probed = outcomes.len(),
+            probe_failures = failed,
+            mismatched,
+            "endpoints probed"
+        );
+        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        self.findings.write(&mut builder);
+        write_run(&mut builder, &targets, &plans, &self.expected, &outcomes);
+        let snapshot: Snapshot = builder.finish();
+        self.last_sizes = snapshot.sizes();
+        self.ran = true;
+        Ok(Collected { snapshot, errors })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::BIND_SOURCE;
+
+    fn target(domain: &str, cert: &str) -> Claim {
+        Claim {
+            domain: domain.into(),
+            port: 443,
+            certificate_id: cert.into(),
+            resource_type: "cdn".into(),
+            source: BIND_SOURCE,
+            at: 0,
+        }
+    }
+
+    fn limits(max_endpoints: usize, resolved_only: bool) -> EndpointsLimits {
+        EndpointsLimits {
+            concurrency: 4,
+            max_endpoints,
+            resolved_only,
+        }
+    }
+
+    #[test]
+    fn names_that_cannot_be_dialled() {
+        assert_eq!(skip_reason("*.example.com"), Some("wildcard"));
+        assert_eq!(skip_reason("a.*.example.com"), Some("wildcard"));
+        for bad in [
+            "",
+            "exa mple.com",
+            "example.com:8443",
+            "a/b",
+            &"a".repeat(300),
+        ] {
+            assert_eq!(skip_reason(bad), Some("invalid_name"), "{bad}");
+        }
+        for good in ["example.com", "a-b.example.cn", "localhost", "10.0.0.1"] {
+            assert_eq!(skip_reason(good), None, "{good}");
+        }
+    }
+
+    #[test]
+    fn plans_skip_filter_and_cap_by_endpoint() {
+        let targets = [
+            target("*.w.example.com", "c1"),
+            target("a.example.com", "c1"),
+            target("a.example.com", "c2"),
+            target("b.example.com", "c1"),
+            target("c.example.com", "c3"),
+        ];
+        assert_eq!(
+            plan(&targets, &limits(2, false), |_, _| false),
+            [
+                Plan::Skip("wildcard"),
+                Plan::Probe,
+                Plan::Probe,
+                Plan::Probe,
+                Plan::OverLimit
+            ],
+            "two certificates on one endpoint cost one probe"
+        );
+        assert_eq!(
+            plan(&targets, &limits(10, true), |d, _| d == "b.example.com"),
+            [
+                Plan::Skip("wildcard"),
+                Plan::NotResolved,
+                Plan::NotResolved,
+                Plan::Probe,
+                Plan::NotResolved
+            ]
+        );
+    }
+
+    #[test]
+    fn expected_fingerprint_prefers_the_stated_one_and_names_disagreement() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["a.example.com".into()]).expect("p");
+        let certificate = params.self_signed(&key).expect("cert");
+        let real = crate::probe::fingerprint(certificate.der());
+        let detail = |stated: &str, pem: &str| CertificateDetail {
+            cert_fingerprint: stated.into(),
+            certificate_public_key: pem.into(),
+            ..CertificateDetail::default()
+        };
+        let pem = certificate.pem();
+        assert_eq!(
+            expected_fingerprint(&detail(&real.to_uppercase(), &pem)),
+            (Some(real.clone()), None)
+        );
+        assert_eq!(
+            expected_fingerprint(&detail("", &pem)),
+            (Some(real.clone()), None)
+        );
+        let (chosen, disagreement) = expected_fingerprint(&detail(&"ab".repeat(20), &pem));
+        assert_eq!(chosen.as_deref(), Some("ab".repeat(20).as_str()));
+        assert!(disagreement.is_some_and(|d| d.contains(&real)));
+        let (none, why) = expected_fingerprint(&detail("", ""));
+        assert_eq!(none, None);
+        assert!(why.is_some());
+    }
+
+    #[test]
+    fn writes_every_series_of_a_run() {
+        let targets = [
+            target("*.w.example.com", "c1"),
+            target("good.example.com", "c1"),
+            target("stale.example.com", "c1"),
+            target("down.example.com", "c2"),
+            target("far.example.com", "c3"),
+        ];
+        let plans = [
+            Plan::Skip("wildcard"),
+            Plan::Probe,
+            Plan::Probe,
+            Plan::Probe,
+            Plan::OverLimit,
+        ];
+        let expected: HashMap<String, String> = [("c1".to_string(), "aa".repeat(20))].into();
+        let served = |fingerprint: String, chain: Result<(), String>| Served {
+            fingerprint,
+            not_after: Some(1_900_000_000),
+            chain,
+        };
+        let outcomes: HashMap<(String, u16), Outcome> = [
+            (
+                ("good.example.com".to_string(), 443),
+                (
+                    Ok(served("aa".repeat(20), Ok(()))),
+                    Duration::from_millis(20),
+                ),
+            ),
+            (
+                ("stale.example.com".to_string(), 443),
+                (
+                    Ok(served("bb".repeat(20), Err("expired".into()))),
+                    Duration::from_millis(30),
+                ),
+            ),
+            (
+                ("down.example.com".to_string(), 443),
+                (
+                    Err(ProbeError::Connect("refused".into())),
+                    Duration::from_millis(1),
+                ),
+            ),
+        ]
+        .into();
+        let mut builder = SnapshotBuilder::new("a");
+        write_run(&mut builder, &targets, &plans, &expected, &outcomes);
+        let snapshot = builder.finish();
+        let l = |d: &str, c: &str| {
+            format!("{{account=\"a\",certificate_id=\"{c}\",domain=\"{d}\",port=\"443\"")
+        };
+        assert_eq!(
+            snapshot.chunk(Family::EndpointCertificateMatch),
+            format!(
+                "tencentcloud_ssl_endpoint_certificate_match{}}} 1\ntencentcloud_ssl_endpoint_certificate_match{}}} 0\n",
+                l("good.example.com", "c1"),
+                l("stale.example.com", "c1")
+            ),
+            "absent where the probe failed or nothing is expected"
+        );
+        assert_eq!(
+            snapshot
+                .chunk(Family::EndpointProbeSuccess)
+                .lines()
+                .collect::<Vec<_>>(),
+            [
+                format!(
+                    "tencentcloud_ssl_endpoint_probe_success{}}} 1",
+                    l("good.example.com", "c1")
+                ),
+                format!(
+                    "tencentcloud_ssl_endpoint_probe_success{}}} 1",
+                    l("stale.example.com", "c1")
+                ),
+                format!(
+                    "tencentcloud_ssl_endpoint_probe_success{}}} 0",
+                    l("down.example.com", "c2")
+                ),
+            ]
+        );
+        assert_eq!(
+            snapshot.chunk(Family::EndpointProbeError),
+            format!(
+                "tencentcloud_ssl_endpoint_probe_error_info{},reason=\"connect\"}} 1\n",
+                l("down.example.com", "c2")
+            )
+        );
+        assert!(snapshot
+            .chunk(Family::EndpointChainValid)
+            .contains(&format!("{}}} 0", l("stale.example.com", "c1"))));
+        assert!(snapshot
+            .chunk(Family::EndpointServedNotAfter)
+            .contains(&format!("{}}} 1900000000", l("good.example.com", "c1"))));
+        assert!(snapshot
+            .chunk(Family::EndpointServedInfo)
+            .contains(&format!(
+                "{},fingerprint_sha1=\"{}\"}} 1",
+                l("stale.example.com", "c1"),
+                "bb".repeat(20)
+            )));
+        assert_eq!(
+            snapshot.chunk(Family::EndpointSkipped),
+            format!(
+                "tencentcloud_ssl_endpoint_skipped_info{},reason=\"wildcard\"}} 1\n",
+                l("*.w.example.com", "c1")
+            )
+        );
+        assert_eq!(
+            snapshot.chunk(Family::EndpointInfo).lines().count(),
+            4,
+            "probed and skipped targets, not the one over the limit"
+        );
+        assert_eq!(
+            snapshot.chunk(Family::EndpointTargets),
+            "tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"not_resolved\"} 0\n\
+             tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"over_limit\"} 1\n\
+             tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"probed\"} 3\n\
+             tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"skipped\"} 1\n"
+        );
+        assert_eq!(
+            snapshot.chunk(Family::CertificateFingerprint),
+            format!(
+                "tencentcloud_ssl_certificate_fingerprint_info{{account=\"a\",certificate_id=\"c1\",fingerprint_sha1=\"{}\"}} 1\n",
+                "aa".repeat(20)
+            )
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! The TLS probe of one endpoint: resolve (or take a `--resolve`-style override), connect, TLS
+//! handshake with SNI = the domain, and report the leaf the endpoint served.
+//!
+//! The handshake accepts whatever chain the endpoint presents (the point is to see it, even when
+//! it is expired or for another name), but the endpoint must still prove it holds the leaf's key:
+//! the handshake signatures are verified as usual. Chain validity (trust roots, dates, the name)
+//! is checked after the handshake, apart from the fingerprint, so "serves the right certificate"
+//! and "serves a valid chain" are two answers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use sha1::{Digest as _, Sha1};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::config::ResolveOverride;
+
+/// The DOMAIN of an override that covers every domain on its port (probes through one load
+/// balancer or edge node, benchmarks).
+pub const ANY_DOMAIN: &str = "*";
+
+/// Why a probe did not get a certificate. The label value is [`ProbeError::reason`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("resolving the domain failed: {0}")]
+    Resolve(String),
+    #[error("connecting failed: {0}")]
+    Connect(String),
+    #[error("no answer within the probe timeout")]
+    Timeout,
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
+    #[error("the endpoint sent no certificate")]
+    NoCertificate,
+}
+
+impl ProbeError {
+    /// The `reason` label: resolve, connect, timeout, handshake or no_certificate.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProbeError::Resolve(_) => "resolve",
+            ProbeError::Connect(_) => "connect",
+            ProbeError::Timeout => "timeout",
+            ProbeError::Handshake(_) => "handshake",
+            ProbeError::NoCertificate => "no_certificate",
+        }
+    }
+}
+
+/// What an endpoint served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// SHA-1 of the leaf's DER, 40 lower-case hex digits.
+    pub fingerprint: String,
+    /// The leaf's notAfter as unix seconds; `None` if the leaf cannot be parsed as X.509.
+    pub not_after: Option<i64>,
+    /// Whether the chain verifies for the domain now; the error says why not.
+    pub chain: Result<(), String>,
+}
+
+/// SHA-1 of a DER certificate, 40 lower-case hex digits. Pure.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha1::digest(der))
+}
+
+/// The fingerprint of the first certificate of a PEM text (the leaf of a chain). Pure.
+pub fn pem_leaf_fingerprint(pem: &str) -> Option<String> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()?
+        .ok()
+        .map(|der| fingerprint(&der))
+}
+
+/// notAfter of a DER certificate as unix seconds. Pure.
+pub fn not_after(der: &[u8]) -> Option<i64> {
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(certificate.validity().not_after.timestamp())
+}
+
+/// Every certificate of a PEM text (extra trust roots).
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM certificate list: {e}"))?;
+    if certificates.is_empty() {
+        return Err("no certificate in it".to_string());
+    }
+    Ok(certificates)
+}
+
+/// Accepts any chain in the handshake (it is judged afterwards), but verifies the handshake
+/// signatures: the endpoint must hold the private key of the leaf it shows.
+#[derive(Debug)]
+struct AcceptAndRecord {
+    webpki: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for AcceptAndRecord {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// Probes endpoints; shared by every probe of a collector.
+pub struct Prober {
+    overrides: HashMap<(String, u16), SocketAddr>,
+    timeout: Duration,
+    connector: TlsConnector,
+    webpki: Arc<WebPkiServerVerifier>,
+}
+
+impl std::fmt::Debug for Prober {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prober")
+            .field("overrides", &self.overrides)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prober {
+    /// A prober trusting the Mozilla roots plus `extra_roots`, dialling `overrides` instead of
+    /// resolving their domains, and giving each probe `timeout` in all.
+    pub fn new(
+        overrides: &[ResolveOverride],
+        extra_roots: &[CertificateDer<'static>],
+        timeout: Duration,
+    ) -> Result<Prober, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let (added, ignored) = roots.add_parsable_certificates(extra_roots.iter().cloned());
+        if ignored > 0 || (added == 0 && !extra_roots.is_empty()) {
+            return Err(format!(
+                "{ignored} of the extra trust roots are not usable CA certificates"
+            ));
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| format!("building the chain verifier: {e}"))?;
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS client configuration: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAndRecord {
+                webpki: Arc::clone(&webpki),
+            }))
+            .with_no_client_auth();
+        Ok(Prober {
+            overrides: overrides
+                .iter()
+                .map(|o| ((o.domain.clone(), o.port), o.addr))
+                .collect(),
+            timeout,
+            connector: TlsConnector::from(Arc::new(config)),
+            webpki,
+        })
+    }
+
+    /// The override for `domain:port`: the one naming the domain, else a `*` one for the port.
+    fn override_for(&self, domain: &str, port: u16) -> Option<SocketAddr> {
+        self.overrides
+            .get(&(domain.to_string(), port))
+            .or_else(|| self.overrides.get(&(ANY_DOMAIN.to_string(), port)))
+            .copied()
+    }
+
+    /// Whether an override covers `domain:port`.
+    pub fn has_override(&self, domain: &str, port: u16) -> bool {
+        self.override_for(domain, port).is_some()
+    }
+
+    /// One probe of `domain:port`, bounded by the timeout as a whole.
+    pub async fn probe(&self, domain: &str, port: u16) -> Result<Served, ProbeError> {
+        match tokio::time::timeout(self.timeout, self.probe_unbounded(domain, port)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ProbeError::Timeout),
+        }
+    }
+
+    async fn addresses(&self, domain: &str, port: u16) -> Result<Vec<SocketAddr>, ProbeError> {
+        if let Some(addr) = self.override_for(domain, port) {
+            return Ok(vec![addr]);
+        }
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((domain, port))
+            .await
+            .map_err(|e| ProbeError::Resolve(e.to_string()))?
+            .collect();
+        if found.is_empty() {
+            return Err(ProbeError::Resolve("no address".to_string()));
+        }
+        Ok(found)
+    }
+
+    async fn probe_unbounded(&self, domain: &str, port: u16) -> Result<Served, ProbeError> {
+        let server_name = ServerName::try_from(domain.to_string())
+            .map_err(|e| ProbeError::Resolve(format!("not a host name: {e}")))?;
+        let mut last_error = String::new();
+        let mut stream = None;
+        for addr in self.addresses(domain, port).await? {
+            match TcpStream::connect(addr).await {
+                Ok(connected) => {
+                    stream = Some(connected);
+                    break;
+                }
+                Err(e) => last_error = format!("{addr}: {e}"),
+            }
+        }
+        let stream = stream.ok_or(ProbeError::Connect(last_error))?;
+        let _ = stream.set_nodelay(true);
+        let tls = self
+            .connector
+            .connect(server_name.clone(), stream)
+            .await
+            .map_err(|e| ProbeError::Handshake(e.to_string()))?;
+        let (_, connection) = tls.get_ref();
+        let chain = connection
+            .peer_certificates()
+            .filter(|c| !c.is_empty())
+            .ok_or(ProbeError::NoCertificate)?;
+        let (leaf, intermediates) = (&chain[0], &chain[1..]);
+        let verdict = self
+            .webpki
+            .verify_server_cert(leaf, intermediates, &server_name, &[], UnixTime::now())
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        Ok(Served {
+            fingerprint: fingerprint(leaf),
+            not_after: not_after(leaf),
+            chain: verdict,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_override_beats_the_catch_all_of_its_port() {
+        let parse = |s: &str| s.parse::<ResolveOverride>().expect(s);
+        let prober = Prober::new(
+            &[
+                parse("*:443:10.0.0.1"),
+                parse("a.example.com:443:10.0.0.2:8443"),
+            ],
+            &[],
+            Duration::from_secs(1),
+        )
+        .expect("prober");
+        assert_eq!(
+            prober.override_for("a.example.com", 443),
+            Some("10.0.0.2:8443".parse().expect("addr"))
+        );
+        assert_eq!(
+            prober.override_for("b.example.com", 443),
+            Some("10.0.0.1:443".parse().expect("addr"))
+        );
+        assert!(!prober.has_override("b.example.com", 8443));
+    }
+
+    #[test]
+    fn fingerprints_and_dates_of_a_generated_certificate() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["a.example.com".to_string()]).expect("params");
+        params.not_after = rcgen::date_time_ymd(2031, 5, 6);
+        let certificate = params.self_signed(&key).expect("cert");
+        let der = certificate.der().to_vec();
+        assert_eq!(not_after(&der), Some(1_935_792_000), "2031-05-06T00:00:00Z");
+        let expected = fingerprint(&der);
+        assert_eq!(expected.len(), 40);
+        let pem = format!("{}{}", certificate.pem(), certificate.pem());
+        assert_eq!(pem_leaf_fingerprint(&pem), Some(expected));
+        assert_eq!(
+            pem_leaf_fingerprint("-----BEGIN CERTIFICATE-----\n***\n"),
+            None
+        );
+        assert_eq!(not_after(b"not der"), None);
+        assert_eq!(pem_certificates(pem.as_bytes()).map(|c| c.len()), Ok(2));
+        assert!(pem_certificates(b"nothing").is_err());
+    }
+}
