@@ -121,6 +121,16 @@ def diff(after, before):
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
+def stop_all(procs):
+    """SIGTERM each process, newest first; SIGKILL what has not exited after 10 s."""
+    for proc in reversed(procs):
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def run_wrk(url, seconds):
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip", url],
@@ -280,12 +290,7 @@ def scenario(args, name, certificates, records, latency_ms, scale, steady, scrap
         rows.append(("peak RSS / series", f"{rss / max(series, 1):,.0f} B", "", None))
         return {"name": name, "rows": rows, "rss": rss, "series": series, "first_cycle": first_cycle}
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,11 +351,7 @@ class DemoExporter:
             stdout=subprocess.DEVNULL, stderr=open(f"{self.logs}/exporter.log", "w"))
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_all([self.proc])
 
 
 def right_password_scraper(url, header, stop, latencies, failures, pause):
@@ -640,12 +641,7 @@ def endpoints(args, max_endpoints, concurrency, wrk_seconds):
             ("endpoints: series added, RSS before the second run / peak", f"{series:,}, {rss_before / 1e6:.1f} MB / {rss / 1e6:.1f} MB", "", None),
         ]}
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_all(procs)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -404,4 +404,41 @@ async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
         active.contains("TencentCloudSSLUnmatchedDomains"),
         "{active:?}"
     );
+    // The demo's endpoints: one serves the previous certificate (expiring in 5 days while the
+    // API's runs for months), one is unreachable. Each alert names the endpoint, pending its `for`.
+    let exported = exporter.metrics().await;
+    for (alert, family, value) in [
+        (
+            "TencentCloudSSLEndpointServesOtherCertificate",
+            "tencentcloud_ssl_endpoint_certificate_match",
+            " 0",
+        ),
+        (
+            "TencentCloudSSLEndpointServedCertificateExpiring",
+            "tencentcloud_ssl_endpoint_certificate_match",
+            " 0",
+        ),
+        (
+            "TencentCloudSSLEndpointProbeFailing",
+            "tencentcloud_ssl_endpoint_probe_success",
+            " 0",
+        ),
+    ] {
+        let domain = exported
+            .lines()
+            .find(|l| l.starts_with(&format!("{family}{{")) && l.ends_with(value))
+            .and_then(|l| l.split("domain=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("the demo has an endpoint with {family}{value}"));
+        let named: Vec<&Value> = alerts["data"]["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["labels"]["alertname"] == alert)
+            .collect();
+        assert!(
+            named.iter().any(|a| a["labels"]["domain"] == domain),
+            "{alert} names {domain}: {named:?}"
+        );
+    }
 }

@@ -267,34 +267,20 @@ impl Simulator {
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>, stop: CancellationToken) {
-    loop {
-        let stream = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    crate::accept_each(listener, stop, |stream| {
         let state = Arc::clone(&state);
-        let stop = stop.clone();
-        tokio::spawn(async move {
+        async move {
             let service = hyper::service::service_fn(move |request| {
                 let state = Arc::clone(&state);
                 async move { route(&state, request).await }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
+            let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = connection => {}
-                _ = stop.cancelled() => {}
-            }
-        });
-    }
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
+    })
+    .await;
 }
 
 async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, ResetConnection> {

@@ -94,3 +94,37 @@ pub fn mix(parts: &[u64]) -> u64 {
     }
     rng.next_u64()
 }
+
+/// Runs `handle` on every connection `listener` accepts, each in its own task, until `stop`;
+/// a failed accept (out of descriptors, say) is retried after a pause. Each handler also ends on
+/// `stop`.
+pub(crate) async fn accept_each<F, Fut>(
+    listener: tokio::net::TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+    mut handle: F,
+) where
+    F: FnMut(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = handle(stream);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = connection => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}

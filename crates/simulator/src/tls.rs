@@ -147,31 +147,17 @@ pub(crate) async fn start(
 }
 
 async fn serve(listener: TcpListener, acceptor: TlsAcceptor, stop: CancellationToken) {
-    loop {
-        let stream = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    crate::accept_each(listener, stop, |stream| {
         let acceptor = acceptor.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                _ = tokio::time::timeout(CONNECTION_DEADLINE, answer(acceptor, stream)) => {}
-            }
-        });
-    }
+        async move {
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, answer(acceptor, stream)).await;
+        }
+    })
+    .await;
 }
 
 /// Handshake, then a 200 to whatever arrives; a client that only wanted the handshake closes.
 async fn answer(acceptor: TlsAcceptor, stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
     let Ok(mut tls) = acceptor.accept(stream).await else {
         return;
     };

@@ -2,7 +2,7 @@
 //! the API says?
 //!
 //! One run takes the targets the bind and rollout collectors of the account published (see
-//! [`crate::targets`]); skips the names that cannot be dialled (wildcards, invalid names) with a
+//! `targets`); skips the names that cannot be dialled (wildcards, invalid names) with a
 //! reason shown per endpoint; fetches, once per certificate ID ever (an ID never changes
 //! content), the expected fingerprint with `DescribeCertificateDetail` through the account's
 //! client (its rate limit, retries and budget); probes each endpoint once with bounded
@@ -76,7 +76,7 @@ pub fn skip_reason(domain: &str) -> Option<&'static str> {
     (!host_name).then_some("invalid_name")
 }
 
-/// Decides what to do with each target (sorted as [`crate::targets::resolve`] sorts them):
+/// Decides what to do with each target (sorted as `targets::resolve` sorts them):
 /// skip what cannot be dialled, leave what no override names when `resolved_only`, and probe
 /// the first `max_endpoints` distinct endpoints. `has_override` tells whether an override names
 /// a domain and port. Pure.

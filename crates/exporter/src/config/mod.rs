@@ -236,12 +236,29 @@ pub mod limits {
     pub const DEMO_CERTIFICATES: RangeInclusive<usize> = 0..=100_000;
 }
 
+/// A setting with bounds: how its values are written in messages.
+pub(crate) trait Bounded: PartialOrd + Copy {
+    fn show(self) -> String;
+}
+
+impl Bounded for Duration {
+    fn show(self) -> String {
+        format_duration(self)
+    }
+}
+
+impl Bounded for usize {
+    fn show(self) -> String {
+        self.to_string()
+    }
+}
+
 /// `value` when it lies in `range`, else an error at `place` that gives the range.
-fn within(
+pub(crate) fn within<T: Bounded>(
     place: &str,
-    value: Duration,
-    range: &RangeInclusive<Duration>,
-) -> Result<Duration, ConfigError> {
+    value: T,
+    range: &RangeInclusive<T>,
+) -> Result<T, ConfigError> {
     if range.contains(&value) {
         Ok(value)
     } else {
@@ -249,9 +266,9 @@ fn within(
             place,
             format!(
                 "{} is out of range: must be between {} and {}",
-                format_duration(value),
-                format_duration(*range.start()),
-                format_duration(*range.end())
+                value.show(),
+                range.start().show(),
+                range.end().show()
             ),
         ))
     }
@@ -457,28 +474,20 @@ impl Config {
             endpoints: collector("endpoints", raw.collectors.endpoints)?,
             bind_poll_timeout,
         };
-        if [
-            collectors.certificates,
+        // The collectors that name endpoints (for the endpoints collector).
+        let no_endpoint_source = [
             collectors.bind,
             collectors.upload_update,
             collectors.update,
             collectors.deploy,
         ]
         .iter()
-        .all(Option::is_none)
+        .all(Option::is_none);
+        if no_endpoint_source && collectors.certificates.is_none() && collectors.endpoints.is_none()
         {
             return Err(error("collectors", "every collector is disabled"));
         }
-        if collectors.endpoints.is_some()
-            && [
-                collectors.bind,
-                collectors.upload_update,
-                collectors.update,
-                collectors.deploy,
-            ]
-            .iter()
-            .all(Option::is_none)
-        {
+        if no_endpoint_source && collectors.endpoints.is_some() {
             return Err(error(
                 "collectors.endpoints",
                 "needs the bind collector or a rollout collector: they name the endpoints",

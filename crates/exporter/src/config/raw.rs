@@ -53,25 +53,6 @@ impl RawEndpoints {
             defaults.timeout,
         )?;
         within("endpoints.timeout", timeout, &limits::PROBE_TIMEOUT)?;
-        let count = |place: &str,
-                     value: Option<usize>,
-                     default: usize,
-                     range: &std::ops::RangeInclusive<usize>|
-         -> Result<usize, ConfigError> {
-            let value = value.unwrap_or(default);
-            if range.contains(&value) {
-                Ok(value)
-            } else {
-                Err(error(
-                    place,
-                    format!(
-                        "{value} is out of range: must be between {} and {}",
-                        range.start(),
-                        range.end()
-                    ),
-                ))
-            }
-        };
         let mut resolve = defaults.resolve.clone();
         for (index, text) in self.resolve.iter().enumerate() {
             resolve.push(
@@ -82,16 +63,14 @@ impl RawEndpoints {
         Ok(EndpointsConfig {
             interval: defaults.interval,
             timeout,
-            concurrency: count(
+            concurrency: within(
                 "endpoints.concurrency",
-                self.concurrency,
-                defaults.concurrency,
+                self.concurrency.unwrap_or(defaults.concurrency),
                 &limits::PROBE_CONCURRENCY,
             )?,
-            max_endpoints: count(
+            max_endpoints: within(
                 "endpoints.max_endpoints",
-                self.max_endpoints,
-                defaults.max_endpoints,
+                self.max_endpoints.unwrap_or(defaults.max_endpoints),
                 &limits::MAX_ENDPOINTS,
             )?,
             resolve,
