@@ -124,7 +124,21 @@ impl TargetBook {
         self.changed.notify_waiters();
     }
 
-    /// Whether every expected source has published at least once.
+    /// Records that `source` finished a run without anything to publish (it failed): it
+    /// counts as having answered, so the first probes need not wait for it; its claims, if any,
+    /// stay as they were.
+    pub fn tried(&self, source: &'static str) {
+        self.published
+            .lock()
+            .entry(source)
+            .or_insert_with(|| Published {
+                claims: Vec::new(),
+                valid_until: Instant::now(),
+            });
+        self.changed.notify_waiters();
+    }
+
+    /// Whether every expected source has published (or [`tried`](TargetBook::tried)) at least once.
     pub fn complete(&self) -> bool {
         let published = self.published.lock();
         self.expected.iter().all(|s| published.contains_key(s))
@@ -250,6 +264,11 @@ mod tests {
             book.targets().is_empty(),
             "a source that stopped publishing adds nothing"
         );
+        // A source whose first run failed counts as having answered.
+        let failing = TargetBook::new(vec![BIND_SOURCE]);
+        failing.tried(BIND_SOURCE);
+        assert!(failing.complete());
+        assert!(failing.targets().is_empty());
         // Without every source, the wait ends at the timeout.
         let lonely = TargetBook::new(vec![BIND_SOURCE]);
         let started = Instant::now();

@@ -448,6 +448,18 @@ impl Collector for BindCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
+        let outcome = self.run().await;
+        if let (Err(_), Some(book)) = (&outcome, &self.targets) {
+            // Nothing new to publish, but the endpoints collector need not wait for it.
+            book.tried(BIND_SOURCE);
+        }
+        outcome
+    }
+}
+
+impl BindCollector {
+    /// One run; [`Collector::collect`] adds what the target book needs.
+    async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
         let ids: Vec<String> = list_certificate_ids(&self.client, &self.filter, &self.findings)
             .await?

@@ -568,6 +568,18 @@ impl Collector for DeployCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
+        let outcome = self.run().await;
+        if let (Err(_), Some(book)) = (&outcome, &self.targets) {
+            // Nothing new to publish, but the endpoints collector need not wait for it.
+            book.tried(self.kind.label());
+        }
+        outcome
+    }
+}
+
+impl DeployCollector {
+    /// One run; [`Collector::collect`] adds what the target book needs.
+    async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
         let oldest = time::now_unix() - i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
         let mut errors = Vec::new();

@@ -210,13 +210,34 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
                 .await,
         );
     }
+    let book = std::sync::Arc::new(crate::targets::TargetBook::new(vec![
+        crate::targets::BIND_SOURCE,
+    ]));
     let mut collector = BindCollector::new(
         client(&server.base_url()),
         settings(),
         all_certificates(),
         Duration::from_secs(30),
-    );
+    )
+    .publishing_to(std::sync::Arc::clone(&book));
     let collected = collect_ok(&mut collector).await;
+    let published: Vec<(String, u16, String, String, i64)> = book
+        .targets()
+        .into_iter()
+        .map(|t| (t.domain, t.port, t.certificate_id, t.resource_type, t.at))
+        .collect();
+    let at = tencentcloud_ssl_api::time::parse_api_time("2025-06-01 12:00:00").expect("time");
+    let claim = |d: &str, t: &str| (d.to_string(), 443, "bound".to_string(), t.to_string(), at);
+    assert_eq!(
+        published,
+        [
+            claim("a", "tcb"),
+            claim("b", "tcb"),
+            claim("h", "tcb"),
+            claim("x", "clb")
+        ],
+        "the detail's served domains, once per endpoint and certificate, as of its CacheTime"
+    );
     assert!(done.calls_async().await >= 1);
     for mock in &detail_mocks {
         assert_eq!(mock.calls_async().await, 1, "each detail page fetched once");
@@ -908,4 +929,34 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         !everything.contains("TEST-PRIVATE-KEY-MATERIAL"),
         "the private key is never exported"
     );
+}
+
+#[tokio::test]
+async fn a_failed_source_run_does_not_hold_the_first_probes_back() {
+    use crate::targets::{TargetBook, BIND_SOURCE};
+    use std::sync::Arc;
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200).json_body(json!({"Response": {"Error": {
+                "Code": "AuthFailure.SecretIdNotFound", "Message": "no such key"},
+                "RequestId": "r"}}));
+        })
+        .await;
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE]));
+    let mut collector = BindCollector::new(
+        client(&server.base_url()),
+        settings(),
+        all_certificates(),
+        Duration::from_secs(30),
+    )
+    .publishing_to(Arc::clone(&book));
+    assert!(collector.collect().await.is_err());
+    assert!(
+        book.complete(),
+        "the endpoints collector need not wait for it"
+    );
+    assert!(book.targets().is_empty());
 }
