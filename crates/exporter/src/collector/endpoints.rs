@@ -26,7 +26,6 @@ use crate::targets::{Claim, TargetBook};
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::detail::{CertificateDetail, CertificateDetailRequest};
-use tencentcloud_ssl_api::SkippedItem;
 
 /// Limits of the `endpoints` collector.
 #[derive(Debug, Clone)]
@@ -124,6 +123,37 @@ pub fn expected_fingerprint(detail: &CertificateDetail) -> (Option<String>, Opti
 
 /// One endpoint's probe outcome.
 pub type Outcome = (Result<Served, ProbeError>, Duration);
+
+/// What a probe says about one target, for logging changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serves the expected certificate.
+    Matches,
+    /// Serves the certificate with this fingerprint instead.
+    ServesOther(String),
+    /// Serves a certificate, but the expected one is unknown.
+    NothingExpected,
+    /// The probe failed, for this reason.
+    Fails(&'static str),
+}
+
+/// The verdict on `target`, if it was probed. Pure.
+pub fn verdict(
+    target: &Claim,
+    expected: &HashMap<String, String>,
+    outcomes: &HashMap<(String, u16), Outcome>,
+) -> Option<Verdict> {
+    let (outcome, _) = outcomes.get(&(target.domain.clone(), target.port))?;
+    Some(match (outcome, expected.get(&target.certificate_id)) {
+        (Err(error), _) => Verdict::Fails(error.reason()),
+        (Ok(_), None) => Verdict::NothingExpected,
+        (Ok(served), Some(fingerprint)) if served.fingerprint == *fingerprint => Verdict::Matches,
+        (Ok(served), Some(_)) => Verdict::ServesOther(served.fingerprint.clone()),
+    })
+}
+
+/// Most verdict changes logged per run; the rest are counted in one line.
+const LOGGED_CHANGES: usize = 20;
 
 /// Writes the series of one run. Pure.
 pub fn write_run(
@@ -236,6 +266,9 @@ pub(crate) struct EndpointsCollector {
     /// Whether a run has finished (later runs start after a jitter; the first waits for the
     /// sources instead).
     ran: bool,
+    /// The last verdict on each probed target (certificate, domain, port): a change is logged
+    /// once, not every run.
+    verdicts: HashMap<(String, String, u16), Verdict>,
     findings: Findings,
     /// Text sizes of the last snapshot, to size the next one's buffers.
     last_sizes: Vec<usize>,
@@ -262,6 +295,7 @@ impl EndpointsCollector {
             prober,
             expected: HashMap::new(),
             ran: false,
+            verdicts: HashMap::new(),
             last_sizes: Vec::new(),
         }
     }
@@ -299,12 +333,10 @@ impl EndpointsCollector {
                 Ok(detail) => {
                     let (fingerprint, disagreement) = expected_fingerprint(&detail);
                     if let Some(error) = disagreement {
-                        self.findings.skipped(
+                        self.findings.contradiction(
                             action::DESCRIBE_CERTIFICATE_DETAIL,
-                            &[SkippedItem {
-                                id: certificate_id.clone(),
-                                error,
-                            }],
+                            &certificate_id,
+                            &error,
                         );
                     }
                     match fingerprint {
@@ -351,6 +383,87 @@ impl EndpointsCollector {
     }
 }
 
+impl EndpointsCollector {
+    /// Logs every target whose verdict changed since the last run (a new mismatch or failure at
+    /// warn, with what was served or the error; a recovery at info), at most [`LOGGED_CHANGES`]
+    /// a run, and keeps this run's verdicts. Returns how many targets serve another certificate.
+    fn log_changes(
+        &mut self,
+        targets: &[Claim],
+        outcomes: &HashMap<(String, u16), Outcome>,
+    ) -> usize {
+        let account = self.settings.account.as_str();
+        let mut verdicts = HashMap::with_capacity(self.verdicts.len());
+        let (mut changes, mut mismatched) = (0usize, 0usize);
+        for target in targets {
+            let Some(now) = verdict(target, &self.expected, outcomes) else {
+                continue;
+            };
+            mismatched += usize::from(matches!(now, Verdict::ServesOther(_)));
+            let key = (
+                target.certificate_id.clone(),
+                target.domain.clone(),
+                target.port,
+            );
+            let before = self.verdicts.remove(&key);
+            // A first sighting of a good endpoint is no news.
+            let news = before.as_ref() != Some(&now)
+                && (before.is_some() || matches!(now, Verdict::ServesOther(_) | Verdict::Fails(_)));
+            if news {
+                changes += 1;
+                if changes <= LOGGED_CHANGES {
+                    let (certificate_id, domain, port) = (&key.0, &key.1, key.2);
+                    match &now {
+                        Verdict::ServesOther(served) => tracing::warn!(
+                            account,
+                            certificate_id = %certificate_id,
+                            domain = %domain,
+                            port,
+                            served_fingerprint = %served,
+                            expected_fingerprint = %self.expected.get(certificate_id).map_or("", String::as_str),
+                            "endpoint serves another certificate than the API says"
+                        ),
+                        Verdict::Fails(reason) => {
+                            let error = outcomes
+                                .get(&(domain.clone(), port))
+                                .and_then(|(o, _)| o.as_ref().err())
+                                .map(ToString::to_string)
+                                .unwrap_or_default();
+                            tracing::warn!(
+                                account,
+                                certificate_id = %certificate_id,
+                                domain = %domain,
+                                port,
+                                reason,
+                                error = %error,
+                                "endpoint probe failed"
+                            );
+                        }
+                        Verdict::Matches | Verdict::NothingExpected => tracing::info!(
+                            account,
+                            certificate_id = %certificate_id,
+                            domain = %domain,
+                            port,
+                            "endpoint probe succeeds again and serves {}",
+                            if now == Verdict::Matches { "the expected certificate" } else { "a certificate (none expected)" }
+                        ),
+                    }
+                }
+            }
+            verdicts.insert(key, now);
+        }
+        if changes > LOGGED_CHANGES {
+            tracing::warn!(
+                account,
+                more = changes - LOGGED_CHANGES,
+                "further endpoint changes not logged"
+            );
+        }
+        self.verdicts = verdicts;
+        mismatched
+    }
+}
+
 /// A random pause of up to a tenth of `interval` (at most a minute), so the probes of several
 /// exporters or accounts do not start in lockstep.
 fn jitter(interval: Duration) -> Duration {
@@ -388,16 +501,7 @@ impl Collector for EndpointsCollector {
         self.learn_expected(certificates, &mut errors).await?;
         let outcomes = self.probe_all(&targets, &plans).await;
         let failed = outcomes.values().filter(|(o, _)| o.is_err()).count();
-        let mismatched = targets
-            .iter()
-            .filter(|t| {
-                let served = outcomes.get(&(t.domain.clone(), t.port));
-                match (served, self.expected.get(&t.certificate_id)) {
-                    (Some((Ok(served), _)), Some(expected)) => served.fingerprint != *expected,
-                    _ => false,
-                }
-            })
-            .count();
+        let mismatched = self.log_changes(&targets, &outcomes);
         tracing::info!(
             account = %self.settings.account,
             collector = "endpoints",
@@ -517,6 +621,37 @@ mod tests {
         let (none, why) = expected_fingerprint(&detail("", ""));
         assert_eq!(none, None);
         assert!(why.is_some());
+    }
+
+    #[test]
+    fn verdicts_name_what_was_served() {
+        let expected: HashMap<String, String> = [("c1".to_string(), "aa".repeat(20))].into();
+        let served = |fingerprint: String| Served {
+            fingerprint,
+            not_after: None,
+            chain: Ok(()),
+        };
+        let outcomes: HashMap<(String, u16), Outcome> = [
+            (
+                ("a".to_string(), 443),
+                (Ok(served("aa".repeat(20))), Duration::ZERO),
+            ),
+            (
+                ("b".to_string(), 443),
+                (Ok(served("bb".repeat(20))), Duration::ZERO),
+            ),
+            (
+                ("c".to_string(), 443),
+                (Err(ProbeError::Timeout), Duration::ZERO),
+            ),
+        ]
+        .into();
+        let of = |domain: &str, cert: &str| verdict(&target(domain, cert), &expected, &outcomes);
+        assert_eq!(of("a", "c1"), Some(Verdict::Matches));
+        assert_eq!(of("b", "c1"), Some(Verdict::ServesOther("bb".repeat(20))));
+        assert_eq!(of("a", "c2"), Some(Verdict::NothingExpected));
+        assert_eq!(of("c", "c1"), Some(Verdict::Fails("timeout")));
+        assert_eq!(of("d", "c1"), None, "not probed");
     }
 
     #[test]

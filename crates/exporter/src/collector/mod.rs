@@ -254,6 +254,20 @@ impl Findings {
         }
     }
 
+    /// An `action` answer about `id` that contradicts itself (`error` says how, and what was
+    /// used): logged at warn and counted with the decode errors, as not understood.
+    pub(crate) fn contradiction(&self, action: &'static str, id: &str, error: &str) {
+        tracing::warn!(
+            account = %self.account,
+            collector = self.collector,
+            action,
+            id,
+            error,
+            "the answer contradicts itself"
+        );
+        self.count(Family::DecodeErrors, action, 1);
+    }
+
     /// Totals an `action` answer stated for `what` (a record, a region; empty for a whole list)
     /// that disagree with the rows received: (field, stated, received) each. Counted once.
     pub(crate) fn totals_mismatch(
