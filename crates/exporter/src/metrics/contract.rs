@@ -102,7 +102,7 @@ families! {
         "1 if the last probe completed a TLS handshake and received a certificate, else 0.";
     EndpointProbeError => gauge "tencentcloud_ssl_endpoint_probe_error_info",
         ["certificate_id", "domain", "port", "reason"],
-        "Why the last probe failed (resolve, connect, timeout, handshake, no_certificate, bad_certificate); always 1.";
+        "Why the last probe failed (resolve, connect, timeout, handshake, no_certificate); always 1.";
     EndpointProbeDuration => gauge "tencentcloud_ssl_endpoint_probe_duration_seconds",
         ["certificate_id", "domain", "port"],
         "Duration of the last probe: resolve, connect and TLS handshake.";
