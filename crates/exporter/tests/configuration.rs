@@ -219,12 +219,9 @@ async fn basic_auth_guards_every_path_with_one_answer() {
 async fn tls_from_the_web_config() {
     let sim = simulator().await;
     let dir = temp_dir("tls");
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("cert");
-    let cert_pem = certified.cert.pem();
+    let (cert_pem, key_pem) = common::self_signed_localhost();
     write(&dir, "server.crt", &cert_pem);
-    let key = write(&dir, "server.key", &certified.key_pair.serialize_pem());
+    let key = write(&dir, "server.key", &key_pem);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -242,14 +239,7 @@ async fn tls_from_the_web_config() {
         .expect("client");
     let healthy = format!("{https}/-/healthy");
     common::wait_for_200(&exporter, || client.get(&healthy)).await;
-    let metrics = client
-        .get(format!("{https}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let metrics = common::text_of(&client, &format!("{https}/metrics")).await;
     assert!(metrics.contains("tencentcloud_ssl_build_info"));
     assert!(
         reqwest::get(format!("{}/-/healthy", exporter.base))

@@ -224,14 +224,6 @@ async fn clients_that_never_read_free_their_slots_and_a_big_scrape_completes() {
     drop(stuck);
 }
 
-/// A self-signed certificate for 127.0.0.1 and localhost: (certificate PEM, key PEM).
-fn certificate() -> (String, String) {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("certificate");
-    (certified.cert.pem(), certified.key_pair.serialize_pem())
-}
-
 /// One version of a Kubernetes secret volume: `..<version>/{tls.crt,tls.key}`.
 fn secret_version(volume: &Path, version: &str, (cert, key): &(String, String)) -> PathBuf {
     let dir = volume.join(format!("..{version}"));
@@ -260,7 +252,10 @@ async fn a_certificate_replaced_kubernetes_style_is_served_on_a_later_handshake(
     let dir = temp_dir("rotation");
     let volume = dir.join("secret");
     std::fs::create_dir_all(&volume).expect("volume");
-    let (old, new) = (certificate(), certificate());
+    let (old, new) = (
+        common::self_signed_localhost(),
+        common::self_signed_localhost(),
+    );
     // The layout the kubelet makes: files are links through `..data` to a versioned folder.
     secret_version(&volume, "2026_01_01_v1", &old);
     symlink("..2026_01_01_v1", volume.join("..data")).expect("..data");
@@ -316,14 +311,7 @@ async fn a_certificate_replaced_kubernetes_style_is_served_on_a_later_handshake(
         trusts_old.get(&healthy).send().await.is_err(),
         "the old certificate is no longer served"
     );
-    let text = trusts_new
-        .get(format!("{https}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let text = common::text_of(&trusts_new, &format!("{https}/metrics")).await;
     assert_eq!(
         value_of(&text, "tencentcloud_ssl_web_config_last_reload_successful"),
         Some(1.0)

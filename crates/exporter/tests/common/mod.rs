@@ -221,3 +221,23 @@ pub fn diff(expected: &BTreeMap<String, f64>, actual: &BTreeMap<String, f64>) ->
     let shown: Vec<String> = out.iter().take(30).cloned().collect();
     format!("{} differences:\n{}", out.len(), shown.join("\n"))
 }
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (certificate PEM, key PEM).
+pub fn self_signed_localhost() -> (String, String) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("certificate");
+    (certified.cert.pem(), certified.key_pair.serialize_pem())
+}
+
+/// The body of a GET of `url` with `client`, which must answer.
+pub async fn text_of(client: &reqwest::Client, url: &str) -> String {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text")
+}
