@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::{Defaults, EndpointsConfig, ResolveOverride};
+use crate::config::{Defaults, EndpointsConfig, ResolveOverride, DEFAULT_ENDPOINTS_INTERVAL};
 use crate::duration::parse_duration;
 use tencentcloud_ssl_api::client::DEFAULT_ENDPOINT;
 
@@ -136,9 +136,10 @@ pub struct Cli {
     #[arg(long = "collector.endpoints")]
     pub endpoints: bool,
 
-    /// Refresh interval of the endpoints collector.
-    #[arg(long = "collector.endpoints.interval", default_value = "10m", value_parser = parse_interval, value_name = "DURATION")]
-    pub endpoints_interval: Duration,
+    /// Refresh interval of the endpoints collector (default 10m; --collector.interval with
+    /// --demo).
+    #[arg(long = "collector.endpoints.interval", value_parser = parse_interval, value_name = "DURATION")]
+    pub endpoints_interval: Option<Duration>,
 
     /// One endpoint probe in all: resolve, connect and TLS handshake.
     #[arg(long = "collector.endpoints.timeout", default_value = "5s", value_parser = parse_probe_timeout, value_name = "DURATION")]
@@ -357,14 +358,13 @@ impl Cli {
             }),
             bind_poll_timeout: self.bind_poll_timeout,
             records_max_age: self.deploy_max_age,
+            endpoints_enabled: self.endpoints || self.demo,
+            endpoints_interval: self.endpoints_interval.unwrap_or(if self.demo {
+                self.effective_interval()
+            } else {
+                DEFAULT_ENDPOINTS_INTERVAL
+            }),
             endpoints: EndpointsConfig {
-                interval: (self.endpoints || self.demo).then(|| {
-                    if self.demo {
-                        self.effective_interval()
-                    } else {
-                        self.endpoints_interval
-                    }
-                }),
                 timeout: self.endpoints_timeout,
                 concurrency: self.endpoints_concurrency,
                 max_endpoints: self.endpoints_max,

@@ -52,6 +52,10 @@ pub struct Defaults {
     pub bind_poll_timeout: Duration,
     /// Rollout records older than this are not exported.
     pub records_max_age: Duration,
+    /// Whether the `endpoints` collector runs unless the file says otherwise.
+    pub endpoints_enabled: bool,
+    /// Refresh interval of the `endpoints` collector.
+    pub endpoints_interval: Duration,
     /// The `endpoints` collector's settings from the flags.
     pub endpoints: EndpointsConfig,
 }
@@ -59,8 +63,6 @@ pub struct Defaults {
 /// The opt-in `endpoints` collector: what it probes and how hard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointsConfig {
-    /// Refresh interval; `None` when disabled (the default).
-    pub interval: Option<Duration>,
     /// One probe in all: resolve, connect and TLS handshake.
     pub timeout: Duration,
     /// Probes in flight at once.
@@ -78,7 +80,6 @@ pub struct EndpointsConfig {
 impl Default for EndpointsConfig {
     fn default() -> Self {
         EndpointsConfig {
-            interval: None,
             timeout: Duration::from_secs(5),
             concurrency: 32,
             max_endpoints: 2000,
@@ -304,7 +305,9 @@ impl Config {
                 upload_update: Some(interval),
                 update: Some(interval),
                 deploy: Some(defaults.deploy_interval),
-                endpoints: defaults.endpoints.interval,
+                endpoints: defaults
+                    .endpoints_enabled
+                    .then_some(defaults.endpoints_interval),
                 bind_poll_timeout: defaults.bind_poll_timeout,
             },
             certificates: CertificateFilter {
@@ -414,16 +417,13 @@ impl Config {
             |name: &str, raw: Option<raw::RawCollector>| -> Result<Option<Duration>, ConfigError> {
                 let raw = raw.unwrap_or_default();
                 // Endpoint probes are opt-in: off unless the flag or the file turns them on.
-                let default_on = name != "endpoints" || defaults.endpoints.interval.is_some();
+                let default_on = name != "endpoints" || defaults.endpoints_enabled;
                 if !raw.enabled.unwrap_or(default_on) {
                     return Ok(None);
                 }
                 let default = match name {
                     "deploy" => defaults.deploy_interval,
-                    "endpoints" => defaults
-                        .endpoints
-                        .interval
-                        .unwrap_or(DEFAULT_ENDPOINTS_INTERVAL),
+                    "endpoints" => defaults.endpoints_interval,
                     _ => defaults.interval,
                 };
                 let every = duration_at(

@@ -61,7 +61,6 @@ impl RawEndpoints {
             );
         }
         Ok(EndpointsConfig {
-            interval: defaults.interval,
             timeout,
             concurrency: within(
                 "endpoints.concurrency",

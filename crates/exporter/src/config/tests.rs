@@ -251,6 +251,16 @@ fn endpoints_are_opt_in_and_validated() {
     assert_eq!(config.endpoints.concurrency, 32);
     assert!(config.endpoints.resolved_only);
     assert_eq!(config.endpoints.resolve[0].addr.port(), 8443);
+    // The file turns it on; the flag's interval still applies.
+    let defaults = Cli::try_parse_from(["x", "--collector.endpoints.interval=5m"])
+        .expect("flags")
+        .config_defaults();
+    let config = Config::parse(
+        "accounts:\n  - name: prod\ncollectors:\n  endpoints:\n    enabled: true\n",
+        &defaults,
+    )
+    .expect("valid");
+    assert_eq!(config.collectors.endpoints, Some(Duration::from_secs(300)));
     for (text, place) in [
         ("endpoints:\n  resolve: [\"nonsense\"]\n", "endpoints.resolve[0]"),
         ("endpoints:\n  timeout: 1h\n", "endpoints.timeout"),
