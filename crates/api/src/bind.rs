@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::de;
-use crate::{Items, SkippedItem};
+use crate::{normalize_domain, Items, SkippedItem};
 
 /// Most certificates per create call and task IDs per result call.
 pub const MAX_BATCH: usize = 100;
@@ -232,7 +232,7 @@ pub struct RegionPage {
 /// (DDoS `VirtualPort`); probes use 443 otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BoundDomain {
-    /// As the API writes it, trimmed, lower case, without a trailing dot; may be a wildcard.
+    /// As the API writes it, [normalised](normalize_domain); may be a wildcard.
     pub domain: String,
     /// `VirtualPort` or `Port` of the instance, if it names a valid one.
     pub port: Option<u16>,
@@ -504,8 +504,7 @@ fn port_of(object: &Map<String, Value>) -> Option<u16> {
 }
 
 fn push_domain(text: &str, port: Option<u16>, out: &mut Vec<BoundDomain>) {
-    let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
-    if !domain.is_empty() {
+    if let Some(domain) = normalize_domain(text) {
         out.push(BoundDomain { domain, port });
     }
 }

@@ -86,6 +86,13 @@ pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Err
     })
 }
 
+/// A domain as the API (or an operator) writes it, in the one form every comparison uses: trimmed,
+/// lower case, without a trailing dot; `None` when nothing is left. Pure.
+pub fn normalize_domain(text: &str) -> Option<String> {
+    let domain = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    (!domain.is_empty()).then_some(domain)
+}
+
 /// A list of names (`Domains`): a list of strings, or one string where the meaning is clear;
 /// `null` is empty. Entries that are not strings name nothing and are left out.
 pub fn names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {

@@ -309,24 +309,30 @@ fn describe_certificate_detail(
         ),
         ("CertChainInfo", json!([leaf.chain_info(), ca.chain_info()])),
         ("OwnerUin", "100000000001".into()),
-        ("VerifyType", Value::Null),
-        ("StatusMsg", Value::Null),
-        ("OrderId", Value::Null),
-        ("CertificateExtra", Value::Null),
-        ("DvAuthDetail", Value::Null),
-        ("VulnerabilityReport", Value::Null),
-        ("SubmittedData", Value::Null),
-        ("RootCert", Value::Null),
-        ("EncryptCert", Value::Null),
-        ("EncryptPrivateKey", Value::Null),
-        ("EncryptCertFingerprint", Value::Null),
-        ("DvRevokeAuthDetail", Value::Null),
+    ];
+    // Fields the docs allow to be null, answered null as a real account often does.
+    let nulls = [
+        "VerifyType",
+        "StatusMsg",
+        "OrderId",
+        "CertificateExtra",
+        "DvAuthDetail",
+        "VulnerabilityReport",
+        "SubmittedData",
+        "RootCert",
+        "EncryptCert",
+        "EncryptPrivateKey",
+        "EncryptCertFingerprint",
+        "DvRevokeAuthDetail",
     ];
     if let Value::Object(map) = &mut answer {
         // A list-only field.
         map.remove("IsExpiring");
         for (key, value) in fields {
             map.insert(key.into(), value);
+        }
+        for key in nulls {
+            map.insert(key.into(), Value::Null);
         }
     }
     Ok(answer)

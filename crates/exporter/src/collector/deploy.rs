@@ -236,11 +236,7 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
                 resource_type
             };
             for domain in &named.domains {
-                let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-                if domain.is_empty() {
-                    continue;
-                }
-                let key = (domain, named.port.unwrap_or(DEFAULT_PORT));
+                let key = (domain.clone(), named.port.unwrap_or(DEFAULT_PORT));
                 let newer = latest.get(&key).is_none_or(|(seen, _, _)| at >= *seen);
                 if newer {
                     latest.insert(key, (at, *operation, resource_type.clone()));

@@ -112,10 +112,7 @@ impl std::str::FromStr for ResolveOverride {
         else {
             return Err(usage());
         };
-        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        if domain.is_empty() {
-            return Err(usage());
-        }
+        let domain = tencentcloud_ssl_api::normalize_domain(domain).ok_or_else(usage)?;
         let port: u16 = port
             .trim()
             .parse()
