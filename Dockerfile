@@ -13,24 +13,24 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends make \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so a source change does not rebuild them: the workspace's manifests, the
-# bench files they declare, and empty placeholder crates.
+# Dependencies first, so a source change does not rebuild them: the manifests (the root one is the
+# exporter's package and the workspace), the bench files they declare, and empty placeholder sources.
 COPY Cargo.toml Cargo.lock ./
+COPY benches benches
 COPY crates/api/Cargo.toml crates/api/
 COPY crates/api/benches crates/api/benches
 COPY crates/simulator/Cargo.toml crates/simulator/
-COPY crates/exporter/Cargo.toml crates/exporter/
-COPY crates/exporter/benches crates/exporter/benches
-RUN for crate in api simulator exporter; do mkdir -p crates/$crate/src && touch crates/$crate/src/lib.rs; done \
-    && echo 'fn main() {}' > crates/exporter/src/main.rs \
+RUN for dir in src crates/api/src crates/simulator/src; do mkdir -p $dir && touch $dir/lib.rs; done \
+    && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > crates/simulator/src/main.rs \
     && cargo build --release --locked -p tencentcloud-ssl-exporter --bins \
-    && rm -rf crates/*/src
+    && rm -rf src crates/*/src
+COPY src ./src
 COPY crates ./crates
 ARG GIT_REVISION=unknown
 ENV GIT_REVISION=${GIT_REVISION}
 # touch: make cargo see every real source as newer than the placeholder build.
-RUN find crates -name '*.rs' -exec touch {} + \
+RUN find src crates -name '*.rs' -exec touch {} + \
     && cargo build --release --locked -p tencentcloud-ssl-exporter --bins \
     && strip target/release/tencentcloud-ssl-exporter
 

@@ -48,7 +48,7 @@ fn config_check_accepts_the_example_and_names_the_place_of_errors() {
             "--config.file",
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../deploy/config.example.yml"
+                "/deploy/config.example.yml"
             ),
             "--config.check",
         ])

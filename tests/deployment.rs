@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn read(path: &str) -> String {
@@ -35,11 +35,15 @@ fn the_readme_quick_start_runs_the_exporter() {
         read(".ci/run").contains("\ncargo test --workspace --locked\n"),
         "CI runs the README's test command"
     );
-    // In the workspace, `cargo run` runs the default member's default binary: the exporter.
-    assert!(read("Cargo.toml").contains("default-members = [\"crates/exporter\"]"));
-    assert!(
-        read("crates/exporter/Cargo.toml").contains("default-run = \"tencentcloud-ssl-exporter\"")
-    );
+    // The root manifest is the exporter's package (and the workspace): `cargo run` runs its
+    // default binary, and `src/` and `tests/` stand at the top as the brief names them.
+    let manifest = read("Cargo.toml");
+    assert!(manifest.starts_with("# ") && manifest.contains("\n[package]\nname = \"tencentcloud-ssl-exporter\"\n"));
+    assert!(manifest.contains("default-run = \"tencentcloud-ssl-exporter\""));
+    assert!(manifest.contains("\n[workspace]\n"));
+    for top in ["src/main.rs", "src/lib.rs", "tests", "dashboards", "Dockerfile", "README.md"] {
+        assert!(root().join(top).exists(), "{top} at the top level");
+    }
 }
 
 #[test]
@@ -92,6 +96,13 @@ fn dockerfile_builds_as_ci_does_and_runs_unprivileged() {
         "CI runs the Dockerfile's build command"
     );
     assert!(dockerfile.matches("\nFROM ").count() >= 2, "multi-stage");
+    // The exporter's sources stand at the top: the image must copy them, and not ignore them.
+    assert!(dockerfile.contains("\nCOPY src ./src\n"));
+    assert!(dockerfile.contains("\nCOPY crates ./crates\n"));
+    let ignored = read(".dockerignore");
+    for needed in ["src/", "benches/", "crates/", "Cargo.toml", "Cargo.lock"] {
+        assert!(!ignored.lines().any(|l| l == needed), "{needed} is ignored");
+    }
     if read("Cargo.toml").contains("tikv-jemallocator") {
         assert!(
             dockerfile.contains("install -y --no-install-recommends make"),

@@ -15,7 +15,7 @@ use tencentcloud_ssl_exporter::metrics::Family;
 const RULES: &str = "deploy/prometheus/tencentcloud-ssl-exporter.rules.yml";
 
 fn root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn dashboards() -> Vec<(String, Value)> {

@@ -16,7 +16,7 @@ use crate::metrics::Family;
 
 /// The API crate's test helpers (a client with fast retries and no pacing), shared rather than
 /// copied.
-#[path = "../../../api/tests/common/mod.rs"]
+#[path = "../../crates/api/tests/common/mod.rs"]
 mod api_common;
 
 fn client(endpoint: &str) -> Client {

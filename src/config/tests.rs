@@ -33,7 +33,7 @@ fn minimal_file_takes_defaults_from_flags() {
 
 #[test]
 fn the_documented_example_is_valid() {
-    let text = include_str!("../../../../deploy/config.example.yml");
+    let text = include_str!("../../deploy/config.example.yml");
     let config = parse(text).expect("example validates");
     assert_eq!(config.accounts.len(), 5);
     assert_eq!(config.collectors.update, None);
@@ -58,7 +58,7 @@ fn the_documented_example_is_valid() {
         config.accounts[4].credentials,
         CredentialsConfig::Oidc { .. }
     ));
-    let readme = include_str!("../../../../README.md");
+    let readme = include_str!("../../README.md");
     assert!(
         readme.contains(text.trim()),
         "the README shows deploy/config.example.yml verbatim"
