@@ -26,11 +26,11 @@ use crate::metrics::Exposition;
 use crate::probe::{self, Prober};
 use crate::readiness::Readiness;
 use crate::scheduler::{self, DeliberatePanics, Schedule};
-use crate::server::{self, ServerConfig, ServerState};
 use crate::shard;
 use crate::targets::{TargetBook, BIND_SOURCE};
 use crate::telemetry::Telemetry;
-use crate::web_config::{FrontDoor, WebConfig};
+use crate::web::server::{self, ServerConfig, ServerState};
+use crate::web::{FrontDoor, WebConfig};
 
 /// Build revision, from the `GIT_REVISION` environment variable at build time when set.
 pub const REVISION: &str = match option_env!("GIT_REVISION") {

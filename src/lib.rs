@@ -21,8 +21,8 @@
 //!   builds a snapshot.
 //! - `readiness`: counts collectors that have not finished a first run.
 //! - `scheduler`: runs each collector on its own schedule, skip-not-stack.
-//! - [`web_config`]: `--web.config.file` (TLS, basic auth, headers).
-//! - `server`: `/metrics`, `/-/healthy`, `/-/ready` and a landing page over hyper.
+//! - [`web`]: the web configuration (`--web.config.file`: TLS, basic auth, headers, rate limit;
+//!   followed for changes) and the HTTP server: `/metrics`, `/-/healthy`, `/-/ready` and a landing page over hyper.
 //! - [`app`]: wiring, and `--demo` (the `demo` feature) against the simulator crate; `main`
 //!   only parses flags, sets up logging and calls [`app::run_cli`] with a shutdown future.
 //! - [`allocator`]: the binary's allocator (jemalloc) and the options that keep its resident set
@@ -41,8 +41,7 @@ pub mod metrics;
 mod probe;
 mod readiness;
 mod scheduler;
-mod server;
 mod shard;
 mod targets;
 pub mod telemetry;
-pub mod web_config;
+pub mod web;

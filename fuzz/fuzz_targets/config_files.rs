@@ -6,7 +6,7 @@ use clap::Parser;
 use libfuzzer_sys::fuzz_target;
 use tencentcloud_ssl_exporter::cli::Cli;
 use tencentcloud_ssl_exporter::config::Config;
-use tencentcloud_ssl_exporter::web_config::WebConfig;
+use tencentcloud_ssl_exporter::web::WebConfig;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

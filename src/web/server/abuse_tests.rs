@@ -10,9 +10,9 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::metrics::{Exposition, Family, RunReport, SnapshotBuilder};
 use crate::readiness::Readiness;
-use crate::server::{self, ServerConfig, ServerState};
 use crate::telemetry::Telemetry;
-use crate::web_config::{FrontDoor, WebConfig};
+use crate::web::server::{self, ServerConfig, ServerState};
+use crate::web::{FrontDoor, WebConfig};
 
 /// A server with 2,000 series on a free port, its address, and the handle that stops it.
 async fn serve(
