@@ -6,6 +6,9 @@
 //! module renders this registry into a small tail at most once a second and serves it after the
 //! prepared snapshot bytes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use prometheus::{
     Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
@@ -81,6 +84,10 @@ pub struct Telemetry {
     pub web_config_last_reload_success_timestamp: Gauge,
     /// Collector tasks restarted after a panic or an unexpected exit, by account and collector.
     pub collector_restarts: IntCounterVec,
+    /// Bumped after every change that a scrape must see at once (a state the server acts on,
+    /// such as the web configuration in force): the exposition re-renders its cached tail when
+    /// this moved, instead of waiting for the tail's age limit.
+    epoch: Arc<AtomicU64>,
 }
 
 /// A metric definition that is static and valid, registered once in a fresh registry.
@@ -173,6 +180,7 @@ impl Telemetry {
             ),
             collector_restarts: register(&registry, collector_restarts),
             registry,
+            epoch: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -197,6 +205,12 @@ impl Telemetry {
             let now = tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0;
             self.web_config_last_reload_success_timestamp.set(now);
         }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many changes that a scrape must see at once have been made (see `epoch`).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// Counts a collector restart.

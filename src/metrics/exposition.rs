@@ -92,11 +92,21 @@ pub struct RunReport {
     pub keep_for: Duration,
 }
 
+/// The rendered live tail.
+#[derive(Debug)]
+struct Tail {
+    rendered_at: Instant,
+    /// [`Telemetry::epoch`] when it was rendered.
+    epoch: u64,
+    part: Part,
+}
+
 /// The prepared exposition shared by the collectors (writers) and the HTTP server (readers).
 #[derive(Debug)]
 pub struct Exposition {
     body: ArcSwap<Body>,
-    tail: ArcSwap<(Instant, Part)>,
+    /// The live tail, when it was rendered, and the telemetry epoch it shows.
+    tail: ArcSwap<Tail>,
     tail_rendering: AtomicBool,
     entries: Mutex<BTreeMap<(String, &'static str), Entry>>,
     telemetry: Telemetry,
@@ -134,7 +144,11 @@ impl Exposition {
         );
         let exposition = Exposition {
             body: ArcSwap::from_pointee(Body::new(Vec::new())),
-            tail: ArcSwap::from_pointee((Instant::now(), Part::last(Vec::new()))),
+            tail: ArcSwap::from_pointee(Tail {
+                rendered_at: Instant::now(),
+                epoch: 0,
+                part: Part::last(Vec::new()),
+            }),
             tail_rendering: AtomicBool::new(false),
             entries: Mutex::new(BTreeMap::new()),
             telemetry,
@@ -283,6 +297,24 @@ impl Exposition {
         Body::new(pieces)
     }
 
+    /// Renders the live tail as it is now.
+    fn render_tail(&self) -> Arc<Tail> {
+        // Read first: a change made while rendering shows up as a newer epoch next time.
+        let epoch = self.telemetry.epoch();
+        let mut text = self.telemetry.render();
+        text.push_str(&format!(
+            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed and were served stored (uncompressed) in the gzip body.\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
+            compression_failures()
+        ));
+        let tail = Arc::new(Tail {
+            rendered_at: Instant::now(),
+            epoch,
+            part: Part::last(text.into_bytes()),
+        });
+        self.tail.store(Arc::clone(&tail));
+        tail
+    }
+
     /// Re-renders the live tail if it is older than a second and nobody else is doing it.
     fn refresh_tail(&self) {
         if self
@@ -292,24 +324,30 @@ impl Exposition {
         {
             return;
         }
-        let mut text = self.telemetry.render();
-        text.push_str(&format!(
-            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed and were served stored (uncompressed) in the gzip body.\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
-            compression_failures()
-        ));
-        let part = Part::last(text.into_bytes());
-        self.tail.store(Arc::new((Instant::now(), part)));
+        self.render_tail();
         self.tail_rendering.store(false, Ordering::Release);
+    }
+
+    /// The tail a scrape serves: re-rendered at once when a change that must be seen at once was
+    /// made since (so a state and the metric that reports it never disagree), otherwise at most
+    /// once a second.
+    fn current_tail(&self) -> Arc<Tail> {
+        let tail = self.tail.load_full();
+        if tail.epoch != self.telemetry.epoch() {
+            return self.render_tail();
+        }
+        if tail.rendered_at.elapsed() >= TAIL_MAX_AGE {
+            self.refresh_tail();
+            return self.tail.load_full();
+        }
+        tail
     }
 
     /// The bytes of one scrape: plain text, or a gzip file when `gzip` is true.
     pub fn prepared(&self, gzip: bool) -> Prepared {
-        if self.tail.load().0.elapsed() >= TAIL_MAX_AGE {
-            self.refresh_tail();
-        }
         let body = self.body.load_full();
-        let tail = self.tail.load_full();
-        let tail = &tail.1;
+        let tail = self.current_tail();
+        let tail = &tail.part;
         let mut chunks = Vec::with_capacity(body.pieces.len() + 3);
         if !gzip {
             chunks.extend(body.pieces.iter().map(|p| p.plain.clone()));
@@ -414,6 +452,30 @@ mod tests {
         );
         assert!(plain.contains("tencentcloud_ssl_api_requests_total"));
         assert_eq!(gunzip(&concat(&exposition.prepared(true))), plain);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_state_change_is_in_the_next_scrape_not_a_second_later() {
+        let telemetry = Telemetry::new();
+        let exposition = Exposition::new(telemetry.clone(), "v", "r");
+        let reload_ok = |text: &str, value: &str| {
+            text.contains(&format!(
+                "\ntencentcloud_ssl_web_config_last_reload_successful {value}\n"
+            ))
+        };
+        let plain = |e: &Exposition| String::from_utf8(concat(&e.prepared(false))).expect("utf8");
+        assert!(reload_ok(&plain(&exposition), "1"));
+        // The clock does not move: only the change itself can make the tail render again.
+        telemetry.web_config_reloaded(false);
+        assert!(reload_ok(&plain(&exposition), "0"));
+        assert!(reload_ok(&gunzip(&concat(&exposition.prepared(true))), "0"));
+        telemetry.web_config_reloaded(true);
+        assert!(reload_ok(&plain(&exposition), "1"));
+        // Counters that need not be seen at once still wait for the tail's age limit.
+        telemetry.observe("a", "DescribeCertificates", "OK", 0.1);
+        assert!(!plain(&exposition).contains("action=\"DescribeCertificates\",code=\"OK\"} 1"));
+        tokio::time::advance(TAIL_MAX_AGE).await;
+        assert!(plain(&exposition).contains("action=\"DescribeCertificates\",code=\"OK\"} 1"));
     }
 
     #[tokio::test]

@@ -108,8 +108,9 @@ impl FrontDoor {
                 self.bucket
                     .store(new.rate_limit.map(|r| Arc::new(Bucket::new(r))));
             }
-            self.current.store(Arc::new(new));
+            // The metric first: a request the new version admits must find it already said.
             self.telemetry.web_config_reloaded(true);
+            self.current.store(Arc::new(new));
         });
         if let Reload::Failed(_) = reload {
             self.telemetry.web_config_reloaded(false);
