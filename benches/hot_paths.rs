@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tencentcloud_ssl_api::certificates::DescribeCertificatesResponse;
 use tencentcloud_ssl_api::client::parse_response;
 use tencentcloud_ssl_exporter::collector::certificates;
-use tencentcloud_ssl_exporter::metrics::{Exposition, Family, RunReport, SnapshotBuilder};
+use tencentcloud_ssl_exporter::metrics::{series, Exposition, RunReport, SnapshotBuilder};
 use tencentcloud_ssl_exporter::telemetry::Telemetry;
 use tencentcloud_ssl_simulator::handlers::{respond, Tasks};
 use tencentcloud_ssl_simulator::{Dataset, DatasetSpec};
@@ -46,8 +46,11 @@ fn rendering(c: &mut Criterion) {
     for i in 0..10_000u32 {
         let id = format!("cert{:05}", i / 5);
         builder.sample(
-            Family::BoundResources,
-            &[&id, "clb", "ap-guangzhou"],
+            series::BoundResources {
+                certificate_id: &id,
+                resource_type: "clb",
+                region: "ap-guangzhou",
+            },
             f64::from(i % 97),
         );
     }

@@ -46,10 +46,7 @@ fn config_check_accepts_the_example_and_names_the_place_of_errors() {
     let ok = binary()
         .args([
             "--config.file",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/deploy/config.example.yml"
-            ),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/config.example.yml"),
             "--config.check",
         ])
         .output()

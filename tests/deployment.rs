@@ -38,10 +38,20 @@ fn the_readme_quick_start_runs_the_exporter() {
     // The root manifest is the exporter's package (and the workspace): `cargo run` runs its
     // default binary, and `src/` and `tests/` stand at the top as the brief names them.
     let manifest = read("Cargo.toml");
-    assert!(manifest.starts_with("# ") && manifest.contains("\n[package]\nname = \"tencentcloud-ssl-exporter\"\n"));
+    assert!(
+        manifest.starts_with("# ")
+            && manifest.contains("\n[package]\nname = \"tencentcloud-ssl-exporter\"\n")
+    );
     assert!(manifest.contains("default-run = \"tencentcloud-ssl-exporter\""));
     assert!(manifest.contains("\n[workspace]\n"));
-    for top in ["src/main.rs", "src/lib.rs", "tests", "dashboards", "Dockerfile", "README.md"] {
+    for top in [
+        "src/main.rs",
+        "src/lib.rs",
+        "tests",
+        "dashboards",
+        "Dockerfile",
+        "README.md",
+    ] {
         assert!(root().join(top).exists(), "{top} at the top level");
     }
 }

@@ -20,7 +20,7 @@ use super::{
     CollectorSettings, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
-use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook, BIND_SOURCE, DEFAULT_PORT};
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::bind::{
@@ -207,44 +207,72 @@ pub fn detail_regions(totals: &DetailTotals, labels: &mut Labels) -> Box<[Region
 /// Writes one certificate's series. Pure.
 pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &CertBinding) {
     builder.state_set(
-        Family::BindTaskStatus,
-        &[cert_id],
         &TaskStatus::ALL,
         binding.status,
         TaskStatus::label,
+        |status| series::BindTaskStatus {
+            certificate_id: cert_id,
+            status,
+        },
     );
     if binding.status == TaskStatus::Unknown {
         let code = binding
             .status_code
             .map_or_else(|| "none".to_string(), |c| c.to_string());
         builder.sample(
-            Family::UnknownStatusCodes,
-            &["bind_task", cert_id, &code],
+            series::UnknownStatusCodes {
+                object: "bind_task",
+                object_id: cert_id,
+                code: &code,
+            },
             1.0,
         );
     }
     if let Some(unix) = time::parse_api_time(&binding.cache_time) {
-        builder.sample(Family::BindResultTimestamp, &[cert_id], unix as f64);
+        builder.sample(
+            series::BindResultTimestamp {
+                certificate_id: cert_id,
+            },
+            unix as f64,
+        );
     }
     for entry in &binding.regions {
         let (resource_type, region, values) =
             (&*entry.resource_type, &*entry.region, &entry.values);
-        let labels = [cert_id, resource_type, region];
+        let query_error = series::BindQueryError {
+            certificate_id: cert_id,
+            resource_type,
+            region,
+        };
         match values.bound {
-            None => builder.sample(Family::BindQueryError, &labels, 1.0),
+            None => builder.sample(query_error, 1.0),
             Some(0) => {}
             Some(bound) => {
-                builder.sample(Family::BindQueryError, &labels, 0.0);
-                builder.sample(Family::BoundResources, &labels, bound as f64);
+                builder.sample(query_error, 0.0);
                 builder.sample(
-                    Family::UnmatchedDomains,
-                    &labels,
+                    series::BoundResources {
+                        certificate_id: cert_id,
+                        resource_type,
+                        region,
+                    },
+                    bound as f64,
+                );
+                builder.sample(
+                    series::UnmatchedDomains {
+                        certificate_id: cert_id,
+                        resource_type,
+                        region,
+                    },
                     values.unmatched_domains as f64,
                 );
                 for instance in &values.instance_ids {
                     builder.sample(
-                        Family::BoundInstanceInfo,
-                        &[cert_id, resource_type, region, instance.as_str()],
+                        series::BoundInstanceInfo {
+                            certificate_id: cert_id,
+                            resource_type,
+                            region,
+                            instance_id: instance,
+                        },
                         1.0,
                     );
                 }
@@ -670,6 +698,7 @@ impl BindCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Family;
     use tencentcloud_ssl_api::bind::RegionTotals;
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Findings};
 use crate::config::CertificateFilter;
-use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use tencentcloud_ssl_api::certificates::{normalized_type, status_name, Certificate};
 use tencentcloud_ssl_api::client::Client;
 use tencentcloud_ssl_api::time;
@@ -47,14 +47,13 @@ fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapsh
     for cert in certificates {
         let id = cert.certificate_id.as_str();
         builder.sample(
-            Family::CertificateInfo,
-            &[
-                id,
-                &cert.domain,
-                &cert.alias,
-                status_name(cert.status),
-                &normalized_type(&cert.certificate_type),
-            ],
+            series::CertificateInfo {
+                certificate_id: id,
+                domain: &cert.domain,
+                alias: &cert.alias,
+                status: status_name(cert.status),
+                certificate_type: &normalized_type(&cert.certificate_type),
+            },
             1.0,
         );
         if let Some(code) = cert
@@ -62,44 +61,48 @@ fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapsh
             .filter(|_| status_name(cert.status) == "unknown")
         {
             builder.sample(
-                Family::UnknownStatusCodes,
-                &["certificate", id, &code.to_string()],
+                series::UnknownStatusCodes {
+                    object: "certificate",
+                    object_id: id,
+                    code: &code.to_string(),
+                },
                 1.0,
             );
         }
         builder.sample(
-            Family::CertificateRenewalInfo,
-            &[
-                id,
-                hosting_name(cert.hosting_status),
-                yes_no(cert.auto_renew_flag.map(|f| f == 1)),
-                yes_no(cert.renew_able),
-                &cert.has_renew_order,
-                &cert.hosting_renew_cert_id,
-                yes_no(cert.deployable),
-                yes_no(cert.is_expiring),
-            ],
+            series::CertificateRenewalInfo {
+                certificate_id: id,
+                hosting_status: hosting_name(cert.hosting_status),
+                auto_renew: yes_no(cert.auto_renew_flag.map(|f| f == 1)),
+                renewable: yes_no(cert.renew_able),
+                renew_order_certificate_id: &cert.has_renew_order,
+                successor_certificate_id: &cert.hosting_renew_cert_id,
+                deployable: yes_no(cert.deployable),
+                expiring: yes_no(cert.is_expiring),
+            },
             1.0,
         );
-        for (family, field, text) in [
-            (
-                Family::CertificateNotAfter,
-                "CertEndTime",
-                &cert.cert_end_time,
-            ),
-            (
-                Family::CertificateNotBefore,
-                "CertBeginTime",
-                &cert.cert_begin_time,
-            ),
-        ] {
+        let mut time_of = |field: &str, text: &str| {
             if text.is_empty() {
-                continue;
+                return None;
             }
-            match time::parse_api_time(text) {
-                Some(unix) => builder.sample(family, &[id], unix as f64),
-                None => errors.push(format!("certificate {id}: unparseable {field} {text:?}")),
+            let unix = time::parse_api_time(text);
+            if unix.is_none() {
+                errors.push(format!("certificate {id}: unparseable {field} {text:?}"));
             }
+            unix
+        };
+        if let Some(unix) = time_of("CertEndTime", &cert.cert_end_time) {
+            builder.sample(
+                series::CertificateNotAfter { certificate_id: id },
+                unix as f64,
+            );
+        }
+        if let Some(unix) = time_of("CertBeginTime", &cert.cert_begin_time) {
+            builder.sample(
+                series::CertificateNotBefore { certificate_id: id },
+                unix as f64,
+            );
         }
     }
     (builder.finish(), errors)
@@ -144,6 +147,7 @@ impl Collector for CertificatesCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Family;
 
     fn cert(id: &str, end: &str) -> Certificate {
         Certificate {

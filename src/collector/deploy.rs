@@ -30,7 +30,7 @@ use super::{
     Collector, CollectorSettings, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
-use crate::metrics::{Family, SnapshotBuilder};
+use crate::metrics::{series, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook, DEFAULT_PORT};
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::records::{
@@ -314,47 +314,59 @@ pub fn write_record(
     } else {
         cert
     };
+    let record_id = row.id.as_str();
     builder.sample(
-        Family::DeployRecordInfo,
-        &[record_type, &row.id, cert, old_cert],
+        series::DeployRecordInfo {
+            record_type,
+            record_id,
+            certificate_id: cert,
+            old_certificate_id: old_cert,
+        },
         1.0,
     );
     if let Some(created) = time::parse_api_time(&row.create_time) {
         builder.sample(
-            Family::DeployRecordCreated,
-            &[record_type, &row.id, cert],
+            series::DeployRecordCreated {
+                record_type,
+                record_id,
+                certificate_id: cert,
+            },
             created as f64,
         );
     }
     for ((object, code), count) in &summary.unknown {
         builder.sample(
-            Family::UnknownStatusCodes,
-            &[object, &row.id, &code.to_string()],
+            series::UnknownStatusCodes {
+                object,
+                object_id: record_id,
+                code: &code.to_string(),
+            },
             *count as f64,
         );
     }
     for (operation, op) in &summary.operations {
-        let prefix = [record_type, row.id.as_str(), cert, operation.label()];
+        let operation = operation.label();
         if let Some(status) = op.status {
-            builder.state_set(
-                Family::DeployRecordStatus,
-                &prefix,
-                &DeployStatus::ALL,
-                status,
-                DeployStatus::label,
-            );
+            builder.state_set(&DeployStatus::ALL, status, DeployStatus::label, |status| {
+                series::DeployRecordStatus {
+                    record_type,
+                    record_id,
+                    certificate_id: cert,
+                    operation,
+                    status,
+                }
+            });
         }
         for ((resource_type, status), count) in &op.resources {
             builder.sample(
-                Family::DeployResources,
-                &[
+                series::DeployResources {
                     record_type,
-                    &row.id,
-                    cert,
-                    operation.label(),
+                    record_id,
+                    certificate_id: cert,
+                    operation,
                     resource_type,
-                    status.label(),
-                ],
+                    status: status.label(),
+                },
                 *count as f64,
             );
         }
@@ -707,6 +719,7 @@ impl RecordState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Family;
     use tencentcloud_ssl_api::records::parse_detail_page;
 
     fn row(status: Option<i64>) -> ListedRecord {

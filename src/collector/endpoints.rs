@@ -20,7 +20,7 @@ use futures::stream;
 use tokio::time::Instant;
 
 use super::{fan_out, CollectError, Collected, Collector, CollectorSettings, Findings};
-use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::probe::{pem_leaf_fingerprint, ProbeError, Prober, Served};
 use crate::targets::{Claim, TargetBook};
 use tencentcloud_ssl_api::action;
@@ -168,72 +168,102 @@ pub fn write_run(
     for (target, plan) in targets.iter().zip(plans) {
         *states.entry(plan.state()).or_default() += 1;
         let port = target.port.to_string();
-        let labels = [target.certificate_id.as_str(), &target.domain, &port];
-        let info = [
-            labels[0],
-            labels[1],
-            labels[2],
-            &target.resource_type,
-            target.source,
-        ];
+        let (certificate_id, domain, port) =
+            (target.certificate_id.as_str(), &*target.domain, &*port);
+        let info = series::EndpointInfo {
+            certificate_id,
+            domain,
+            port,
+            resource_type: &target.resource_type,
+            source: target.source,
+        };
         match plan {
             Plan::Skip(reason) => {
-                builder.sample(Family::EndpointInfo, &info, 1.0);
+                builder.sample(info, 1.0);
                 builder.sample(
-                    Family::EndpointSkipped,
-                    &[labels[0], labels[1], labels[2], reason],
+                    series::EndpointSkipped {
+                        certificate_id,
+                        domain,
+                        port,
+                        reason,
+                    },
                     1.0,
                 );
             }
             Plan::Probe => {
-                builder.sample(Family::EndpointInfo, &info, 1.0);
+                builder.sample(info, 1.0);
                 let Some((outcome, duration)) = outcomes.get(&(target.domain.clone(), target.port))
                 else {
                     continue;
                 };
                 builder.sample(
-                    Family::EndpointProbeDuration,
-                    &labels,
+                    series::EndpointProbeDuration {
+                        certificate_id,
+                        domain,
+                        port,
+                    },
                     duration.as_secs_f64(),
                 );
                 let expected_fingerprint = expected.get(&target.certificate_id);
                 if let Some(fingerprint) = expected_fingerprint {
                     fingerprints.insert((&target.certificate_id, fingerprint));
                 }
+                let success = series::EndpointProbeSuccess {
+                    certificate_id,
+                    domain,
+                    port,
+                };
                 match outcome {
                     Err(error) => {
-                        builder.sample(Family::EndpointProbeSuccess, &labels, 0.0);
+                        builder.sample(success, 0.0);
                         builder.sample(
-                            Family::EndpointProbeError,
-                            &[labels[0], labels[1], labels[2], error.reason()],
+                            series::EndpointProbeError {
+                                certificate_id,
+                                domain,
+                                port,
+                                reason: error.reason(),
+                            },
                             1.0,
                         );
                     }
                     Ok(served) => {
-                        builder.sample(Family::EndpointProbeSuccess, &labels, 1.0);
+                        builder.sample(success, 1.0);
                         if let Some(fingerprint) = expected_fingerprint {
                             let matches = *fingerprint == served.fingerprint;
                             builder.sample(
-                                Family::EndpointCertificateMatch,
-                                &labels,
+                                series::EndpointCertificateMatch {
+                                    certificate_id,
+                                    domain,
+                                    port,
+                                },
                                 if matches { 1.0 } else { 0.0 },
                             );
                         }
                         builder.sample(
-                            Family::EndpointChainValid,
-                            &labels,
+                            series::EndpointChainValid {
+                                certificate_id,
+                                domain,
+                                port,
+                            },
                             if served.chain.is_ok() { 1.0 } else { 0.0 },
                         );
                         if let Some(not_after) = served.not_after {
                             builder.sample(
-                                Family::EndpointServedNotAfter,
-                                &labels,
+                                series::EndpointServedNotAfter {
+                                    certificate_id,
+                                    domain,
+                                    port,
+                                },
                                 not_after as f64,
                             );
                         }
                         builder.sample(
-                            Family::EndpointServedInfo,
-                            &[labels[0], labels[1], labels[2], &served.fingerprint],
+                            series::EndpointServedInfo {
+                                certificate_id,
+                                domain,
+                                port,
+                                fingerprint_sha1: &served.fingerprint,
+                            },
                             1.0,
                         );
                     }
@@ -243,12 +273,14 @@ pub fn write_run(
         }
     }
     for (state, count) in states {
-        builder.sample(Family::EndpointTargets, &[state], count as f64);
+        builder.sample(series::EndpointTargets { state }, count as f64);
     }
-    for (certificate_id, fingerprint) in fingerprints {
+    for (certificate_id, fingerprint_sha1) in fingerprints {
         builder.sample(
-            Family::CertificateFingerprint,
-            &[certificate_id, fingerprint],
+            series::CertificateFingerprint {
+                certificate_id,
+                fingerprint_sha1,
+            },
             1.0,
         );
     }
@@ -524,6 +556,7 @@ impl Collector for EndpointsCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Family;
     use crate::targets::BIND_SOURCE;
 
     fn target(domain: &str, cert: &str) -> Claim {

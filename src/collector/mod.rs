@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::CertificateFilter;
-use crate::metrics::{Family, Snapshot, SnapshotBuilder};
+use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use std::collections::BTreeMap;
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::certificates::{
@@ -198,6 +198,15 @@ where
     Ok(rows)
 }
 
+/// The two kinds of [`Findings`], each counted in its own family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Finding {
+    /// An item that could not be decoded (`tencentcloud_ssl_decode_errors_total`).
+    Undecoded,
+    /// Totals that disagreed with the rows (`tencentcloud_ssl_totals_mismatches_total`).
+    TotalsMismatch,
+}
+
 /// What runs could not take at face value, kept for the life of a collector: items that could
 /// not be decoded and totals that disagreed with the rows received. Each is logged at warn as it
 /// is found (with the item's ID), and the cumulative counts are written into every snapshot as
@@ -206,7 +215,7 @@ where
 pub(crate) struct Findings {
     account: String,
     collector: &'static str,
-    counts: parking_lot::Mutex<BTreeMap<(Family, &'static str), u64>>,
+    counts: parking_lot::Mutex<BTreeMap<(Finding, &'static str), u64>>,
 }
 
 impl Findings {
@@ -221,8 +230,8 @@ impl Findings {
             .iter()
             .flat_map(|a| {
                 [
-                    ((Family::DecodeErrors, *a), 0),
-                    ((Family::TotalsMismatches, *a), 0),
+                    ((Finding::Undecoded, *a), 0),
+                    ((Finding::TotalsMismatch, *a), 0),
                 ]
             })
             .collect();
@@ -233,8 +242,8 @@ impl Findings {
         }
     }
 
-    fn count(&self, family: Family, action: &'static str, n: u64) {
-        *self.counts.lock().entry((family, action)).or_default() += n;
+    fn count(&self, finding: Finding, action: &'static str, n: u64) {
+        *self.counts.lock().entry((finding, action)).or_default() += n;
     }
 
     /// Items of an `action` answer that were skipped because they could not be decoded.
@@ -250,7 +259,7 @@ impl Findings {
             );
         }
         if !items.is_empty() {
-            self.count(Family::DecodeErrors, action, items.len() as u64);
+            self.count(Finding::Undecoded, action, items.len() as u64);
         }
     }
 
@@ -265,7 +274,7 @@ impl Findings {
             error,
             "the answer contradicts itself"
         );
-        self.count(Family::DecodeErrors, action, 1);
+        self.count(Finding::Undecoded, action, 1);
     }
 
     /// Totals an `action` answer stated for `what` (a record, a region; empty for a whole list)
@@ -291,13 +300,20 @@ impl Findings {
             totals = %fields.join(", "),
             "the answer's totals disagree with the rows received; exporting what was received"
         );
-        self.count(Family::TotalsMismatches, action, 1);
+        self.count(Finding::TotalsMismatch, action, 1);
     }
 
     /// Writes the cumulative counts into `builder`.
     pub(crate) fn write(&self, builder: &mut SnapshotBuilder) {
+        let collector = self.collector;
         for ((family, action), n) in self.counts.lock().iter() {
-            builder.sample(*family, &[self.collector, action], *n as f64);
+            let (action, n) = (*action, *n as f64);
+            match family {
+                Finding::Undecoded => builder.sample(series::DecodeErrors { collector, action }, n),
+                Finding::TotalsMismatch => {
+                    builder.sample(series::TotalsMismatches { collector, action }, n)
+                }
+            }
         }
     }
 }

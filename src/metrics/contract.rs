@@ -13,8 +13,39 @@ pub struct FamilyDef {
     pub labels: &'static [&'static str],
 }
 
+/// The label values of one sample of one family, as a type: a struct per family (in
+/// [`series`]) whose fields are the family's labels, so values cannot be given in the wrong order
+/// or left out:
+///
+/// ```compile_fail
+/// // `resource_type` is left out: this does not compile.
+/// use tencentcloud_ssl_exporter::metrics::{series, SnapshotBuilder};
+/// let mut builder = SnapshotBuilder::new("default");
+/// builder.sample(series::BoundResources { certificate_id: "c1", region: "ap-guangzhou" }, 1.0);
+/// ```
+///
+/// ```
+/// use tencentcloud_ssl_exporter::metrics::{series, Family, SnapshotBuilder};
+/// let mut builder = SnapshotBuilder::new("default");
+/// // Fields by name, in any order: the contract's order is the one rendered.
+/// builder.sample(
+///     series::BoundResources { region: "ap-guangzhou", resource_type: "clb", certificate_id: "c1" },
+///     2.0,
+/// );
+/// assert_eq!(
+///     builder.finish().chunk(Family::BoundResources),
+///     "tencentcloud_ssl_certificate_bound_resources{account=\"default\",certificate_id=\"c1\",resource_type=\"clb\",region=\"ap-guangzhou\"} 2\n",
+/// );
+/// ```
+pub trait Series {
+    /// The family the sample belongs to.
+    const FAMILY: Family;
+    /// The label values after `account`, in the contract's order.
+    fn values(&self) -> impl AsRef<[&str]>;
+}
+
 macro_rules! families {
-    ($($variant:ident => $kind:ident $name:literal, [$($label:literal),*], $help:literal;)*) => {
+    ($($variant:ident => $kind:ident $name:literal, [$($label:ident),*], $help:literal;)*) => {
         /// A family published from collector snapshots.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Family { $($variant),* }
@@ -29,7 +60,7 @@ macro_rules! families {
                         name: $name,
                         help: $help,
                         kind: stringify!($kind),
-                        labels: &[$($label),*],
+                        labels: &[$(stringify!($label)),*],
                     }),*
                 }
             }
@@ -39,105 +70,124 @@ macro_rules! families {
                 self as usize
             }
         }
+
+        /// One struct per family: its labels after `account`, by name.
+        pub mod series {
+            use super::{Family, Series};
+            $(
+                #[doc = concat!("The labels of `", $name, "` after `account`.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $variant<'a> {
+                    $(#[allow(missing_docs)] pub $label: &'a str,)*
+                }
+
+                impl Series for $variant<'_> {
+                    const FAMILY: Family = Family::$variant;
+                    fn values(&self) -> impl AsRef<[&str]> {
+                        [$(self.$label),*]
+                    }
+                }
+            )*
+        }
     };
 }
 
 families! {
     CertificateInfo => gauge "tencentcloud_ssl_certificate_info",
-        ["certificate_id", "domain", "alias", "status", "certificate_type"],
+        [certificate_id, domain, alias, status, certificate_type],
         "Certificate identity; always 1.";
     CertificateNotAfter => gauge "tencentcloud_ssl_certificate_not_after_timestamp_seconds",
-        ["certificate_id"],
+        [certificate_id],
         "Certificate expiry (CertEndTime) as unix seconds.";
     CertificateNotBefore => gauge "tencentcloud_ssl_certificate_not_before_timestamp_seconds",
-        ["certificate_id"],
+        [certificate_id],
         "Certificate validity start (CertBeginTime) as unix seconds.";
     CertificateRenewalInfo => gauge "tencentcloud_ssl_certificate_renewal_info",
-        ["certificate_id", "hosting_status", "auto_renew", "renewable", "renew_order_certificate_id", "successor_certificate_id", "deployable", "expiring"],
+        [certificate_id, hosting_status, auto_renew, renewable, renew_order_certificate_id, successor_certificate_id, deployable, expiring],
         "Hosting and renewal state of the certificate (HostingStatus: not_hosted, hosting, replacing, done; AutoRenewFlag, RenewAble, HasRenewOrder, HostingRenewCertId, Deployable, IsExpiring; empty when the API says nothing); always 1.";
     BoundResources => gauge "tencentcloud_ssl_certificate_bound_resources",
-        ["certificate_id", "resource_type", "region"],
+        [certificate_id, resource_type, region],
         "Cloud resource instances the certificate is bound to, by resource type and region (empty region for non-regional types).";
     BoundInstanceInfo => gauge "tencentcloud_ssl_certificate_bound_instance_info",
-        ["certificate_id", "resource_type", "region", "instance_id"],
+        [certificate_id, resource_type, region, instance_id],
         "A cloud resource instance the certificate is bound to; always 1. Opt-in (detail_series), one series per instance.";
     BindQueryError => gauge "tencentcloud_ssl_certificate_bind_query_error",
-        ["certificate_id", "resource_type", "region"],
+        [certificate_id, resource_type, region],
         "1 if querying this resource type and region for the certificate failed, else 0.";
     UnmatchedDomains => gauge "tencentcloud_ssl_certificate_unmatched_domains",
-        ["certificate_id", "resource_type", "region"],
+        [certificate_id, resource_type, region],
         "Distinct domains served by bound resources that the certificate does not cover (NoMatchDomains).";
     BindTaskStatus => gauge "tencentcloud_ssl_certificate_bind_task_status",
-        ["certificate_id", "status"],
+        [certificate_id, status],
         "State of the certificate's bind-resource query task; 1 on the current state (querying, succeeded, failed).";
     BindResultTimestamp => gauge "tencentcloud_ssl_certificate_bind_result_timestamp_seconds",
-        ["certificate_id"],
+        [certificate_id],
         "When the bind-resource result was computed by the API (CacheTime) as unix seconds.";
     DeployResources => gauge "tencentcloud_ssl_deploy_resources",
-        ["record_type", "record_id", "certificate_id", "operation", "resource_type", "status"],
+        [record_type, record_id, certificate_id, operation, resource_type, status],
         "Resources of a certificate rollout record in each state, for the newest entry of each operation.";
     DeployRecordStatus => gauge "tencentcloud_ssl_deploy_record_status",
-        ["record_type", "record_id", "certificate_id", "operation", "status"],
+        [record_type, record_id, certificate_id, operation, status],
         "State of the newest entry of each operation of a rollout record; 1 on the current state.";
     DeployRecordInfo => gauge "tencentcloud_ssl_deploy_record_info",
-        ["record_type", "record_id", "certificate_id", "old_certificate_id"],
+        [record_type, record_id, certificate_id, old_certificate_id],
         "Rollout record identity; always 1.";
     DeployRecordCreated => gauge "tencentcloud_ssl_deploy_record_created_timestamp_seconds",
-        ["record_type", "record_id", "certificate_id"],
+        [record_type, record_id, certificate_id],
         "When the rollout record was created, as unix seconds.";
     CertificateFingerprint => gauge "tencentcloud_ssl_certificate_fingerprint_info",
-        ["certificate_id", "fingerprint_sha1"],
+        [certificate_id, fingerprint_sha1],
         "SHA-1 fingerprint of the certificate (DescribeCertificateDetail CertFingerprint, lower-case hex), for the certificates whose endpoints are probed; always 1.";
     EndpointInfo => gauge "tencentcloud_ssl_endpoint_info",
-        ["certificate_id", "domain", "port", "resource_type", "source"],
+        [certificate_id, domain, port, resource_type, source],
         "An endpoint the API says serves the certificate, probed or skipped this run; source is bind (the bind-resource detail) or the rollout record type (upload_update, update, deploy); always 1.";
     EndpointSkipped => gauge "tencentcloud_ssl_endpoint_skipped_info",
-        ["certificate_id", "domain", "port", "reason"],
+        [certificate_id, domain, port, reason],
         "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name); always 1.";
     EndpointTargets => gauge "tencentcloud_ssl_endpoint_targets",
-        ["state"],
+        [state],
         "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard or invalid name), not_resolved (resolved_only is set and no resolve override names it), over_limit (beyond max_endpoints).";
     EndpointProbeSuccess => gauge "tencentcloud_ssl_endpoint_probe_success",
-        ["certificate_id", "domain", "port"],
+        [certificate_id, domain, port],
         "1 if the last probe completed a TLS handshake and received a certificate, else 0.";
     EndpointProbeError => gauge "tencentcloud_ssl_endpoint_probe_error_info",
-        ["certificate_id", "domain", "port", "reason"],
+        [certificate_id, domain, port, reason],
         "Why the last probe failed (resolve, connect, timeout, handshake, no_certificate); always 1.";
     EndpointProbeDuration => gauge "tencentcloud_ssl_endpoint_probe_duration_seconds",
-        ["certificate_id", "domain", "port"],
+        [certificate_id, domain, port],
         "Duration of the last probe: resolve, connect and TLS handshake.";
     EndpointCertificateMatch => gauge "tencentcloud_ssl_endpoint_certificate_match",
-        ["certificate_id", "domain", "port"],
+        [certificate_id, domain, port],
         "1 if the endpoint serves the certificate the API says (the served leaf's SHA-1 equals CertFingerprint), 0 if it serves another; absent when the probe failed or the expected fingerprint is unknown.";
     EndpointChainValid => gauge "tencentcloud_ssl_endpoint_chain_valid",
-        ["certificate_id", "domain", "port"],
+        [certificate_id, domain, port],
         "1 if the served chain verifies for the domain against the trust roots at probe time (issuer, dates, name), else 0; reported apart from the match; absent when the probe failed.";
     EndpointServedNotAfter => gauge "tencentcloud_ssl_endpoint_served_not_after_timestamp_seconds",
-        ["certificate_id", "domain", "port"],
+        [certificate_id, domain, port],
         "Expiry (notAfter) of the leaf certificate the endpoint serves, as unix seconds.";
     EndpointServedInfo => gauge "tencentcloud_ssl_endpoint_served_certificate_info",
-        ["certificate_id", "domain", "port", "fingerprint_sha1"],
+        [certificate_id, domain, port, fingerprint_sha1],
         "The leaf certificate the endpoint serves, by SHA-1 fingerprint (lower-case hex); always 1.";
     UnknownStatusCodes => gauge "tencentcloud_ssl_unknown_status_codes",
-        ["object", "object_id", "code"],
+        [object, object_id, code],
         "Status codes outside the documented set, by object (certificate, bind_task, record, entry, item), the certificate or record it belongs to, and the raw code: how many objects carry it. Their series show status=\"unknown\".";
     DecodeErrors => counter "tencentcloud_ssl_decode_errors_total",
-        ["collector", "action"],
+        [collector, action],
         "Items of API answers that could not be decoded and were skipped (each is named in a warn log line with its ID).";
     TotalsMismatches => counter "tencentcloud_ssl_totals_mismatches_total",
-        ["collector", "action"],
+        [collector, action],
         "API answers whose stated totals (TotalCount, SuccessTotalCount, ...) disagreed with the rows received.";
     CollectorSuccess => gauge "tencentcloud_ssl_collector_success",
-        ["collector"],
+        [collector],
         "1 if the collector's last run succeeded completely, else 0.";
     CollectorDuration => gauge "tencentcloud_ssl_collector_duration_seconds",
-        ["collector"],
+        [collector],
         "Duration of the collector's last run.";
     CollectorLastSuccess => gauge "tencentcloud_ssl_collector_last_success_timestamp_seconds",
-        ["collector"],
+        [collector],
         "When the collector last finished a completely successful run, as unix seconds.";
     BuildInfo => gauge "tencentcloud_ssl_build_info",
-        ["version", "revision"],
+        [version, revision],
         "Exporter build; always 1.";
 }
 

@@ -413,7 +413,10 @@ mod tests {
 
     fn snapshot(account: &str, id: &str) -> Snapshot {
         let mut builder = SnapshotBuilder::new(account);
-        builder.sample(Family::CertificateNotAfter, &[id], 1.0);
+        builder.sample(
+            crate::metrics::series::CertificateNotAfter { certificate_id: id },
+            1.0,
+        );
         builder.finish()
     }
 

@@ -12,6 +12,6 @@ mod exposition;
 mod part;
 mod snapshot;
 
-pub use contract::{Family, FamilyDef};
+pub use contract::{series, Family, FamilyDef, Series};
 pub use exposition::{Exposition, Prepared, RunReport, COMPRESSION_FAILURES_TOTAL};
 pub use snapshot::{escape_label_value, Snapshot, SnapshotBuilder};

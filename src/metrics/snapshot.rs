@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::contract::Family;
+use super::contract::{Family, Series};
 use super::part::Part;
 
 /// Samples of one collector run, rendered and compressed per family once, at the end of the run.
@@ -69,16 +69,16 @@ impl SnapshotBuilder {
         builder
     }
 
-    /// Adds one sample. `values` are the family's labels after `account`, in contract order.
-    pub fn sample(&mut self, family: Family, values: &[&str], value: f64) {
-        let def = family.def();
-        debug_assert_eq!(values.len(), def.labels.len(), "{}", def.name);
-        let out = &mut self.chunks[family.index()];
+    /// Adds one sample of the family of `series`, whose fields are the labels after `account`.
+    pub fn sample<S: Series>(&mut self, series: S, value: f64) {
+        let def = S::FAMILY.def();
+        let out = &mut self.chunks[S::FAMILY.index()];
         out.push_str(def.name);
         out.push_str("{account=\"");
         out.push_str(&self.account);
         out.push('"');
-        for (label, value) in def.labels.iter().zip(values) {
+        // `labels` and `values` come from the same list of the contract, in the same order.
+        for (label, value) in def.labels.iter().zip(series.values().as_ref()) {
             out.push(',');
             out.push_str(label);
             out.push_str("=\"");
@@ -91,21 +91,18 @@ impl SnapshotBuilder {
         self.series += 1;
     }
 
-    /// A state set: one series per state, 1 on `current`.
-    pub fn state_set<S: Copy + PartialEq>(
+    /// A state set: one series per state of `states`, 1 on `current`; `series` gives the labels
+    /// of the series whose state label is the given one.
+    pub fn state_set<S: Copy + PartialEq, L: Series>(
         &mut self,
-        family: Family,
-        prefix: &[&str],
         states: &[S],
         current: S,
         label: impl Fn(S) -> &'static str,
+        series: impl Fn(&'static str) -> L,
     ) {
-        let mut values: Vec<&str> = prefix.to_vec();
-        values.push("");
-        let last = values.len() - 1;
         for state in states {
-            values[last] = label(*state);
-            self.sample(family, &values, if *state == current { 1.0 } else { 0.0 });
+            let value = if *state == current { 1.0 } else { 0.0 };
+            self.sample(series(label(*state)), value);
         }
     }
 
@@ -155,12 +152,18 @@ pub fn push_value(out: &mut String, value: f64) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::contract::series;
     use super::*;
 
     #[test]
     fn renders_labels_in_contract_order_with_account_first() {
         let mut builder = SnapshotBuilder::new("prod");
-        builder.sample(Family::CertificateNotAfter, &["abc"], 1_700_000_000.0);
+        builder.sample(
+            series::CertificateNotAfter {
+                certificate_id: "abc",
+            },
+            1_700_000_000.0,
+        );
         let snapshot = builder.finish();
         assert_eq!(
             snapshot.chunk(Family::CertificateNotAfter),
@@ -176,8 +179,13 @@ mod tests {
         assert_eq!(escape_label_value("证书 ✓"), "证书 ✓");
         let mut builder = SnapshotBuilder::new("acc\"ount");
         builder.sample(
-            Family::CertificateInfo,
-            &["id", "x\"}\n# HELP evil", "a\\", "issued", "SVR"],
+            series::CertificateInfo {
+                certificate_id: "id",
+                domain: "x\"}\n# HELP evil",
+                alias: "a\\",
+                status: "issued",
+                certificate_type: "SVR",
+            },
             1.0,
         );
         let text = builder.finish().chunk(Family::CertificateInfo).to_string();
@@ -209,14 +217,16 @@ mod tests {
     fn state_set_marks_only_the_current_state() {
         let mut builder = SnapshotBuilder::new("a");
         builder.state_set(
-            Family::BindTaskStatus,
-            &["c1"],
             &[1, 2, 3],
             2,
             |s| match s {
                 1 => "querying",
                 2 => "succeeded",
                 _ => "failed",
+            },
+            |status| series::BindTaskStatus {
+                certificate_id: "c1",
+                status,
             },
         );
         let snapshot = builder.finish();

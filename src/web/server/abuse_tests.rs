@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::metrics::{Exposition, Family, RunReport, SnapshotBuilder};
+use crate::metrics::{series, Exposition, RunReport, SnapshotBuilder};
 use crate::readiness::Readiness;
 use crate::telemetry::Telemetry;
 use crate::web::server::{self, ServerConfig, ServerState};
@@ -38,7 +38,13 @@ async fn serve_with(
     let exposition = Arc::new(Exposition::new(telemetry.clone(), "test", "test"));
     let mut builder = SnapshotBuilder::new("default");
     for i in 0..series {
-        builder.sample(Family::CertificateNotAfter, &[&format!("cert-{i}")], 1.7e9);
+        let certificate_id = format!("cert-{i}");
+        builder.sample(
+            series::CertificateNotAfter {
+                certificate_id: &certificate_id,
+            },
+            1.7e9,
+        );
     }
     exposition.publish(
         "default",
