@@ -18,8 +18,8 @@ use tencentcloud_ssl_api::records::RecordKind;
 use crate::cli::Cli;
 use crate::collector::bind::BindCollector;
 use crate::collector::certificates::CertificatesCollector;
-use crate::collector::deploy::DeployCollector;
 use crate::collector::endpoints::{EndpointsCollector, EndpointsLimits};
+use crate::collector::records::RecordsCollector;
 use crate::collector::CollectorSettings;
 use crate::config::Config;
 use crate::metrics::Exposition;
@@ -329,7 +329,7 @@ async fn serve(
                 );
                 tasks.push(scheduler::spawn(
                     move || {
-                        let collector = DeployCollector::new(
+                        let collector = RecordsCollector::new(
                             kind,
                             client.clone(),
                             settings.clone(),

@@ -39,13 +39,14 @@ pub struct Claim {
     /// [`BIND_SOURCE`], or the rollout record type (`upload_update`, `update`, `deploy`).
     pub source: &'static str,
     /// When the API made the statement, as unix seconds: the bind detail's `CacheTime`, the
-    /// rollout entry's (or record's) creation time; 0 when unknown (oldest).
-    pub at: i64,
+    /// rollout entry's (or record's) creation time. `None` when the answer gave no time it could
+    /// be read from, which ranks older than any statement with one.
+    pub stated_at: Option<i64>,
 }
 
-/// Resolves claims into targets, one per (endpoint, expected certificate), sorted by domain,
+/// The targets the claims make, one per (endpoint, expected certificate), sorted by domain,
 /// port and certificate. Pure.
-pub fn resolve(mut claims: Vec<Claim>) -> Vec<Claim> {
+pub fn expected_targets(mut claims: Vec<Claim>) -> Vec<Claim> {
     claims.sort_by(|a, b| (&a.domain, a.port).cmp(&(&b.domain, b.port)));
     let mut targets = Vec::new();
     let mut rest = claims.as_slice();
@@ -59,19 +60,20 @@ pub fn resolve(mut claims: Vec<Claim>) -> Vec<Claim> {
         let newest_bind = group
             .iter()
             .filter(|c| c.source == BIND_SOURCE)
-            .map(|c| c.at)
+            .map(|c| c.stated_at)
             .max();
         // The newest rollout; ties go to the smallest certificate ID, so the choice is stable.
         let newest_rollout = group
             .iter()
             .filter(|c| c.source != BIND_SOURCE)
             .max_by(|a, b| {
-                a.at.cmp(&b.at)
+                a.stated_at
+                    .cmp(&b.stated_at)
                     .then_with(|| b.certificate_id.cmp(&a.certificate_id))
             });
         let mut chosen: Vec<&Claim> = match (newest_rollout, newest_bind) {
             (Some(rollout), None) => vec![rollout],
-            (Some(rollout), Some(bind)) if rollout.at > bind => vec![rollout],
+            (Some(rollout), Some(bind)) if rollout.stated_at > bind => vec![rollout],
             _ => group.iter().filter(|c| c.source == BIND_SOURCE).collect(),
         };
         // One target per certificate: the first resource type names it.
@@ -159,7 +161,7 @@ impl TargetBook {
         }
     }
 
-    /// The targets of every source's claims still valid now ([`resolve`]d).
+    /// The targets of every source's claims still valid now ([`expected_targets`]).
     pub fn targets(&self) -> Vec<Claim> {
         let now = Instant::now();
         let claims: Vec<Claim> = self
@@ -169,7 +171,7 @@ impl TargetBook {
             .filter(|p| p.valid_until >= now)
             .flat_map(|p| p.claims.iter().cloned())
             .collect();
-        resolve(claims)
+        expected_targets(claims)
     }
 }
 
@@ -184,7 +186,7 @@ mod tests {
             certificate_id: cert.into(),
             resource_type: "cdn".into(),
             source,
-            at,
+            stated_at: Some(at),
         }
     }
 
@@ -197,7 +199,7 @@ mod tests {
 
     #[test]
     fn the_newest_statement_about_an_endpoint_wins() {
-        let targets = resolve(vec![
+        let targets = expected_targets(vec![
             // A rollout after the bind detail: the new certificate is expected.
             claim("a.example.com", "old", BIND_SOURCE, 100),
             claim("a.example.com", "new", "update", 200),
@@ -228,7 +230,7 @@ mod tests {
     fn ports_are_separate_endpoints() {
         let mut other_port = claim("a.example.com", "x", BIND_SOURCE, 1);
         other_port.port = 8443;
-        let targets = resolve(vec![claim("a.example.com", "y", "update", 5), other_port]);
+        let targets = expected_targets(vec![claim("a.example.com", "y", "update", 5), other_port]);
         assert_eq!(
             targets
                 .iter()

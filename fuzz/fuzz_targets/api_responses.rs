@@ -13,7 +13,7 @@ use tencentcloud_ssl_api::detail::CertificateDetail;
 use tencentcloud_ssl_api::records::{self, ListResponse, RecordKind};
 use tencentcloud_ssl_exporter::collector::bind::{detail_regions, write_binding, CertBinding, Labels};
 use tencentcloud_ssl_exporter::collector::certificates;
-use tencentcloud_ssl_exporter::collector::deploy::{
+use tencentcloud_ssl_exporter::collector::records::{
     add_page, rollout_claims, summarize, write_record, RecordDetail,
 };
 use tencentcloud_ssl_exporter::collector::endpoints::{expected_fingerprint, skip_reason};

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_pages, list_certificate_ids, merge, CollectError, Collected, Collector,
+    fan_out, fetch_pages, list_certificate_states, merge, CollectError, Collected, Collector,
     CollectorSettings, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
@@ -122,7 +122,7 @@ impl BindCollector {
     fn claims(&self) -> Vec<Claim> {
         let mut claims = Vec::new();
         for (cert_id, held) in &self.cache {
-            let at = time::parse_api_time(&held.value.cache_time).unwrap_or(0);
+            let stated_at = time::parse_api_time(&held.value.cache_time);
             for entry in &held.value.regions {
                 for bound in &entry.values.domains {
                     claims.push(Claim {
@@ -131,7 +131,7 @@ impl BindCollector {
                         certificate_id: cert_id.clone(),
                         resource_type: entry.resource_type.to_string(),
                         source: BIND_SOURCE,
-                        at,
+                        stated_at,
                     });
                 }
             }
@@ -489,7 +489,7 @@ impl BindCollector {
     /// One run; [`Collector::collect`] adds what the target book needs.
     async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
-        let ids: Vec<String> = list_certificate_ids(&self.client, &self.filter, &self.findings)
+        let ids: Vec<String> = list_certificate_states(&self.client, &self.filter, &self.findings)
             .await?
             .into_iter()
             .map(|c| c.certificate_id)
@@ -596,7 +596,7 @@ impl BindCollector {
         for cert_id in ids {
             let held = self.cache.remove(cert_id);
             let merged = match results_by_cert.get(cert_id.as_str()) {
-                None => merge(held, Refresh::Failed, now, stale_after),
+                None => merge(held, Refresh::Unanswered, now, stale_after),
                 Some(result) => {
                     let status = TaskStatus::from_code(result.status);
                     let base = CertBinding {
@@ -622,7 +622,7 @@ impl BindCollector {
                             }
                             // The task says nothing about bindings: keep the last good ones
                             // within the staleness bound, under the task's real status.
-                            match merge(held, Refresh::Failed, now, stale_after) {
+                            match merge(held, Refresh::Unanswered, now, stale_after) {
                                 Some(mut h) => {
                                     h.value.status = status;
                                     h.value.status_code = result.status;
@@ -648,7 +648,7 @@ impl BindCollector {
                                 }),
                                 Some(Err(e)) => {
                                     errors.push(format!("certificate {cert_id}: {e}"));
-                                    Refresh::Failed
+                                    Refresh::Unanswered
                                 }
                                 // Same task and CacheTime as the detail held: still current.
                                 None if held
@@ -657,7 +657,7 @@ impl BindCollector {
                                 {
                                     Refresh::Unchanged
                                 }
-                                None => Refresh::Failed,
+                                None => Refresh::Unanswered,
                             };
                             merge(held, refresh, now, stale_after)
                         }

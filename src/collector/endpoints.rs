@@ -40,7 +40,7 @@ pub struct EndpointsLimits {
 
 /// What a run does with one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Plan {
+pub enum ProbePlan {
     Probe,
     /// Not dialled, for this reason (`wildcard`, `invalid_name`).
     Skip(&'static str),
@@ -50,14 +50,14 @@ pub enum Plan {
     OverLimit,
 }
 
-impl Plan {
+impl ProbePlan {
     /// The `state` label of `tencentcloud_ssl_endpoint_targets`.
     pub fn state(self) -> &'static str {
         match self {
-            Plan::Probe => "probed",
-            Plan::Skip(_) => "skipped",
-            Plan::NotResolved => "not_resolved",
-            Plan::OverLimit => "over_limit",
+            ProbePlan::Probe => "probed",
+            ProbePlan::Skip(_) => "skipped",
+            ProbePlan::NotResolved => "not_resolved",
+            ProbePlan::OverLimit => "over_limit",
         }
     }
 
@@ -83,23 +83,23 @@ pub fn plan(
     targets: &[Claim],
     limits: &EndpointsLimits,
     has_override: impl Fn(&str, u16) -> bool,
-) -> Vec<Plan> {
+) -> Vec<ProbePlan> {
     let mut endpoints: BTreeSet<(&str, u16)> = BTreeSet::new();
     targets
         .iter()
         .map(|t| {
             if let Some(reason) = skip_reason(&t.domain) {
-                return Plan::Skip(reason);
+                return ProbePlan::Skip(reason);
             }
             if limits.resolved_only && !has_override(&t.domain, t.port) {
-                return Plan::NotResolved;
+                return ProbePlan::NotResolved;
             }
             let endpoint = (t.domain.as_str(), t.port);
             if endpoints.contains(&endpoint) || endpoints.len() < limits.max_endpoints {
                 endpoints.insert(endpoint);
-                Plan::Probe
+                ProbePlan::Probe
             } else {
-                Plan::OverLimit
+                ProbePlan::OverLimit
             }
         })
         .collect()
@@ -159,11 +159,11 @@ const LOGGED_CHANGES: usize = 20;
 pub fn write_run(
     builder: &mut SnapshotBuilder,
     targets: &[Claim],
-    plans: &[Plan],
+    plans: &[ProbePlan],
     expected: &HashMap<String, String>,
     outcomes: &HashMap<(String, u16), Outcome>,
 ) {
-    let mut states: BTreeMap<&str, u64> = Plan::STATES.iter().map(|s| (*s, 0)).collect();
+    let mut states: BTreeMap<&str, u64> = ProbePlan::STATES.iter().map(|s| (*s, 0)).collect();
     let mut fingerprints: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (target, plan) in targets.iter().zip(plans) {
         *states.entry(plan.state()).or_default() += 1;
@@ -178,7 +178,7 @@ pub fn write_run(
             source: target.source,
         };
         match plan {
-            Plan::Skip(reason) => {
+            ProbePlan::Skip(reason) => {
                 builder.sample(info, 1.0);
                 builder.sample(
                     series::EndpointSkipped {
@@ -190,7 +190,7 @@ pub fn write_run(
                     1.0,
                 );
             }
-            Plan::Probe => {
+            ProbePlan::Probe => {
                 builder.sample(info, 1.0);
                 let Some((outcome, duration)) = outcomes.get(&(target.domain.clone(), target.port))
                 else {
@@ -269,7 +269,7 @@ pub fn write_run(
                     }
                 }
             }
-            Plan::NotResolved | Plan::OverLimit => {}
+            ProbePlan::NotResolved | ProbePlan::OverLimit => {}
         }
     }
     for (state, count) in states {
@@ -391,12 +391,12 @@ impl EndpointsCollector {
     async fn probe_all(
         &self,
         targets: &[Claim],
-        plans: &[Plan],
+        plans: &[ProbePlan],
     ) -> HashMap<(String, u16), Outcome> {
         let endpoints: BTreeSet<(String, u16)> = targets
             .iter()
             .zip(plans)
-            .filter(|(_, plan)| **plan == Plan::Probe)
+            .filter(|(_, plan)| **plan == ProbePlan::Probe)
             .map(|(t, _)| (t.domain.clone(), t.port))
             .collect();
         let prober = &self.prober;
@@ -527,7 +527,7 @@ impl Collector for EndpointsCollector {
         let certificates: BTreeSet<String> = targets
             .iter()
             .zip(&plans)
-            .filter(|(_, plan)| **plan == Plan::Probe)
+            .filter(|(_, plan)| **plan == ProbePlan::Probe)
             .map(|(t, _)| t.certificate_id.clone())
             .collect();
         self.learn_expected(certificates, &mut errors).await?;
@@ -566,7 +566,7 @@ mod tests {
             certificate_id: cert.into(),
             resource_type: "cdn".into(),
             source: BIND_SOURCE,
-            at: 0,
+            stated_at: None,
         }
     }
 
@@ -608,22 +608,22 @@ mod tests {
         assert_eq!(
             plan(&targets, &limits(2, false), |_, _| false),
             [
-                Plan::Skip("wildcard"),
-                Plan::Probe,
-                Plan::Probe,
-                Plan::Probe,
-                Plan::OverLimit
+                ProbePlan::Skip("wildcard"),
+                ProbePlan::Probe,
+                ProbePlan::Probe,
+                ProbePlan::Probe,
+                ProbePlan::OverLimit
             ],
             "two certificates on one endpoint cost one probe"
         );
         assert_eq!(
             plan(&targets, &limits(10, true), |d, _| d == "b.example.com"),
             [
-                Plan::Skip("wildcard"),
-                Plan::NotResolved,
-                Plan::NotResolved,
-                Plan::Probe,
-                Plan::NotResolved
+                ProbePlan::Skip("wildcard"),
+                ProbePlan::NotResolved,
+                ProbePlan::NotResolved,
+                ProbePlan::Probe,
+                ProbePlan::NotResolved
             ]
         );
     }
@@ -697,11 +697,11 @@ mod tests {
             target("far.example.com", "c3"),
         ];
         let plans = [
-            Plan::Skip("wildcard"),
-            Plan::Probe,
-            Plan::Probe,
-            Plan::Probe,
-            Plan::OverLimit,
+            ProbePlan::Skip("wildcard"),
+            ProbePlan::Probe,
+            ProbePlan::Probe,
+            ProbePlan::Probe,
+            ProbePlan::OverLimit,
         ];
         let expected: HashMap<String, String> = [("c1".to_string(), "aa".repeat(20))].into();
         let served = |fingerprint: String, chain: Result<(), String>| Served {

@@ -7,13 +7,14 @@
 //!
 //! - [`certificates`]: identity and validity of every certificate.
 //! - [`bind`]: which cloud resources each certificate is bound to.
-//! - [`deploy`]: how rollouts went, as the `upload_update`, `update` and `deploy` collectors.
+//! - [`records`]: how rollouts went, one [`records::RecordsCollector`] per record kind: the
+//!   `upload_update`, `update` and `deploy` collectors.
 //! - [`endpoints`]: whether the domains the API names really serve the certificate it says.
 
 pub mod bind;
 pub mod certificates;
-pub mod deploy;
 pub mod endpoints;
+pub mod records;
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,8 +26,8 @@ use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use std::collections::BTreeMap;
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::certificates::{
-    Certificate, CertificateId, CertificatesPage, DescribeCertificatesRequest, ListedCertificate,
-    Tag, MAX_LIMIT,
+    Certificate, CertificateState, CertificatesPage, DescribeCertificatesRequest,
+    ListedCertificate, Tag, MAX_LIMIT,
 };
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::{Items, SkippedItem};
@@ -348,12 +349,13 @@ pub(crate) enum Refresh<T> {
     Fresh(T),
     /// The API says the held answer is still the current one (final and unchanged).
     Unchanged,
-    /// Nothing usable this run: the held answer stays while within the staleness bound.
-    Failed,
+    /// Nothing usable this run (the call failed, or the API is still working on it): the held
+    /// answer stays while within the staleness bound.
+    Unanswered,
 }
 
 /// The one stale-merge: what to hold for an item after a run. A fresh answer replaces the held
-/// one; an unchanged one is confirmed again; after a failure the held answer is kept only while
+/// one; an unchanged one is confirmed again; without an answer the held one is kept only while
 /// its last confirmation is at most `stale_after` old, then withdrawn.
 pub(crate) fn merge<T>(
     held: Option<Held<T>>,
@@ -370,7 +372,7 @@ pub(crate) fn merge<T>(
             confirmed_at: now,
             ..h
         }),
-        Refresh::Failed => held.filter(|h| now.duration_since(h.confirmed_at) <= stale_after),
+        Refresh::Unanswered => held.filter(|h| now.duration_since(h.confirmed_at) <= stale_after),
     }
 }
 
@@ -421,11 +423,11 @@ pub(crate) async fn list_certificates(
 
 /// The IDs (with status and deployability) of the selected certificates, decoding nothing
 /// else of each.
-pub(crate) async fn list_certificate_ids(
+pub(crate) async fn list_certificate_states(
     client: &Client,
     filter: &CertificateFilter,
     findings: &Findings,
-) -> Result<Vec<CertificateId>, ApiError> {
+) -> Result<Vec<CertificateState>, ApiError> {
     list_certificates_as(client, filter, findings).await
 }
 
@@ -501,10 +503,10 @@ mod pager_tests {
         );
         let unchanged = merge(held(1), Refresh::Unchanged, now, bound).expect("kept");
         assert_eq!((unchanged.value, unchanged.confirmed_at), (1, now));
-        let failed = merge(held(1), Refresh::Failed, now, bound).expect("within the bound");
+        let failed = merge(held(1), Refresh::Unanswered, now, bound).expect("within the bound");
         assert_eq!(failed.confirmed_at, start, "a failure confirms nothing");
         tokio::time::advance(Duration::from_secs(31)).await;
-        assert!(merge(held(1), Refresh::Failed, Instant::now(), bound).is_none());
+        assert!(merge(held(1), Refresh::Unanswered, Instant::now(), bound).is_none());
         assert!(merge(None::<Held<u32>>, Refresh::Unchanged, now, bound).is_none());
     }
 

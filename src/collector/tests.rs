@@ -9,7 +9,7 @@ use tencentcloud_ssl_api::records::RecordKind;
 
 use super::bind::BindCollector;
 use super::certificates::CertificatesCollector;
-use super::deploy::DeployCollector;
+use super::records::RecordsCollector;
 use super::{Collector, CollectorSettings};
 use crate::config::CertificateFilter;
 use crate::metrics::Family;
@@ -45,8 +45,8 @@ fn deploy_collector(
     kind: RecordKind,
     server: &MockServer,
     settings: CollectorSettings,
-) -> DeployCollector {
-    DeployCollector::new(
+) -> RecordsCollector {
+    RecordsCollector::new(
         kind,
         client(&server.base_url()),
         settings,
@@ -221,13 +221,29 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
     )
     .publishing_to(std::sync::Arc::clone(&book));
     let collected = collect_ok(&mut collector).await;
-    let published: Vec<(String, u16, String, String, i64)> = book
+    let published: Vec<(String, u16, String, String, Option<i64>)> = book
         .targets()
         .into_iter()
-        .map(|t| (t.domain, t.port, t.certificate_id, t.resource_type, t.at))
+        .map(|t| {
+            (
+                t.domain,
+                t.port,
+                t.certificate_id,
+                t.resource_type,
+                t.stated_at,
+            )
+        })
         .collect();
     let at = tencentcloud_ssl_api::time::parse_api_time("2025-06-01 12:00:00").expect("time");
-    let claim = |d: &str, t: &str| (d.to_string(), 443, "bound".to_string(), t.to_string(), at);
+    let claim = |d: &str, t: &str| {
+        (
+            d.to_string(),
+            443,
+            "bound".to_string(),
+            t.to_string(),
+            Some(at),
+        )
+    };
     assert_eq!(
         published,
         [
@@ -762,7 +778,7 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         certificate_id: cert.into(),
         resource_type: if source == BIND_SOURCE { "cdn" } else { "clb" }.into(),
         source,
-        at: 100,
+        stated_at: Some(100),
     };
     let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"]));
     book.publish(

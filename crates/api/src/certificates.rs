@@ -56,7 +56,7 @@ pub struct CertificatesPage<T> {
 pub type DescribeCertificatesResponse = CertificatesPage<Certificate>;
 
 /// A page decoded for IDs only (the bind collector needs no more).
-pub type CertificateIdsResponse = CertificatesPage<CertificateId>;
+pub type CertificateStatesResponse = CertificatesPage<CertificateState>;
 
 /// What selecting certificates needs of a decoded row.
 pub trait ListedCertificate {
@@ -76,7 +76,7 @@ impl ListedCertificate for Certificate {
     }
 }
 
-impl ListedCertificate for CertificateId {
+impl ListedCertificate for CertificateState {
     fn id(&self) -> &str {
         &self.certificate_id
     }
@@ -141,10 +141,11 @@ pub fn normalized_type(certificate_type: &str) -> String {
     certificate_type.trim().to_ascii_uppercase()
 }
 
-/// A certificate's ID and status; every other field is skipped while decoding.
+/// What the exporter needs to know of a listed certificate beyond its ID: its status and whether
+/// it can be deployed; every other field is skipped while decoding.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
-pub struct CertificateId {
+pub struct CertificateState {
     /// The certificate's ID (`CertificateId`); required.
     #[serde(deserialize_with = "de::text")]
     pub certificate_id: String,

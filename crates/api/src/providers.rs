@@ -30,7 +30,8 @@ pub enum SecretSource {
 /// Where an account's credentials come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CredentialsConfig {
-    /// The Tencent Cloud SDK order: environment, profile file, CVM role, TKE OIDC.
+    /// The Tencent Cloud SDK sources in the order [`Chain`] tries them: environment, profile
+    /// file, TKE OIDC, CVM role.
     Chain,
     /// `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY`, `TENCENTCLOUD_SECURITY_TOKEN`.
     Environment,
@@ -148,7 +149,8 @@ pub fn read_secret_file(path: &Path) -> Result<Secret, CredentialsError> {
     Ok(Secret::new(value))
 }
 
-fn resolve(source: &SecretSource) -> Result<Secret, CredentialsError> {
+/// The secret a configuration names, inline or in a file.
+fn read_secret(source: &SecretSource) -> Result<Secret, CredentialsError> {
     match source {
         SecretSource::Inline(secret) => Ok(secret.clone()),
         SecretSource::File(path) => read_secret_file(path),
@@ -515,11 +517,11 @@ pub fn build(
                 "static",
                 Duration::ZERO,
                 Box::new(move || {
-                    let resolved = resolve(&secret_id).and_then(|id| {
+                    let resolved = read_secret(&secret_id).and_then(|id| {
                         Ok(Credentials {
                             secret_id: MaskedId::new(id.expose()),
-                            secret_key: resolve(&secret_key)?,
-                            token: token.as_ref().map(resolve).transpose()?,
+                            secret_key: read_secret(&secret_key)?,
+                            token: token.as_ref().map(read_secret).transpose()?,
                         })
                     });
                     Box::pin(async move { resolved.map(|c| (c, later(FILE_REREAD))) })
@@ -597,8 +599,9 @@ pub fn build(
     })
 }
 
-/// The SDK order: environment, profile file, CVM role, TKE OIDC. The first source that yields
-/// credentials is kept for the life of the process.
+/// The SDK's sources, tried in this order: environment, profile file, TKE OIDC (when both its
+/// variables are set), CVM role (last: the only one that needs a network call to find out). The
+/// first source that yields credentials is kept for the life of the process.
 pub struct Chain {
     ctx: Context,
     chosen: tokio::sync::OnceCell<Arc<dyn ProvideCredentials>>,

@@ -61,7 +61,7 @@ impl std::fmt::Debug for Refreshing {
 }
 
 /// What a caller should do, decided under the state lock.
-enum Plan {
+enum Decision {
     /// Hand these out.
     Serve(Arc<Credentials>),
     /// Refresh, with these to fall back on (still valid) if the refresh fails.
@@ -82,23 +82,23 @@ impl Refreshing {
     }
 
     /// Fresh enough to serve without a refresh, still valid at all, or neither.
-    fn plan(&self, state: &State) -> Plan {
+    fn plan(&self, state: &State) -> Decision {
         let now = SystemTime::now();
         match &state.cached {
             Some((credentials, expires))
                 if now.checked_add(self.margin).is_some_and(|t| t < *expires) =>
             {
-                Plan::Serve(Arc::clone(credentials))
+                Decision::Serve(Arc::clone(credentials))
             }
             Some((credentials, expires)) if now < *expires => {
                 let recently = state.attempted.is_some_and(|at| at.elapsed() < RETRY_AFTER);
                 if recently {
-                    Plan::Serve(Arc::clone(credentials))
+                    Decision::Serve(Arc::clone(credentials))
                 } else {
-                    Plan::Refresh(Some(Arc::clone(credentials)))
+                    Decision::Refresh(Some(Arc::clone(credentials)))
                 }
             }
-            _ => Plan::Refresh(None),
+            _ => Decision::Refresh(None),
         }
     }
 
@@ -135,8 +135,8 @@ impl ProvideCredentials for Refreshing {
     fn credentials(&self) -> BoxFuture<'_, Result<Arc<Credentials>, CredentialsError>> {
         Box::pin(async move {
             let fallback = match self.plan(&self.state.lock()) {
-                Plan::Serve(credentials) => return Ok(credentials),
-                Plan::Refresh(fallback) => fallback,
+                Decision::Serve(credentials) => return Ok(credentials),
+                Decision::Refresh(fallback) => fallback,
             };
             let _refreshing = match (fallback, self.refreshing.try_lock()) {
                 (_, Ok(guard)) => guard,
@@ -147,7 +147,7 @@ impl ProvideCredentials for Refreshing {
                     let waited_from = Instant::now();
                     let guard = self.refreshing.lock().await;
                     let state = self.state.lock();
-                    if let Plan::Serve(credentials) = self.plan(&state) {
+                    if let Decision::Serve(credentials) = self.plan(&state) {
                         return Ok(credentials);
                     }
                     if let Some((error, at)) = &state.failed {
@@ -161,8 +161,8 @@ impl ProvideCredentials for Refreshing {
             };
             // Under the refresh lock: another caller may have finished a refresh just before.
             let fallback = match self.plan(&self.state.lock()) {
-                Plan::Serve(credentials) => return Ok(credentials),
-                Plan::Refresh(fallback) => fallback,
+                Decision::Serve(credentials) => return Ok(credentials),
+                Decision::Refresh(fallback) => fallback,
             };
             match self.refresh().await {
                 Ok(credentials) => Ok(credentials),

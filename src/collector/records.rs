@@ -26,7 +26,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_pages, list_certificate_ids, merge, page_by_rows, CollectError, Collected,
+    fan_out, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError, Collected,
     Collector, CollectorSettings, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
@@ -210,12 +210,12 @@ pub fn summarize(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) ->
 /// so it claims nothing itself). Pure.
 pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetail) -> Vec<Claim> {
     let row_type = row.resource_type.to_ascii_lowercase();
-    let row_at = time::parse_api_time(&row.create_time).unwrap_or(0);
+    let row_at = time::parse_api_time(&row.create_time);
     let certificate_id = row.certificate_id(kind);
     // (domain, port) → when it was last deployed or rolled back, and by which operation.
-    let mut latest: BTreeMap<(String, u16), (i64, Operation, String)> = BTreeMap::new();
+    let mut latest: BTreeMap<(String, u16), (Option<i64>, Operation, String)> = BTreeMap::new();
     for ((operation, created, _), entry) in &detail.entries {
-        let at = time::parse_api_time(created).unwrap_or(row_at);
+        let at = time::parse_api_time(created).or(row_at);
         for ((resource_type, item), named) in &entry.domains {
             let succeeded = entry
                 .items
@@ -256,7 +256,7 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
             certificate_id: certificate_id.to_string(),
             resource_type,
             source: kind.label(),
-            at,
+            stated_at: at,
         })
         .collect()
 }
@@ -413,7 +413,7 @@ struct RecordState {
     claims: Vec<Claim>,
 }
 
-pub(crate) struct DeployCollector {
+pub(crate) struct RecordsCollector {
     kind: RecordKind,
     client: Client,
     settings: CollectorSettings,
@@ -434,7 +434,7 @@ pub(crate) struct DeployCollector {
     targets: Option<Arc<TargetBook>>,
 }
 
-impl DeployCollector {
+impl RecordsCollector {
     pub(crate) fn new(
         kind: RecordKind,
         client: Client,
@@ -442,7 +442,7 @@ impl DeployCollector {
         max_age: Duration,
         filter: CertificateFilter,
     ) -> Self {
-        DeployCollector {
+        RecordsCollector {
             findings: Findings::new(
                 &settings.account,
                 kind.label(),
@@ -503,7 +503,8 @@ impl DeployCollector {
         if self.kind != RecordKind::Deploy {
             return self.list_one(None).await;
         }
-        let certificates = list_certificate_ids(&self.client, &self.filter, &self.findings).await?;
+        let certificates =
+            list_certificate_states(&self.client, &self.filter, &self.findings).await?;
         let to_list: Vec<String> = certificates
             .iter()
             .filter(|c| c.deployable != Some(false) || !self.listed.contains_key(&c.certificate_id))
@@ -570,7 +571,7 @@ impl DeployCollector {
     }
 }
 
-impl Collector for DeployCollector {
+impl Collector for RecordsCollector {
     fn name(&self) -> &'static str {
         self.kind.label()
     }
@@ -585,7 +586,7 @@ impl Collector for DeployCollector {
     }
 }
 
-impl DeployCollector {
+impl RecordsCollector {
     /// One run; [`Collector::collect`] adds what the target book needs.
     async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
@@ -658,7 +659,7 @@ impl DeployCollector {
                 }
                 Some(Err(e)) => {
                     errors.push(format!("record {}: {e}", row.id));
-                    Refresh::Failed
+                    Refresh::Unanswered
                 }
                 // Final and unchanged: still exactly what it was.
                 None => Refresh::Unchanged,
@@ -696,7 +697,7 @@ impl DeployCollector {
 }
 
 #[cfg(test)]
-impl DeployCollector {
+impl RecordsCollector {
     /// Records whose detail is held as final (fetched no more while unchanged).
     pub(crate) fn final_records(&self) -> usize {
         self.cache
@@ -765,7 +766,7 @@ mod tests {
             ]}"#],
         );
         let claims = rollout_claims(RecordKind::UploadUpdate, &row(Some(1)), &d);
-        let got: Vec<(&str, u16, &str, &str, i64)> = claims
+        let got: Vec<(&str, u16, &str, &str, Option<i64>)> = claims
             .iter()
             .map(|c| {
                 (
@@ -773,15 +774,15 @@ mod tests {
                     c.port,
                     c.certificate_id.as_str(),
                     c.resource_type.as_str(),
-                    c.at,
+                    c.stated_at,
                 )
             })
             .collect();
         assert_eq!(
             got,
             [
-                ("lb.example.com", 8443, "old", "clb", 1_747_724_400),
-                ("ok.example.com", 443, "old", "cdn", 1_747_724_597),
+                ("lb.example.com", 8443, "old", "clb", Some(1_747_724_400)),
+                ("ok.example.com", 443, "old", "cdn", Some(1_747_724_597)),
             ],
             "the failed item claims nothing; the later rollback takes back.example.com back"
         );
