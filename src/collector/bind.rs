@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::{
     fan_out, fetch_pages, list_certificate_states, merge, CollectError, Collected, Collector,
-    CollectorSettings, Findings, Held, Refresh,
+    CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
@@ -69,18 +69,12 @@ pub struct CertBinding {
 }
 
 pub(crate) struct BindCollector {
-    client: Client,
-    settings: CollectorSettings,
+    core: Core,
     filter: CertificateFilter,
     /// How long one run waits for tasks still querying before reporting them as such.
     poll_timeout: Duration,
     /// Last good values per certificate.
     cache: HashMap<String, Held<CertBinding>>,
-    findings: Findings,
-    /// Text sizes of the last snapshot, to size the next one's buffers.
-    last_sizes: Vec<usize>,
-    /// Where the served domains of bound instances are published (endpoints collector on).
-    targets: Option<Arc<TargetBook>>,
 }
 
 impl BindCollector {
@@ -91,9 +85,10 @@ impl BindCollector {
         poll_timeout: Duration,
     ) -> Self {
         BindCollector {
-            findings: Findings::new(
-                &settings.account,
-                "bind",
+            core: Core::new(
+                BIND_SOURCE,
+                client,
+                settings,
                 &[
                     action::DESCRIBE_CERTIFICATES,
                     action::CREATE_BIND_SYNC_TASK,
@@ -101,20 +96,16 @@ impl BindCollector {
                     action::DESCRIBE_BIND_TASK_DETAIL,
                 ],
             ),
-            client,
-            settings,
             filter,
             poll_timeout,
             cache: HashMap::new(),
-            last_sizes: Vec::new(),
-            targets: None,
         }
     }
 
     /// Also collects the domains bound instances serve, and publishes them to `book` after
     /// every run.
     pub(crate) fn publishing_to(mut self, book: Arc<TargetBook>) -> Self {
-        self.targets = Some(book);
+        self.core.publish_to(book);
         self
     }
 
@@ -401,11 +392,11 @@ impl BindCollector {
         let mut delay = Duration::from_millis(500);
         let mut last_error: HashMap<String, String> = HashMap::new();
         loop {
-            let client = &self.client;
+            let client = &self.core.client;
             let batches = pending.chunks(MAX_BATCH).map(<[String]>::to_vec);
             let answers: Vec<(Vec<String>, Result<TaskResultResponse, ApiError>)> = fan_out(
                 stream::iter(batches),
-                self.settings.concurrency,
+                self.core.settings.concurrency,
                 |batch| async move {
                     let request = TaskResultRequest {
                         task_ids: batch.clone(),
@@ -421,7 +412,8 @@ impl BindCollector {
                 match answer {
                     Ok(response) => {
                         let results = response.sync_task_bind_resource_result;
-                        self.findings
+                        self.core
+                            .findings
                             .skipped(action::DESCRIBE_BIND_TASK_RESULT, &results.skipped);
                         for result in results.items {
                             let Some(cert_id) = tasks.get(&result.task_id) else {
@@ -472,16 +464,12 @@ impl BindCollector {
 
 impl Collector for BindCollector {
     fn name(&self) -> &'static str {
-        "bind"
+        self.core.name
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let outcome = self.run().await;
-        if let (Err(_), Some(book)) = (&outcome, &self.targets) {
-            // Nothing new to publish, but the endpoints collector need not wait for it.
-            book.tried(BIND_SOURCE);
-        }
-        outcome
+        self.core.tried(outcome)
     }
 }
 
@@ -489,20 +477,19 @@ impl BindCollector {
     /// One run; [`Collector::collect`] adds what the target book needs.
     async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
-        let ids: Vec<String> = list_certificate_states(&self.client, &self.filter, &self.findings)
-            .await?
-            .into_iter()
-            .map(|c| c.certificate_id)
-            .collect();
+        let ids: Vec<String> =
+            list_certificate_states(&self.core.client, &self.filter, &self.core.findings)
+                .await?
+                .into_iter()
+                .map(|c| c.certificate_id)
+                .collect();
         let mut errors = Vec::new();
         let answers = self.query(&ids, &mut errors).await?;
         // `merge` consumes the answers, so they are freed before the snapshot is rendered
         // (held together, they were the largest part of a run's peak memory).
         self.merge(&ids, answers, started.elapsed(), &mut errors);
-        if let Some(book) = &self.targets {
-            let valid_for = self.settings.stale_after(started.elapsed());
-            book.publish(BIND_SOURCE, self.claims(), valid_for);
-        }
+        let valid_for = self.core.settings.stale_after(started.elapsed());
+        self.core.publish(|| self.claims(), valid_for);
         Ok(Collected {
             snapshot: self.snapshot(&ids),
             errors,
@@ -528,10 +515,10 @@ impl BindCollector {
         errors: &mut Vec<String>,
     ) -> Result<RunAnswers, CollectError> {
         let created = create_tasks(
-            &self.client,
+            &self.core.client,
             ids,
-            self.settings.concurrency,
-            &self.findings,
+            self.core.settings.concurrency,
+            &self.core.findings,
             errors,
         )
         .await?;
@@ -541,16 +528,16 @@ impl BindCollector {
             .collect();
 
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let client = &self.client;
-        let findings = &self.findings;
-        let instance_ids = self.settings.detail_series;
-        let domains = self.targets.is_some();
+        let client = &self.core.client;
+        let findings = &self.core.findings;
+        let instance_ids = self.core.settings.detail_series;
+        let domains = self.core.publishes();
         let queue = stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
         });
         let fetch_all = fan_out(
             queue,
-            self.settings.concurrency,
+            self.core.settings.concurrency,
             |(cert_id, task_id): (String, String)| async move {
                 let collect = Collect {
                     instance_ids,
@@ -591,77 +578,21 @@ impl BindCollector {
             .collect();
         let mut labels = Labels::default();
         let now = Instant::now();
-        let stale_after = self.settings.stale_after(run);
+        let stale_after = self.core.settings.stale_after(run);
         let mut fresh_cache = HashMap::with_capacity(ids.len());
         for cert_id in ids {
             let held = self.cache.remove(cert_id);
             let merged = match results_by_cert.get(cert_id.as_str()) {
                 None => merge(held, Refresh::Unanswered, now, stale_after),
                 Some(result) => {
-                    let status = TaskStatus::from_code(result.status);
-                    let base = CertBinding {
-                        task_id: result.task_id.clone(),
-                        status,
-                        status_code: result.status,
-                        cache_time: result.cache_time.clone(),
-                        regions: Box::default(),
-                        detailed: false,
-                    };
-                    match status {
-                        TaskStatus::Querying | TaskStatus::Failed | TaskStatus::Unknown => {
-                            let was_failed = held
-                                .as_ref()
-                                .is_some_and(|h| h.value.status == TaskStatus::Failed);
-                            if status == TaskStatus::Failed && !was_failed {
-                                tracing::warn!(
-                                    account = %self.settings.account,
-                                    certificate_id = %cert_id,
-                                    error = error_text(result.error.as_ref()).unwrap_or_default(),
-                                    "bind task failed"
-                                );
-                            }
-                            // The task says nothing about bindings: keep the last good ones
-                            // within the staleness bound, under the task's real status.
-                            match merge(held, Refresh::Unanswered, now, stale_after) {
-                                Some(mut h) => {
-                                    h.value.status = status;
-                                    h.value.status_code = result.status;
-                                    h.value.task_id = result.task_id.clone();
-                                    Some(h)
-                                }
-                                None => merge(None, Refresh::Fresh(base), now, stale_after),
-                            }
-                        }
-                        TaskStatus::Succeeded if !result.has_bound_resources() => {
-                            let binding = CertBinding {
-                                regions: summary_regions(result, &mut labels),
-                                ..base
-                            };
-                            merge(held, Refresh::Fresh(binding), now, stale_after)
-                        }
-                        TaskStatus::Succeeded => {
-                            let refresh = match details.remove(cert_id) {
-                                Some(Ok(totals)) => Refresh::Fresh(CertBinding {
-                                    regions: detail_regions(&totals, &mut labels),
-                                    detailed: true,
-                                    ..base
-                                }),
-                                Some(Err(e)) => {
-                                    errors.push(format!("certificate {cert_id}: {e}"));
-                                    Refresh::Unanswered
-                                }
-                                // Same task and CacheTime as the detail held: still current.
-                                None if held
-                                    .as_ref()
-                                    .is_some_and(|h| h.value.is_detail_of(result)) =>
-                                {
-                                    Refresh::Unchanged
-                                }
-                                None => Refresh::Unanswered,
-                            };
-                            merge(held, refresh, now, stale_after)
-                        }
+                    self.warn_if_newly_failed(cert_id, result, held.as_ref());
+                    let detail = details.remove(cert_id);
+                    let (merged, error) =
+                        fold_task(held, result, detail, &mut labels, now, stale_after);
+                    if let Some(e) = error {
+                        errors.push(format!("certificate {cert_id}: {e}"));
                     }
+                    merged
                 }
             };
             if let Some(binding) = merged {
@@ -669,6 +600,97 @@ impl BindCollector {
             }
         }
         self.cache = fresh_cache;
+    }
+
+    /// Logs a task that failed where the last one had not.
+    fn warn_if_newly_failed(
+        &self,
+        cert_id: &str,
+        result: &TaskResult,
+        held: Option<&Held<CertBinding>>,
+    ) {
+        let was_failed = held.is_some_and(|h| h.value.status == TaskStatus::Failed);
+        if TaskStatus::from_code(result.status) == TaskStatus::Failed && !was_failed {
+            tracing::warn!(
+                account = %self.core.settings.account,
+                certificate_id = %cert_id,
+                error = error_text(result.error.as_ref()).unwrap_or_default(),
+                "bind task failed"
+            );
+        }
+    }
+}
+
+/// What to hold for a certificate whose task answered `result`, given what was held and the
+/// detail fetched for it this run (if any); a detail that failed is returned as the error.
+/// Pure (but for the shared label strings).
+fn fold_task(
+    held: Option<Held<CertBinding>>,
+    result: &TaskResult,
+    detail: Option<Result<DetailTotals, ApiError>>,
+    labels: &mut Labels,
+    now: Instant,
+    stale_after: Duration,
+) -> (Option<Held<CertBinding>>, Option<ApiError>) {
+    let status = TaskStatus::from_code(result.status);
+    let base = CertBinding {
+        task_id: result.task_id.clone(),
+        status,
+        status_code: result.status,
+        cache_time: result.cache_time.clone(),
+        regions: Box::default(),
+        detailed: false,
+    };
+    match status {
+        TaskStatus::Querying | TaskStatus::Failed | TaskStatus::Unknown => {
+            (keep_under_status(held, base, now, stale_after), None)
+        }
+        TaskStatus::Succeeded if !result.has_bound_resources() => {
+            let binding = CertBinding {
+                regions: summary_regions(result, labels),
+                ..base
+            };
+            (merge(held, Refresh::Fresh(binding), now, stale_after), None)
+        }
+        TaskStatus::Succeeded => {
+            let (refresh, error) = match detail {
+                Some(Ok(totals)) => (
+                    Refresh::Fresh(CertBinding {
+                        regions: detail_regions(&totals, labels),
+                        detailed: true,
+                        ..base
+                    }),
+                    None,
+                ),
+                Some(Err(e)) => (Refresh::Unanswered, Some(e)),
+                // Same task and CacheTime as the detail held: still current.
+                None if held.as_ref().is_some_and(|h| h.value.is_detail_of(result)) => {
+                    (Refresh::Unchanged, None)
+                }
+                None => (Refresh::Unanswered, None),
+            };
+            (merge(held, refresh, now, stale_after), error)
+        }
+    }
+}
+
+/// A task that says nothing about bindings (still querying, failed, or in an unknown state):
+/// the last good bindings stay within the staleness bound, under the task's real status; with
+/// none, the task's status alone (`base`).
+fn keep_under_status(
+    held: Option<Held<CertBinding>>,
+    base: CertBinding,
+    now: Instant,
+    stale_after: Duration,
+) -> Option<Held<CertBinding>> {
+    match merge(held, Refresh::Unanswered, now, stale_after) {
+        Some(mut h) => {
+            h.value.status = base.status;
+            h.value.status_code = base.status_code;
+            h.value.task_id = base.task_id;
+            Some(h)
+        }
+        None => merge(None, Refresh::Fresh(base), now, stale_after),
     }
 }
 
@@ -682,16 +704,13 @@ impl CertBinding {
 
 impl BindCollector {
     fn snapshot(&mut self, ids: &[String]) -> Snapshot {
-        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
-        self.findings.write(&mut builder);
+        let mut builder = self.core.builder();
         for cert_id in ids {
             if let Some(held) = self.cache.get(cert_id) {
                 write_binding(&mut builder, cert_id, &held.value);
             }
         }
-        let snapshot = builder.finish();
-        self.last_sizes = snapshot.sizes();
-        snapshot
+        self.core.seal(builder)
     }
 }
 
@@ -700,6 +719,81 @@ mod tests {
     use super::*;
     use crate::metrics::Family;
     use tencentcloud_ssl_api::bind::RegionTotals;
+
+    fn task(status: i64, bound: bool, cache_time: &str) -> TaskResult {
+        serde_json::from_value(serde_json::json!({
+            "TaskId": "t1",
+            "Status": status,
+            "CacheTime": cache_time,
+            "BindResourceResult": [{"ResourceType": "CLB", "BindResourceRegionResult": [
+                {"Region": "ap-guangzhou", "TotalCount": if bound { 2 } else { 0 }}]}]
+        }))
+        .expect("task result")
+    }
+
+    fn held(binding: CertBinding, at: Instant) -> Option<Held<CertBinding>> {
+        Some(Held {
+            value: binding,
+            confirmed_at: at,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fold_task_keeps_held_bindings_under_the_task_status_within_the_bound() {
+        let (start, bound) = (Instant::now(), Duration::from_secs(60));
+        let mut labels = Labels::default();
+        let done = task(1, true, "2025-01-01 00:00:00");
+        let fresh = |detail: DetailTotals, labels: &mut Labels| {
+            let (merged, error) = fold_task(None, &done, Some(Ok(detail)), labels, start, bound);
+            assert!(error.is_none());
+            merged.expect("fresh").value
+        };
+        let binding = fresh(DetailTotals::default(), &mut labels);
+        assert!(binding.detailed && binding.status == TaskStatus::Succeeded);
+
+        // Still querying: the held bindings stay, under the new task and status.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let querying = TaskResult {
+            task_id: "t2".into(),
+            ..task(0, false, "")
+        };
+        let (merged, _) = fold_task(
+            held(binding.clone(), start),
+            &querying,
+            None,
+            &mut labels,
+            Instant::now(),
+            bound,
+        );
+        let merged = merged.expect("within the bound");
+        assert_eq!(merged.value.status, TaskStatus::Querying);
+        assert_eq!(merged.value.task_id, "t2");
+        assert!(merged.value.detailed, "the bindings held are kept");
+        assert_eq!(merged.confirmed_at, start, "nothing confirmed them again");
+
+        // Past the bound, only the task's status is left.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let (merged, _) = fold_task(
+            held(binding.clone(), start),
+            &querying,
+            None,
+            &mut labels,
+            Instant::now(),
+            bound,
+        );
+        let merged = merged.expect("the status alone");
+        assert!(!merged.value.detailed && merged.value.regions.is_empty());
+
+        // The same task and CacheTime with no new detail: unchanged, confirmed now.
+        let now = Instant::now();
+        let (merged, _) = fold_task(held(binding, now), &done, None, &mut labels, now, bound);
+        assert_eq!(merged.expect("unchanged").confirmed_at, now);
+
+        // Succeeded with nothing bound: the summary alone, no detail needed.
+        let nothing = task(1, false, "2025-01-02 00:00:00");
+        let (merged, error) = fold_task(None, &nothing, None, &mut labels, now, bound);
+        assert!(error.is_none() && !merged.expect("fresh").value.detailed);
+    }
 
     #[test]
     fn labels_are_shared_and_summary_regions_sorted_once() {

@@ -1,6 +1,6 @@
 //! The `certificates` collector: identity and validity of every certificate.
 
-use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Findings};
+use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Core};
 use crate::config::CertificateFilter;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use tencentcloud_ssl_api::certificates::{normalized_type, status_name, Certificate};
@@ -8,12 +8,8 @@ use tencentcloud_ssl_api::client::Client;
 use tencentcloud_ssl_api::time;
 
 pub(crate) struct CertificatesCollector {
-    client: Client,
-    settings: CollectorSettings,
+    core: Core,
     filter: CertificateFilter,
-    findings: Findings,
-    /// Text sizes of the last snapshot, to size the next one's buffers.
-    last_sizes: Vec<usize>,
 }
 
 impl CertificatesCollector {
@@ -23,26 +19,26 @@ impl CertificatesCollector {
         filter: CertificateFilter,
     ) -> Self {
         CertificatesCollector {
-            findings: Findings::new(
-                &settings.account,
+            core: Core::new(
                 "certificates",
+                client,
+                settings,
                 &[tencentcloud_ssl_api::action::DESCRIBE_CERTIFICATES],
             ),
-            client,
-            settings,
             filter,
-            last_sizes: Vec::new(),
         }
     }
 }
 
 /// Builds the snapshot of a certificate list. Pure.
 pub fn snapshot(account: &str, certificates: &[Certificate]) -> (Snapshot, Vec<String>) {
-    render(SnapshotBuilder::new(account), certificates)
+    let mut builder = SnapshotBuilder::new(account);
+    let errors = write_certificates(&mut builder, certificates);
+    (builder.finish(), errors)
 }
 
-/// Writes the series of `certificates` into `builder` and seals it. Pure.
-fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapshot, Vec<String>) {
+/// Writes the series of `certificates` into `builder`; what could not be read is returned. Pure.
+fn write_certificates(builder: &mut SnapshotBuilder, certificates: &[Certificate]) -> Vec<String> {
     let mut errors = Vec::new();
     for cert in certificates {
         let id = cert.certificate_id.as_str();
@@ -105,7 +101,7 @@ fn render(mut builder: SnapshotBuilder, certificates: &[Certificate]) -> (Snapsh
             );
         }
     }
-    (builder.finish(), errors)
+    errors
 }
 
 /// The `hosting_status` label of a `HostingStatus` code; empty when the API gives none.
@@ -131,15 +127,15 @@ fn yes_no(flag: Option<bool>) -> &'static str {
 
 impl Collector for CertificatesCollector {
     fn name(&self) -> &'static str {
-        "certificates"
+        self.core.name
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let certificates = list_certificates(&self.client, &self.filter, &self.findings).await?;
-        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
-        self.findings.write(&mut builder);
-        let (snapshot, errors) = render(builder, &certificates);
-        self.last_sizes = snapshot.sizes();
+        let core = &self.core;
+        let certificates = list_certificates(&core.client, &self.filter, &core.findings).await?;
+        let mut builder = core.builder();
+        let errors = write_certificates(&mut builder, &certificates);
+        let snapshot = self.core.seal(builder);
         Ok(Collected { snapshot, errors })
     }
 }

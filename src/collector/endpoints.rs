@@ -19,8 +19,8 @@ use std::time::Duration;
 use futures::stream;
 use tokio::time::Instant;
 
-use super::{fan_out, CollectError, Collected, Collector, CollectorSettings, Findings};
-use crate::metrics::{series, Snapshot, SnapshotBuilder};
+use super::{fan_out, fetch_each, CollectError, Collected, Collector, CollectorSettings, Core};
+use crate::metrics::{series, SnapshotBuilder};
 use crate::probe::{pem_leaf_fingerprint, ProbeError, Prober, Served};
 use crate::targets::{Claim, TargetBook};
 use tencentcloud_ssl_api::action;
@@ -287,8 +287,7 @@ pub fn write_run(
 }
 
 pub(crate) struct EndpointsCollector {
-    client: Client,
-    settings: CollectorSettings,
+    core: Core,
     limits: EndpointsLimits,
     book: Arc<TargetBook>,
     prober: Arc<Prober>,
@@ -301,9 +300,6 @@ pub(crate) struct EndpointsCollector {
     /// The last verdict on each probed target (certificate, domain, port): a change is logged
     /// once, not every run.
     verdicts: HashMap<(String, String, u16), Verdict>,
-    findings: Findings,
-    /// Text sizes of the last snapshot, to size the next one's buffers.
-    last_sizes: Vec<usize>,
 }
 
 impl EndpointsCollector {
@@ -315,20 +311,18 @@ impl EndpointsCollector {
         prober: Arc<Prober>,
     ) -> Self {
         EndpointsCollector {
-            findings: Findings::new(
-                &settings.account,
+            core: Core::new(
                 "endpoints",
+                client,
+                settings,
                 &[action::DESCRIBE_CERTIFICATE_DETAIL],
             ),
-            client,
-            settings,
             limits,
             book,
             prober,
             expected: HashMap::new(),
             ran: false,
             verdicts: HashMap::new(),
-            last_sizes: Vec::new(),
         }
     }
 
@@ -343,29 +337,25 @@ impl EndpointsCollector {
             .into_iter()
             .filter(|id| !self.expected.contains_key(id))
             .collect();
-        let client = &self.client;
-        let answers = fan_out(
-            stream::iter(missing),
-            self.settings.concurrency,
+        let client = &self.core.client;
+        let answers = fetch_each(
+            missing,
+            self.core.settings.concurrency,
             |certificate_id| async move {
-                let answer: Result<CertificateDetail, ApiError> = client
-                    .call(
-                        action::DESCRIBE_CERTIFICATE_DETAIL,
-                        &CertificateDetailRequest {
-                            certificate_id: certificate_id.clone(),
-                        },
-                    )
-                    .await;
-                (certificate_id, answer)
+                let request = CertificateDetailRequest { certificate_id };
+                let detail: CertificateDetail = client
+                    .call(action::DESCRIBE_CERTIFICATE_DETAIL, &request)
+                    .await?;
+                Ok(detail)
             },
         )
-        .await;
+        .await?;
         for (certificate_id, answer) in answers {
             match answer {
                 Ok(detail) => {
                     let (fingerprint, disagreement) = expected_fingerprint(&detail);
                     if let Some(error) = disagreement {
-                        self.findings.contradiction(
+                        self.core.findings.contradiction(
                             action::DESCRIBE_CERTIFICATE_DETAIL,
                             &certificate_id,
                             &error,
@@ -380,7 +370,6 @@ impl EndpointsCollector {
                         )),
                     }
                 }
-                Err(e) if e.is_auth() => return Err(e),
                 Err(e) => errors.push(format!("certificate {certificate_id}: {e}")),
             }
         }
@@ -424,7 +413,7 @@ impl EndpointsCollector {
         targets: &[Claim],
         outcomes: &HashMap<(String, u16), Outcome>,
     ) -> usize {
-        let account = self.settings.account.as_str();
+        let account = self.core.settings.account.as_str();
         let mut verdicts = HashMap::with_capacity(self.verdicts.len());
         let (mut changes, mut mismatched) = (0usize, 0usize);
         for target in targets {
@@ -505,15 +494,15 @@ fn jitter(interval: Duration) -> Duration {
 
 impl Collector for EndpointsCollector {
     fn name(&self) -> &'static str {
-        "endpoints"
+        self.core.name
     }
 
     async fn before_run(&mut self) {
         if self.ran {
-            tokio::time::sleep(jitter(self.settings.interval)).await;
+            tokio::time::sleep(jitter(self.core.settings.interval)).await;
         } else {
             // The first run waits (at most one interval) for the sources' first answers.
-            self.book.wait_complete(self.settings.interval).await;
+            self.book.wait_complete(self.core.settings.interval).await;
         }
     }
 
@@ -535,7 +524,7 @@ impl Collector for EndpointsCollector {
         let failed = outcomes.values().filter(|(o, _)| o.is_err()).count();
         let mismatched = self.log_changes(&targets, &outcomes);
         tracing::info!(
-            account = %self.settings.account,
+            account = %self.core.settings.account,
             collector = "endpoints",
             targets = targets.len(),
             probed = outcomes.len(),
@@ -543,11 +532,9 @@ impl Collector for EndpointsCollector {
             mismatched,
             "endpoints probed"
         );
-        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
-        self.findings.write(&mut builder);
+        let mut builder = self.core.builder();
         write_run(&mut builder, &targets, &plans, &self.expected, &outcomes);
-        let snapshot: Snapshot = builder.finish();
-        self.last_sizes = snapshot.sizes();
+        let snapshot = self.core.seal(builder);
         self.ran = true;
         Ok(Collected { snapshot, errors })
     }

@@ -26,11 +26,11 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError, Collected,
-    Collector, CollectorSettings, Findings, Held, Refresh,
+    fan_out, fetch_each, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError,
+    Collected, Collector, CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
-use crate::metrics::{series, SnapshotBuilder};
+use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook, DEFAULT_PORT};
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::records::{
@@ -415,8 +415,7 @@ struct RecordState {
 
 pub(crate) struct RecordsCollector {
     kind: RecordKind,
-    client: Client,
-    settings: CollectorSettings,
+    core: Core,
     /// Records created longer ago than this are not exported (bounds cardinality).
     max_age: Duration,
     /// Which certificates' deploy records are listed (deploy kind only).
@@ -427,11 +426,6 @@ pub(crate) struct RecordsCollector {
     listed: HashMap<String, Vec<ListedRecord>>,
     /// (record, code) pairs already logged as unknown: each is logged once.
     warned: HashSet<(String, i64)>,
-    findings: Findings,
-    /// Text sizes of the last snapshot, to size the next one's buffers.
-    last_sizes: Vec<usize>,
-    /// Where the endpoints of the records' items are published (endpoints collector on).
-    targets: Option<Arc<TargetBook>>,
 }
 
 impl RecordsCollector {
@@ -443,9 +437,10 @@ impl RecordsCollector {
         filter: CertificateFilter,
     ) -> Self {
         RecordsCollector {
-            findings: Findings::new(
-                &settings.account,
+            core: Core::new(
                 kind.label(),
+                client,
+                settings,
                 &if kind == RecordKind::Deploy {
                     vec![
                         tencentcloud_ssl_api::action::DESCRIBE_CERTIFICATES,
@@ -457,29 +452,25 @@ impl RecordsCollector {
                 },
             ),
             kind,
-            client,
-            settings,
             max_age,
             filter,
             cache: HashMap::new(),
             listed: HashMap::new(),
             warned: HashSet::new(),
-            last_sizes: Vec::new(),
-            targets: None,
         }
     }
 
     /// Also keeps the endpoints the records' items name, and publishes them to `book` after
     /// every run.
     pub(crate) fn publishing_to(mut self, book: Arc<TargetBook>) -> Self {
-        self.targets = Some(book);
+        self.core.publish_to(book);
         self
     }
 
     /// One list, paged by rows received; `certificate_id` for the per-certificate deploy list.
     async fn list_one(&self, certificate_id: Option<&str>) -> Result<Vec<ListedRecord>, ApiError> {
-        let (client, action) = (&self.client, self.kind.list_action());
-        page_by_rows(action, &self.findings, |offset| async move {
+        let (client, action) = (&self.core.client, self.kind.list_action());
+        page_by_rows(action, &self.core.findings, |offset| async move {
             let page: ListResponse = client
                 .call(
                     action,
@@ -504,7 +495,7 @@ impl RecordsCollector {
             return self.list_one(None).await;
         }
         let certificates =
-            list_certificate_states(&self.client, &self.filter, &self.findings).await?;
+            list_certificate_states(&self.core.client, &self.filter, &self.core.findings).await?;
         let to_list: Vec<String> = certificates
             .iter()
             .filter(|c| c.deployable != Some(false) || !self.listed.contains_key(&c.certificate_id))
@@ -515,7 +506,7 @@ impl RecordsCollector {
         let gap = if self.listed.is_empty() {
             Duration::ZERO
         } else {
-            (self.settings.interval / 2)
+            (self.core.settings.interval / 2)
                 .checked_div(u32::try_from(to_list.len()).unwrap_or(u32::MAX).max(1))
                 .unwrap_or_default()
         };
@@ -523,7 +514,7 @@ impl RecordsCollector {
         let this = &*self;
         let lists = fan_out(
             stream::iter(to_list.into_iter().enumerate()),
-            self.settings.concurrency,
+            self.core.settings.concurrency,
             |(index, id)| async move {
                 let slot = gap.saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
                 tokio::time::sleep_until(start + slot).await;
@@ -559,7 +550,7 @@ impl RecordsCollector {
         for (object, code) in summary.unknown.keys() {
             if self.warned.insert((row.id.clone(), *code)) {
                 tracing::warn!(
-                    account = %self.settings.account,
+                    account = %self.core.settings.account,
                     collector = self.kind.label(),
                     record_id = %row.id,
                     object,
@@ -573,39 +564,47 @@ impl RecordsCollector {
 
 impl Collector for RecordsCollector {
     fn name(&self) -> &'static str {
-        self.kind.label()
+        self.core.name
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let outcome = self.run().await;
-        if let (Err(_), Some(book)) = (&outcome, &self.targets) {
-            // Nothing new to publish, but the endpoints collector need not wait for it.
-            book.tried(self.kind.label());
-        }
-        outcome
+        self.core.tried(outcome)
     }
 }
 
 impl RecordsCollector {
-    /// One run; [`Collector::collect`] adds what the target book needs.
+    /// One run, in steps: list the rows, keep those in the window, fetch the details that may
+    /// have changed, fold them into what is held, publish the endpoints, render.
+    /// [`Collector::collect`] adds what the target book needs.
     async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
         let oldest = time::now_unix() - i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
         let mut errors = Vec::new();
-        let mut seen = HashSet::new();
-        let mut rows: Vec<ListedRecord> = self
-            .list(&mut errors)
-            .await?
-            .into_iter()
-            .filter(|row| !row.id.is_empty() && seen.insert(row.id.clone()))
-            .filter(|row| time::parse_api_time(&row.create_time).is_none_or(|t| t >= oldest))
-            .collect();
-        // Newest first, as the single lists answer; per-certificate lists are merged here.
-        // Each row's time is parsed once, not once per comparison.
-        rows.sort_by_cached_key(|r| {
-            let created = time::parse_api_time(&r.create_time).unwrap_or(0);
-            (std::cmp::Reverse(created), r.id.clone())
-        });
+        let rows = rows_in_window(self.list(&mut errors).await?, oldest);
+        let fetched = self.fetch_changed(&rows).await?;
+        let stale_after = self.core.settings.stale_after(started.elapsed());
+        self.fold(&rows, fetched, Instant::now(), stale_after, &mut errors);
+        self.core.publish(
+            || {
+                self.cache
+                    .values()
+                    .flat_map(|held| held.value.claims.iter().cloned())
+                    .collect()
+            },
+            stale_after,
+        );
+        let snapshot = self.render(&rows);
+        Ok(Collected { snapshot, errors })
+    }
+
+    /// The details of the rows whose held state may no longer be what they say (any not held
+    /// as final and unchanged). A credentials failure fails the run before anything held is
+    /// touched, so the final records held so far survive it.
+    async fn fetch_changed(
+        &self,
+        rows: &[ListedRecord],
+    ) -> Result<HashMap<String, Result<RecordDetail, ApiError>>, ApiError> {
         let to_fetch: Vec<String> = rows
             .iter()
             .filter(|row| {
@@ -616,37 +615,32 @@ impl RecordsCollector {
             })
             .map(|row| row.id.clone())
             .collect();
-        let (client, kind, findings) = (&self.client, self.kind, &self.findings);
-        let fetched: HashMap<String, Result<RecordDetail, ApiError>> = fan_out(
-            stream::iter(to_fetch),
-            self.settings.concurrency,
-            |id| async move {
-                let detail = fetch_detail(client, kind, &id, findings).await;
-                (id, detail)
-            },
-        )
-        .await
-        .into_iter()
-        .collect();
-        // Credentials rejected: fail the run before touching the cache, so the final records
-        // held so far survive it.
-        if let Some(Err(e)) = fetched
-            .values()
-            .find(|r| r.as_ref().is_err_and(ApiError::is_auth))
-        {
-            return Err(e.clone().into());
-        }
+        let (core, kind) = (&self.core, self.kind);
+        let fetched = fetch_each(to_fetch, core.settings.concurrency, |id| async move {
+            fetch_detail(&core.client, kind, &id, &core.findings).await
+        })
+        .await?;
+        Ok(fetched.into_iter().collect())
+    }
 
-        let now = Instant::now();
-        let stale_after = self.settings.stale_after(started.elapsed());
+    /// Replaces what is held with what `fetched` says of each of `rows` (a row not fetched is
+    /// final and unchanged; a failed fetch keeps the held state within the staleness bound).
+    fn fold(
+        &mut self,
+        rows: &[ListedRecord],
+        fetched: HashMap<String, Result<RecordDetail, ApiError>>,
+        now: Instant,
+        stale_after: Duration,
+        errors: &mut Vec<String>,
+    ) {
         let mut fresh_cache = HashMap::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let held = self.cache.remove(&row.id);
             let refresh = match fetched.get(&row.id) {
                 Some(Ok(detail)) => {
                     let summary = summarize(self.kind, row, detail);
                     self.warn_unknown(row, &summary);
-                    let claims = if self.targets.is_some() {
+                    let claims = if self.core.publishes() {
                         rollout_claims(self.kind, row, detail)
                     } else {
                         Vec::new()
@@ -670,17 +664,12 @@ impl RecordsCollector {
         }
         self.cache = fresh_cache;
         self.warned.retain(|(id, _)| self.cache.contains_key(id));
-        if let Some(book) = &self.targets {
-            let claims = self
-                .cache
-                .values()
-                .flat_map(|held| held.value.claims.iter().cloned())
-                .collect();
-            book.publish(self.kind.label(), claims, stale_after);
-        }
-        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
-        self.findings.write(&mut builder);
-        for row in &rows {
+    }
+
+    /// The run's snapshot: the held state of each of `rows`, in their order.
+    fn render(&mut self, rows: &[ListedRecord]) -> Snapshot {
+        let mut builder = self.core.builder();
+        for row in rows {
             if let Some(held) = self.cache.get(&row.id) {
                 write_record(
                     &mut builder,
@@ -690,10 +679,26 @@ impl RecordsCollector {
                 );
             }
         }
-        let snapshot = builder.finish();
-        self.last_sizes = snapshot.sizes();
-        Ok(Collected { snapshot, errors })
+        self.core.seal(builder)
     }
+}
+
+/// The rows to export: each record once (the first row of an ID wins), none created before
+/// `oldest` (unix seconds; a row whose time cannot be read is kept), newest first as the single
+/// lists answer (per-certificate lists are merged here). Pure.
+pub fn rows_in_window(rows: Vec<ListedRecord>, oldest: i64) -> Vec<ListedRecord> {
+    let mut seen = HashSet::new();
+    let mut rows: Vec<ListedRecord> = rows
+        .into_iter()
+        .filter(|row| !row.id.is_empty() && seen.insert(row.id.clone()))
+        .filter(|row| time::parse_api_time(&row.create_time).is_none_or(|t| t >= oldest))
+        .collect();
+    // Each row's time is parsed once, not once per comparison.
+    rows.sort_by_cached_key(|r| {
+        let created = time::parse_api_time(&r.create_time).unwrap_or(0);
+        (std::cmp::Reverse(created), r.id.clone())
+    });
+    rows
 }
 
 #[cfg(test)]
@@ -850,6 +855,35 @@ mod tests {
             ],
         );
         assert!(!summarize(RecordKind::Update, &row(Some(1)), &d).is_final);
+    }
+
+    #[test]
+    fn rows_in_window_dedupes_drops_old_rows_and_sorts_newest_first() {
+        let at = |id: &str, created: &str| ListedRecord {
+            id: id.into(),
+            create_time: created.into(),
+            ..row(None)
+        };
+        let oldest = time::parse_api_time("2025-05-01 00:00:00").expect("time");
+        let rows = rows_in_window(
+            vec![
+                at("a", "2025-05-02 00:00:00"),
+                at("old", "2025-04-30 23:59:59"),
+                at("b", "2025-05-03 00:00:00"),
+                at("a", "2025-06-01 00:00:00"),
+                at("", "2025-05-04 00:00:00"),
+                at("unreadable", "soon"),
+                at("c", "2025-05-03 00:00:00"),
+            ],
+            oldest,
+        );
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        // Ties by time go by ID; a time that cannot be read is kept, ranked oldest.
+        assert_eq!(ids, ["b", "c", "a", "unreadable"]);
+        assert_eq!(
+            rows[2].create_time, "2025-05-02 00:00:00",
+            "first row of an ID wins"
+        );
     }
 
     #[test]

@@ -1,0 +1,236 @@
+//! The one pager, and the certificate list every collector starts from.
+
+use std::future::Future;
+
+use super::skeleton::Findings;
+use crate::config::CertificateFilter;
+use tencentcloud_ssl_api::action;
+use tencentcloud_ssl_api::certificates::{
+    Certificate, CertificateState, CertificatesPage, DescribeCertificatesRequest,
+    ListedCertificate, Tag, MAX_LIMIT,
+};
+use tencentcloud_ssl_api::client::{ApiError, Client};
+use tencentcloud_ssl_api::Items;
+
+/// Upper bound of pages fetched for one list, against a hostile or broken `TotalCount`.
+pub(crate) const MAX_PAGES: u64 = 10_000;
+
+/// What paging needs to know of one page.
+pub(crate) trait Page {
+    /// Rows this page added; where a page holds several lists that one `Offset` pages together,
+    /// the longest of them.
+    fn rows(&self) -> u64;
+    /// How far the list extends, as the answer says (its `TotalCount`, or the largest).
+    fn extent(&self) -> u64;
+}
+
+/// One page of a plain list: its rows (decoded or skipped) and the answer's `TotalCount`.
+pub(crate) struct ListPage<T> {
+    pub total: u64,
+    pub rows: Items<T>,
+}
+
+impl<T> Page for ListPage<T> {
+    fn rows(&self) -> u64 {
+        self.rows.received() as u64
+    }
+    fn extent(&self) -> u64 {
+        self.total
+    }
+}
+
+impl Page for tencentcloud_ssl_api::bind::DetailPage {
+    fn rows(&self) -> u64 {
+        self.rows()
+    }
+    fn extent(&self) -> u64 {
+        self.extent()
+    }
+}
+
+impl Page for tencentcloud_ssl_api::records::DetailPage {
+    fn rows(&self) -> u64 {
+        self.rows()
+    }
+    fn extent(&self) -> u64 {
+        self.extent()
+    }
+}
+
+/// The one pager: fetches pages at offsets advanced by the rows actually received (never
+/// trusting that `Limit` was honoured) until the extent is reached, a page adds nothing, or
+/// [`MAX_PAGES`]. Returns each page with the offset it was asked at.
+pub(crate) async fn fetch_pages<P, F, Fut>(mut fetch_page: F) -> Result<Vec<(u64, P)>, ApiError>
+where
+    P: Page,
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<P, ApiError>>,
+{
+    let mut pages = Vec::new();
+    let mut offset = 0u64;
+    for _ in 0..MAX_PAGES {
+        let page = fetch_page(offset).await?;
+        let (rows, extent) = (page.rows(), page.extent());
+        pages.push((offset, page));
+        offset = offset.saturating_add(rows);
+        if rows == 0 || offset >= extent {
+            break;
+        }
+    }
+    Ok(pages)
+}
+
+/// Every row of a plain list ([`fetch_pages`] over [`ListPage`]s). Rows that could not be
+/// decoded, and a `TotalCount` that disagrees with the rows received, are reported to `findings`
+/// under `action`.
+pub(crate) async fn page_by_rows<T, F, Fut>(
+    action: &'static str,
+    findings: &Findings,
+    mut fetch_page: F,
+) -> Result<Vec<T>, ApiError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<(u64, Items<T>), ApiError>>,
+{
+    let pages = fetch_pages(|offset| {
+        let page = fetch_page(offset);
+        async move {
+            let (total, rows) = page.await?;
+            Ok(ListPage { total, rows })
+        }
+    })
+    .await?;
+    let stated = pages.last().map_or(0, |(_, page)| page.total);
+    let received: u64 = pages.iter().map(|(_, page)| page.rows()).sum();
+    if received != stated {
+        findings.totals_mismatch(action, "", &[("TotalCount", stated, received)]);
+    }
+    let mut rows = Vec::new();
+    for (_, page) in pages {
+        findings.skipped(action, &page.rows.skipped);
+        rows.extend(page.rows.items);
+    }
+    Ok(rows)
+}
+
+/// Every certificate of the account that `filter` selects, decoded as `T`, deduplicated by ID
+/// (first occurrence wins). IDs, tags and the search key are filtered by the API; expired
+/// certificates (status 3) are dropped here when the filter excludes them.
+pub(crate) async fn list_certificates_as<T>(
+    client: &Client,
+    filter: &CertificateFilter,
+    findings: &Findings,
+) -> Result<Vec<T>, ApiError>
+where
+    T: ListedCertificate + serde::de::DeserializeOwned,
+{
+    let rows: Vec<T> = page_by_rows(
+        action::DESCRIBE_CERTIFICATES,
+        findings,
+        |offset| async move {
+            let page: CertificatesPage<T> = client
+                .call(
+                    action::DESCRIBE_CERTIFICATES,
+                    &certificates_request(filter, offset),
+                )
+                .await?;
+            Ok((page.total_count, page.certificates))
+        },
+    )
+    .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|row| {
+            (filter.include_expired || row.status() != Some(3))
+                && !row.id().is_empty()
+                && seen.insert(row.id().to_string())
+        })
+        .collect())
+}
+
+/// Every selected certificate with the fields the exporter uses.
+pub(crate) async fn list_certificates(
+    client: &Client,
+    filter: &CertificateFilter,
+    findings: &Findings,
+) -> Result<Vec<Certificate>, ApiError> {
+    list_certificates_as(client, filter, findings).await
+}
+
+/// The IDs (with status and deployability) of the selected certificates, decoding nothing
+/// else of each.
+pub(crate) async fn list_certificate_states(
+    client: &Client,
+    filter: &CertificateFilter,
+    findings: &Findings,
+) -> Result<Vec<CertificateState>, ApiError> {
+    list_certificates_as(client, filter, findings).await
+}
+
+fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCertificatesRequest {
+    DescribeCertificatesRequest {
+        offset,
+        limit: MAX_LIMIT,
+        search_key: filter.search_key.clone(),
+        cert_ids: (!filter.ids.is_empty()).then(|| filter.ids.clone()),
+        tags: (!filter.tags.is_empty()).then(|| {
+            filter
+                .tags
+                .iter()
+                .map(|(key, value)| Tag {
+                    tag_key: key.clone(),
+                    tag_value: value.clone(),
+                })
+                .collect()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(rows: Vec<u32>) -> Items<u32> {
+        Items {
+            items: rows,
+            skipped: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_by_rows_received_when_limit_is_capped() {
+        let data: Vec<u32> = (0..25).collect();
+        let mut offsets = Vec::new();
+        let findings = Findings::new("a", "test", &[]);
+        let rows = page_by_rows("A", &findings, |offset| {
+            offsets.push(offset);
+            let page: Vec<u32> = data
+                .iter()
+                .skip(offset as usize)
+                .take(10)
+                .copied()
+                .collect();
+            async move { Ok((25, items(page))) }
+        })
+        .await
+        .expect("ok");
+        assert_eq!(rows, data);
+        assert_eq!(offsets, [0, 10, 20]);
+    }
+
+    #[tokio::test]
+    async fn stops_on_empty_page_even_if_total_lies() {
+        let mut calls = 0;
+        let findings = Findings::new("a", "test", &[]);
+        let rows: Vec<u32> = page_by_rows("A", &findings, |offset| {
+            calls += 1;
+            let page = if offset == 0 { vec![1, 2] } else { vec![] };
+            async move { Ok((u64::MAX, items(page))) }
+        })
+        .await
+        .expect("ok");
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(calls, 2);
+    }
+}

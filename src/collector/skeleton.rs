@@ -1,0 +1,278 @@
+//! The skeleton every collector shares: the [`Collector`] interface, what a run returns, the
+//! settings of one account, the [`Findings`] of what runs could not take at face value, and
+//! [`Core`], what every collector holds and the steps every run takes around its own work (a
+//! snapshot builder sized like the last one with the findings in it; publishing the endpoints
+//! its answers name; telling the target book when a run failed).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::metrics::{series, Snapshot, SnapshotBuilder};
+use crate::targets::{Claim, TargetBook};
+use tencentcloud_ssl_api::client::{ApiError, Client};
+use tencentcloud_ssl_api::SkippedItem;
+
+/// Result of a run that produced data.
+#[derive(Debug)]
+pub(crate) struct Collected {
+    pub snapshot: Snapshot,
+    /// Failures of single items; non-empty means the run is reported as failed.
+    pub errors: Vec<String>,
+}
+
+/// A run that produced nothing worth publishing.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CollectError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl CollectError {
+    /// Credentials or permission failures: reported once, never retried in a loop.
+    pub fn is_auth(&self) -> bool {
+        match self {
+            CollectError::Api(e) => e.is_auth(),
+        }
+    }
+}
+
+/// The interface every collector implements.
+pub(crate) trait Collector: Send + 'static {
+    /// The `collector` label value.
+    fn name(&self) -> &'static str;
+
+    /// One complete run; state kept between runs (caches of final results) lives in `self`.
+    fn collect(&mut self) -> impl Future<Output = Result<Collected, CollectError>> + Send;
+
+    /// A wait before each run that is not part of its duration (jitter, or waiting for the
+    /// collectors that feed this one); none by default.
+    fn before_run(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
+}
+
+/// Settings shared by the collectors of one account.
+#[derive(Debug, Clone)]
+pub(crate) struct CollectorSettings {
+    /// The `account` label.
+    pub account: String,
+    /// Refresh interval; also the unit of the staleness bound of cached per-item results.
+    pub interval: Duration,
+    /// How many refresh intervals a per-item result may be served after its last good fetch.
+    pub stale_intervals: u32,
+    /// Calls of one action kept in flight by a collector; the rate limiter does the pacing, this
+    /// only needs to be large enough to keep the action busy at its limit under API latency.
+    pub concurrency: usize,
+    /// Publish opt-in per-instance series (`tencentcloud_ssl_certificate_bound_instance_info`).
+    pub detail_series: bool,
+}
+
+impl CollectorSettings {
+    /// How long a per-item result may be served after its last good fetch: the same bound as
+    /// a whole snapshot's, `stale_intervals` times the longer of the interval and the current
+    /// run's duration (`run`), so a slow run never withdraws what it is still refreshing.
+    pub fn stale_after(&self, run: Duration) -> Duration {
+        self.interval
+            .max(run)
+            .saturating_mul(self.stale_intervals.max(1))
+    }
+}
+
+/// The two kinds of [`Findings`], each counted in its own family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Finding {
+    /// An item that could not be decoded (`tencentcloud_ssl_decode_errors_total`).
+    Undecoded,
+    /// Totals that disagreed with the rows (`tencentcloud_ssl_totals_mismatches_total`).
+    TotalsMismatch,
+}
+
+/// What runs could not take at face value, kept for the life of a collector: items that could
+/// not be decoded and totals that disagreed with the rows received. Each is logged at warn as it
+/// is found (with the item's ID), and the cumulative counts are written into every snapshot as
+/// `tencentcloud_ssl_decode_errors_total` and `tencentcloud_ssl_totals_mismatches_total`.
+#[derive(Debug)]
+pub(crate) struct Findings {
+    account: String,
+    collector: &'static str,
+    counts: parking_lot::Mutex<BTreeMap<(Finding, &'static str), u64>>,
+}
+
+impl Findings {
+    /// Findings of `collector`, whose counters start at 0 for each of the `actions` it calls (a
+    /// counter that exists from the start makes `increase()` and dashboards work at once).
+    pub(crate) fn new(
+        account: &str,
+        collector: &'static str,
+        actions: &[&'static str],
+    ) -> Findings {
+        let counts = actions
+            .iter()
+            .flat_map(|a| {
+                [
+                    ((Finding::Undecoded, *a), 0),
+                    ((Finding::TotalsMismatch, *a), 0),
+                ]
+            })
+            .collect();
+        Findings {
+            account: account.to_string(),
+            collector,
+            counts: parking_lot::Mutex::new(counts),
+        }
+    }
+
+    fn count(&self, finding: Finding, action: &'static str, n: u64) {
+        *self.counts.lock().entry((finding, action)).or_default() += n;
+    }
+
+    /// Items of an `action` answer that were skipped because they could not be decoded.
+    pub(crate) fn skipped(&self, action: &'static str, items: &[SkippedItem]) {
+        for item in items {
+            tracing::warn!(
+                account = %self.account,
+                collector = self.collector,
+                action,
+                id = %item.id,
+                error = %item.error,
+                "skipped an item the exporter cannot decode; the rest of the answer is used"
+            );
+        }
+        if !items.is_empty() {
+            self.count(Finding::Undecoded, action, items.len() as u64);
+        }
+    }
+
+    /// An `action` answer about `id` that contradicts itself (`error` says how, and what was
+    /// used): logged at warn and counted with the decode errors, as not understood.
+    pub(crate) fn contradiction(&self, action: &'static str, id: &str, error: &str) {
+        tracing::warn!(
+            account = %self.account,
+            collector = self.collector,
+            action,
+            id,
+            error,
+            "the answer contradicts itself"
+        );
+        self.count(Finding::Undecoded, action, 1);
+    }
+
+    /// Totals an `action` answer stated for `what` (a record, a region; empty for a whole list)
+    /// that disagree with the rows received: (field, stated, received) each. Counted once.
+    pub(crate) fn totals_mismatch(
+        &self,
+        action: &'static str,
+        what: &str,
+        disagreements: &[(&str, u64, u64)],
+    ) {
+        if disagreements.is_empty() {
+            return;
+        }
+        let fields: Vec<String> = disagreements
+            .iter()
+            .map(|(field, stated, received)| format!("{field} {stated} (received {received})"))
+            .collect();
+        tracing::warn!(
+            account = %self.account,
+            collector = self.collector,
+            action,
+            what,
+            totals = %fields.join(", "),
+            "the answer's totals disagree with the rows received; exporting what was received"
+        );
+        self.count(Finding::TotalsMismatch, action, 1);
+    }
+
+    /// Writes the cumulative counts into `builder`.
+    pub(crate) fn write(&self, builder: &mut SnapshotBuilder) {
+        let collector = self.collector;
+        for ((family, action), n) in self.counts.lock().iter() {
+            let (action, n) = (*action, *n as f64);
+            match family {
+                Finding::Undecoded => builder.sample(series::DecodeErrors { collector, action }, n),
+                Finding::TotalsMismatch => {
+                    builder.sample(series::TotalsMismatches { collector, action }, n)
+                }
+            }
+        }
+    }
+}
+
+/// What every collector holds besides its own state: its name, the account's client and
+/// settings, its findings, the sizes of its last snapshot, and where it publishes endpoints.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// The `collector` label, and the source name of what it publishes to the target book.
+    pub name: &'static str,
+    pub client: Client,
+    pub settings: CollectorSettings,
+    pub findings: Findings,
+    /// Text sizes of the last snapshot, to size the next one's buffers.
+    last_sizes: Vec<usize>,
+    /// Where the endpoints its answers name are published (endpoints collector on).
+    targets: Option<Arc<TargetBook>>,
+}
+
+impl Core {
+    /// The core of collector `name`, whose findings start at 0 for each of the `actions` it calls.
+    pub(crate) fn new(
+        name: &'static str,
+        client: Client,
+        settings: CollectorSettings,
+        actions: &[&'static str],
+    ) -> Core {
+        Core {
+            findings: Findings::new(&settings.account, name, actions),
+            name,
+            client,
+            settings,
+            last_sizes: Vec::new(),
+            targets: None,
+        }
+    }
+
+    /// Also publishes the endpoints its answers name to `book`.
+    pub(crate) fn publish_to(&mut self, book: Arc<TargetBook>) {
+        self.targets = Some(book);
+    }
+
+    /// Whether its answers' endpoints are wanted (so worth collecting).
+    pub(crate) fn publishes(&self) -> bool {
+        self.targets.is_some()
+    }
+
+    /// Publishes `claims` (made only when they are wanted), valid for `valid_for`.
+    pub(crate) fn publish(&self, claims: impl FnOnce() -> Vec<Claim>, valid_for: Duration) {
+        if let Some(book) = &self.targets {
+            book.publish(self.name, claims(), valid_for);
+        }
+    }
+
+    /// Passes a run's outcome through; when it failed, tells the target book the source was
+    /// tried, so the endpoints collector need not wait for it.
+    pub(crate) fn tried(
+        &self,
+        outcome: Result<Collected, CollectError>,
+    ) -> Result<Collected, CollectError> {
+        if let (Err(_), Some(book)) = (&outcome, &self.targets) {
+            book.tried(self.name);
+        }
+        outcome
+    }
+
+    /// A snapshot builder sized like the last snapshot, holding the findings so far.
+    pub(crate) fn builder(&self) -> SnapshotBuilder {
+        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        self.findings.write(&mut builder);
+        builder
+    }
+
+    /// Seals `builder` into the run's snapshot, remembering its sizes for the next run.
+    pub(crate) fn seal(&mut self, builder: SnapshotBuilder) -> Snapshot {
+        let snapshot = builder.finish();
+        self.last_sizes = snapshot.sizes();
+        snapshot
+    }
+}
