@@ -21,7 +21,7 @@ use crate::collector::certificates::CertificatesCollector;
 use crate::collector::endpoints::{EndpointsCollector, EndpointsLimits};
 use crate::collector::records::RecordsCollector;
 use crate::collector::CollectorSettings;
-use crate::config::Config;
+use crate::config::{AccountConfig, CollectorsConfig, Config};
 use crate::metrics::Exposition;
 use crate::probe::{self, Prober};
 use crate::readiness::Readiness;
@@ -197,192 +197,50 @@ async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> anyhow::Result
     serve(setup, listener, shutdown).await
 }
 
-/// Like [`run`], on a listener the caller bound.
+/// Like [`run`], on a listener the caller bound: the shared pieces, every account's collectors,
+/// the front door, then the server until `shutdown`; the collectors stop after it.
 async fn serve(
     setup: Setup,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let telemetry = Telemetry::new();
-    let exposition = Arc::new(Exposition::new(
-        telemetry.clone(),
-        env!("CARGO_PKG_VERSION"),
-        REVISION,
-    ));
-    let readiness = Arc::new(Readiness::new());
-    let stop_collectors = CancellationToken::new();
-    let config = &setup.config;
-    let prober = match config.collectors.endpoints {
-        Some(_) => Some(Arc::new(
-            Prober::new(
-                &config.endpoints.resolve,
-                &setup.probe_roots,
-                config.endpoints.timeout,
-            )
-            .map_err(|e| anyhow::anyhow!("endpoints: {e}"))?,
+    let wiring = Wiring {
+        exposition: Arc::new(Exposition::new(
+            telemetry.clone(),
+            env!("CARGO_PKG_VERSION"),
+            REVISION,
         )),
-        None => None,
+        readiness: Arc::new(Readiness::new()),
+        stop_collectors: CancellationToken::new(),
+        prober: prober(&setup)?,
+        telemetry,
+        setup: &setup,
     };
     let mut tasks = Vec::new();
-    for account in &config.accounts {
-        let place = format!("account {}", account.name);
-        let observer = Arc::new(telemetry.clone());
-        let credentials = providers::build_resolved(
-            &account.credentials,
-            &providers::Context::new(&account.name, observer.clone()),
-        )
-        .await
-        .with_context(|| format!("{place}: credentials"))?;
-        let client_config = ClientConfig {
-            endpoint: account.endpoint.clone(),
-            timeout: account.timeout,
-            rate_limits: account.rate_limits.clone(),
-            language: account.language.clone(),
-            ..ClientConfig::default()
-        };
-        let client = Client::new(&account.name, &client_config, credentials, observer)
-            .with_context(|| place.clone())?;
-        let schedule = |interval: Duration| Schedule {
-            account: account.name.clone(),
-            interval,
-            stale_intervals: setup.stale_intervals,
-            exposition: Arc::clone(&exposition),
-            readiness: Arc::clone(&readiness),
-            telemetry: telemetry.clone(),
-            shutdown: stop_collectors.clone(),
-            deliberate_panics: setup.deliberate_panics.clone(),
-        };
-        let settings = |interval: Duration| CollectorSettings {
-            account: account.name.clone(),
-            interval,
-            stale_intervals: setup.stale_intervals,
-            concurrency: setup.concurrency,
-            detail_series: config.detail_series,
-        };
-        let plan = &config.collectors;
-        // The endpoints the bind and rollout collectors learn, for the endpoints collector.
-        let book = plan.endpoints.map(|_| {
-            let sources = [
-                (BIND_SOURCE, plan.bind),
-                (RecordKind::UploadUpdate.label(), plan.upload_update),
-                (RecordKind::Update.label(), plan.update),
-                (RecordKind::Deploy.label(), plan.deploy),
-            ];
-            Arc::new(TargetBook::new(
-                sources
-                    .iter()
-                    .filter(|(_, enabled)| enabled.is_some())
-                    .map(|(source, _)| *source)
-                    .collect(),
-            ))
-        });
-        // Each collector is made by a closure, called again when its supervisor restarts it.
-        if let Some(interval) = plan.certificates {
-            let (client, settings, filter) = (
-                client.clone(),
-                settings(interval),
-                config.certificates.clone(),
-            );
-            tasks.push(scheduler::spawn(
-                move || {
-                    CertificatesCollector::new(client.clone(), settings.clone(), filter.clone())
-                },
-                schedule(interval),
-            ));
-        }
-        if let Some(interval) = plan.bind {
-            let (client, settings, filter, poll_timeout, book) = (
-                client.clone(),
-                settings(interval),
-                config.certificates.clone(),
-                plan.bind_poll_timeout,
-                book.clone(),
-            );
-            tasks.push(scheduler::spawn(
-                move || {
-                    let collector = BindCollector::new(
-                        client.clone(),
-                        settings.clone(),
-                        filter.clone(),
-                        poll_timeout,
-                    );
-                    match &book {
-                        Some(book) => collector.publishing_to(Arc::clone(book)),
-                        None => collector,
-                    }
-                },
-                schedule(interval),
-            ));
-        }
-        for (kind, enabled) in [
-            (RecordKind::UploadUpdate, plan.upload_update),
-            (RecordKind::Update, plan.update),
-            (RecordKind::Deploy, plan.deploy),
-        ] {
-            if let Some(interval) = enabled {
-                let (client, settings, max_age, filter, book) = (
-                    client.clone(),
-                    settings(interval),
-                    config.records_max_age,
-                    config.certificates.clone(),
-                    book.clone(),
-                );
-                tasks.push(scheduler::spawn(
-                    move || {
-                        let collector = RecordsCollector::new(
-                            kind,
-                            client.clone(),
-                            settings.clone(),
-                            max_age,
-                            filter.clone(),
-                        );
-                        match &book {
-                            Some(book) => collector.publishing_to(Arc::clone(book)),
-                            None => collector,
-                        }
-                    },
-                    schedule(interval),
-                ));
-            }
-        }
-        if let (Some(interval), Some(book), Some(prober)) = (plan.endpoints, &book, &prober) {
-            let (client, settings, book, prober) = (
-                client.clone(),
-                settings(interval),
-                Arc::clone(book),
-                Arc::clone(prober),
-            );
-            let limits = EndpointsLimits {
-                concurrency: config.endpoints.concurrency,
-                max_endpoints: config.endpoints.max_endpoints,
-                resolved_only: config.endpoints.resolved_only,
-            };
-            tasks.push(scheduler::spawn(
-                move || {
-                    EndpointsCollector::new(
-                        client.clone(),
-                        settings.clone(),
-                        limits.clone(),
-                        Arc::clone(&book),
-                        Arc::clone(&prober),
-                    )
-                },
-                schedule(interval),
-            ));
-        }
+    for account in &setup.config.accounts {
+        let client = wiring.client(account).await?;
+        tasks.extend(wiring.spawn_collectors(account, &client));
     }
     tasks.push(scheduler::spawn_housekeeping(
-        Arc::clone(&exposition),
-        stop_collectors.clone(),
+        Arc::clone(&wiring.exposition),
+        wiring.stop_collectors.clone(),
     ));
     tracing::info!(
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         telemetry_path = %setup.server.telemetry_path,
         tls = setup.web.tls_enabled(),
         basic_auth = setup.web.basic_auth_enabled(),
-        config = %config.summary(),
+        config = %setup.config.summary(),
         "serving"
     );
+    let Wiring {
+        exposition,
+        readiness,
+        stop_collectors,
+        telemetry,
+        ..
+    } = wiring;
     let web = Arc::new(FrontDoor::new(
         setup.web_config_file.clone(),
         setup.web,
@@ -405,6 +263,205 @@ async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The endpoint prober, when the endpoints collector is on.
+fn prober(setup: &Setup) -> anyhow::Result<Option<Arc<Prober>>> {
+    let config = &setup.config;
+    if config.collectors.endpoints.is_none() {
+        return Ok(None);
+    }
+    let prober = Prober::new(
+        &config.endpoints.resolve,
+        &setup.probe_roots,
+        config.endpoints.timeout,
+    )
+    .map_err(|e| anyhow::anyhow!("endpoints: {e}"))?;
+    Ok(Some(Arc::new(prober)))
+}
+
+/// The sources the endpoints collector waits for: the enabled collectors that name endpoints.
+/// Pure.
+fn target_sources(plan: &CollectorsConfig) -> Vec<&'static str> {
+    [
+        (BIND_SOURCE, plan.bind),
+        (RecordKind::UploadUpdate.label(), plan.upload_update),
+        (RecordKind::Update.label(), plan.update),
+        (RecordKind::Deploy.label(), plan.deploy),
+    ]
+    .into_iter()
+    .filter(|(_, enabled)| enabled.is_some())
+    .map(|(source, _)| source)
+    .collect()
+}
+
+/// What every account's collectors share: where they publish, the readiness they report to,
+/// the process's telemetry, the token that stops them, and the prober.
+struct Wiring<'a> {
+    setup: &'a Setup,
+    exposition: Arc<Exposition>,
+    readiness: Arc<Readiness>,
+    telemetry: Telemetry,
+    stop_collectors: CancellationToken,
+    prober: Option<Arc<Prober>>,
+}
+
+impl Wiring<'_> {
+    /// The signed client of `account`, with its credentials.
+    async fn client(&self, account: &AccountConfig) -> anyhow::Result<Client> {
+        let place = format!("account {}", account.name);
+        let observer = Arc::new(self.telemetry.clone());
+        let credentials = providers::build_resolved(
+            &account.credentials,
+            &providers::Context::new(&account.name, observer.clone()),
+        )
+        .await
+        .with_context(|| format!("{place}: credentials"))?;
+        let client_config = ClientConfig {
+            endpoint: account.endpoint.clone(),
+            timeout: account.timeout,
+            rate_limits: account.rate_limits.clone(),
+            language: account.language.clone(),
+            ..ClientConfig::default()
+        };
+        Client::new(&account.name, &client_config, credentials, observer).with_context(|| place)
+    }
+
+    /// How a collector of `account` running every `interval` is scheduled.
+    fn schedule(&self, account: &AccountConfig, interval: Duration) -> Schedule {
+        Schedule {
+            account: account.name.clone(),
+            interval,
+            stale_intervals: self.setup.stale_intervals,
+            exposition: Arc::clone(&self.exposition),
+            readiness: Arc::clone(&self.readiness),
+            telemetry: self.telemetry.clone(),
+            shutdown: self.stop_collectors.clone(),
+            deliberate_panics: self.setup.deliberate_panics.clone(),
+        }
+    }
+
+    /// The settings of a collector of `account` running every `interval`.
+    fn settings(&self, account: &AccountConfig, interval: Duration) -> CollectorSettings {
+        CollectorSettings {
+            account: account.name.clone(),
+            interval,
+            stale_intervals: self.setup.stale_intervals,
+            concurrency: self.setup.concurrency,
+            detail_series: self.setup.config.detail_series,
+        }
+    }
+
+    /// Starts every enabled collector of `account`. Each is made by a closure, called again when
+    /// its supervisor restarts it.
+    fn spawn_collectors(
+        &self,
+        account: &AccountConfig,
+        client: &Client,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let config = &self.setup.config;
+        let plan = &config.collectors;
+        // The endpoints the bind and rollout collectors learn, for the endpoints collector.
+        let book = plan
+            .endpoints
+            .map(|_| Arc::new(TargetBook::new(target_sources(plan))));
+        let mut tasks = Vec::new();
+        if let Some(interval) = plan.certificates {
+            let (client, settings, filter) = (
+                client.clone(),
+                self.settings(account, interval),
+                config.certificates.clone(),
+            );
+            tasks.push(scheduler::spawn(
+                move || {
+                    CertificatesCollector::new(client.clone(), settings.clone(), filter.clone())
+                },
+                self.schedule(account, interval),
+            ));
+        }
+        if let Some(interval) = plan.bind {
+            let (client, settings, filter, poll_timeout, book) = (
+                client.clone(),
+                self.settings(account, interval),
+                config.certificates.clone(),
+                plan.bind_poll_timeout,
+                book.clone(),
+            );
+            tasks.push(scheduler::spawn(
+                move || {
+                    let collector = BindCollector::new(
+                        client.clone(),
+                        settings.clone(),
+                        filter.clone(),
+                        poll_timeout,
+                    );
+                    match &book {
+                        Some(book) => collector.publishing_to(Arc::clone(book)),
+                        None => collector,
+                    }
+                },
+                self.schedule(account, interval),
+            ));
+        }
+        for (kind, enabled) in [
+            (RecordKind::UploadUpdate, plan.upload_update),
+            (RecordKind::Update, plan.update),
+            (RecordKind::Deploy, plan.deploy),
+        ] {
+            let Some(interval) = enabled else {
+                continue;
+            };
+            let (client, settings, max_age, filter, book) = (
+                client.clone(),
+                self.settings(account, interval),
+                config.records_max_age,
+                config.certificates.clone(),
+                book.clone(),
+            );
+            tasks.push(scheduler::spawn(
+                move || {
+                    let collector = RecordsCollector::new(
+                        kind,
+                        client.clone(),
+                        settings.clone(),
+                        max_age,
+                        filter.clone(),
+                    );
+                    match &book {
+                        Some(book) => collector.publishing_to(Arc::clone(book)),
+                        None => collector,
+                    }
+                },
+                self.schedule(account, interval),
+            ));
+        }
+        if let (Some(interval), Some(book), Some(prober)) = (plan.endpoints, &book, &self.prober) {
+            let (client, settings, book, prober) = (
+                client.clone(),
+                self.settings(account, interval),
+                Arc::clone(book),
+                Arc::clone(prober),
+            );
+            let limits = EndpointsLimits {
+                concurrency: config.endpoints.concurrency,
+                max_endpoints: config.endpoints.max_endpoints,
+                resolved_only: config.endpoints.resolved_only,
+            };
+            tasks.push(scheduler::spawn(
+                move || {
+                    EndpointsCollector::new(
+                        client.clone(),
+                        settings.clone(),
+                        limits.clone(),
+                        Arc::clone(&book),
+                        Arc::clone(&prober),
+                    )
+                },
+                self.schedule(account, interval),
+            ));
+        }
+        tasks
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -431,4 +488,24 @@ pub async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoints_collector_waits_for_the_enabled_sources_only() {
+        let minute = Some(Duration::from_secs(60));
+        let plan = CollectorsConfig {
+            certificates: minute,
+            bind: minute,
+            upload_update: None,
+            update: minute,
+            deploy: None,
+            endpoints: minute,
+            bind_poll_timeout: Duration::from_secs(30),
+        };
+        assert_eq!(target_sources(&plan), ["bind", "update"]);
+    }
 }

@@ -340,6 +340,7 @@ impl Config {
         Config::validate(raw, defaults)
     }
 
+    /// Validates a parsed file, section by section.
     fn validate(raw: raw::RawConfig, defaults: &Defaults) -> Result<Config, ConfigError> {
         if raw.accounts.is_empty() {
             return Err(error("accounts", "at least one account is required"));
@@ -347,160 +348,18 @@ impl Config {
         let mut names = BTreeSet::new();
         let mut accounts = Vec::with_capacity(raw.accounts.len());
         for (index, account) in raw.accounts.into_iter().enumerate() {
-            let place = format!("accounts[{index}]");
-            if !valid_account_name(&account.name) {
-                return Err(error(
-                    format!("{place}.name"),
-                    format!(
-                        "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
-                        account.name
-                    ),
-                ));
-            }
+            let account = validate_account(index, account, defaults)?;
             if !names.insert(account.name.clone()) {
                 return Err(error(
-                    format!("{place}.name"),
+                    format!("accounts[{index}].name"),
                     format!("{:?} is used twice", account.name),
                 ));
             }
-            let endpoint = account
-                .endpoint
-                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-            endpoint_host(&endpoint)
-                .map_err(|e| error(format!("{place}.endpoint"), e.to_string()))?;
-            let timeout = duration_at(
-                &format!("{place}.timeout"),
-                account.timeout.as_deref(),
-                defaults.timeout,
-            )?;
-            within(&format!("{place}.timeout"), timeout, &limits::TIMEOUT)?;
-            for (action, rate) in &account.rate_limits {
-                if !action.chars().all(|c| c.is_ascii_alphanumeric()) || action.is_empty() {
-                    return Err(error(
-                        format!("{place}.rate_limits"),
-                        format!("{action:?} is not an action name"),
-                    ));
-                }
-                if !limits::RATE.contains(rate) {
-                    return Err(error(
-                        format!("{place}.rate_limits.{action}"),
-                        format!(
-                            "must be between {} and {} calls per second",
-                            limits::RATE.start(),
-                            limits::RATE.end()
-                        ),
-                    ));
-                }
-            }
-            if let Some(language) = &account.language {
-                if !matches!(language.as_str(), "zh-CN" | "en-US") {
-                    return Err(error(format!("{place}.language"), "must be zh-CN or en-US"));
-                }
-            }
-            let credentials = match account.credentials {
-                None => CredentialsConfig::Chain,
-                Some(raw) => raw.validate(&format!("{place}.credentials"))?,
-            };
-            accounts.push(AccountConfig {
-                name: account.name,
-                endpoint,
-                timeout,
-                credentials,
-                rate_limits: account.rate_limits.into_iter().collect(),
-                language: account.language,
-            });
+            accounts.push(account);
         }
-        let collector =
-            |name: &str, raw: Option<raw::RawCollector>| -> Result<Option<Duration>, ConfigError> {
-                let raw = raw.unwrap_or_default();
-                // Endpoint probes are opt-in: off unless the flag or the file turns them on.
-                let default_on = name != "endpoints" || defaults.endpoints_enabled;
-                if !raw.enabled.unwrap_or(default_on) {
-                    return Ok(None);
-                }
-                let default = match name {
-                    "deploy" => defaults.deploy_interval,
-                    "endpoints" => defaults.endpoints_interval,
-                    _ => defaults.interval,
-                };
-                let every = duration_at(
-                    &format!("collectors.{name}.interval"),
-                    raw.interval.as_deref(),
-                    default,
-                )?;
-                within(
-                    &format!("collectors.{name}.interval"),
-                    every,
-                    &limits::INTERVAL,
-                )?;
-                Ok(Some(every))
-            };
-        let bind_poll_timeout = duration_at(
-            "collectors.bind.poll_timeout",
-            raw.collectors
-                .bind
-                .as_ref()
-                .and_then(|b| b.poll_timeout.as_deref()),
-            defaults.bind_poll_timeout,
-        )?;
-        within(
-            "collectors.bind.poll_timeout",
-            bind_poll_timeout,
-            &limits::POLL_TIMEOUT,
-        )?;
-        for (name, c) in [
-            ("certificates", &raw.collectors.certificates),
-            ("upload_update", &raw.collectors.upload_update),
-            ("update", &raw.collectors.update),
-            ("deploy", &raw.collectors.deploy),
-            ("endpoints", &raw.collectors.endpoints),
-        ] {
-            if c.as_ref().is_some_and(|c| c.poll_timeout.is_some()) {
-                return Err(error(
-                    format!("collectors.{name}.poll_timeout"),
-                    "only the bind collector polls tasks",
-                ));
-            }
-        }
-        let collectors = CollectorsConfig {
-            certificates: collector("certificates", raw.collectors.certificates)?,
-            bind: collector("bind", raw.collectors.bind)?,
-            upload_update: collector("upload_update", raw.collectors.upload_update)?,
-            update: collector("update", raw.collectors.update)?,
-            deploy: collector("deploy", raw.collectors.deploy)?,
-            endpoints: collector("endpoints", raw.collectors.endpoints)?,
-            bind_poll_timeout,
-        };
-        // The collectors that name endpoints (for the endpoints collector).
-        let no_endpoint_source = [
-            collectors.bind,
-            collectors.upload_update,
-            collectors.update,
-            collectors.deploy,
-        ]
-        .iter()
-        .all(Option::is_none);
-        if no_endpoint_source && collectors.certificates.is_none() && collectors.endpoints.is_none()
-        {
-            return Err(error("collectors", "every collector is disabled"));
-        }
-        if no_endpoint_source && collectors.endpoints.is_some() {
-            return Err(error(
-                "collectors.endpoints",
-                "needs the bind collector or a rollout collector: they name the endpoints",
-            ));
-        }
+        let collectors = validate_collectors(raw.collectors, defaults)?;
         let endpoints = raw.endpoints.validate(&defaults.endpoints)?;
-        let mut tags = Vec::new();
-        for (index, tag) in raw.certificates.tags.into_iter().enumerate() {
-            if tag.key.trim().is_empty() {
-                return Err(error(
-                    format!("certificates.tags[{index}].key"),
-                    "must not be empty",
-                ));
-            }
-            tags.push((tag.key, tag.value));
-        }
+        let certificates = validate_certificates(raw.certificates)?;
         let records_max_age = duration_at(
             "records.max_age",
             raw.records.max_age.as_deref(),
@@ -510,12 +369,7 @@ impl Config {
         Ok(Config {
             accounts,
             collectors,
-            certificates: CertificateFilter {
-                ids: raw.certificates.ids,
-                tags,
-                search_key: raw.certificates.search_key.filter(|k| !k.is_empty()),
-                include_expired: raw.certificates.include_expired.unwrap_or(true),
-            },
+            certificates,
             records_max_age,
             detail_series: raw.detail_series,
             endpoints,
@@ -594,6 +448,174 @@ impl Config {
             self.accounts.len()
         )
     }
+}
+
+/// One account of the file, validated; `index` places its errors (`accounts[1].timeout`).
+fn validate_account(
+    index: usize,
+    account: raw::RawAccount,
+    defaults: &Defaults,
+) -> Result<AccountConfig, ConfigError> {
+    let place = format!("accounts[{index}]");
+    if !valid_account_name(&account.name) {
+        return Err(error(
+            format!("{place}.name"),
+            format!(
+                "{:?} must be 1-64 characters of letters, digits, '-', '_' or '.'",
+                account.name
+            ),
+        ));
+    }
+    let endpoint = account
+        .endpoint
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+    endpoint_host(&endpoint).map_err(|e| error(format!("{place}.endpoint"), e.to_string()))?;
+    let timeout = duration_at(
+        &format!("{place}.timeout"),
+        account.timeout.as_deref(),
+        defaults.timeout,
+    )?;
+    within(&format!("{place}.timeout"), timeout, &limits::TIMEOUT)?;
+    for (action, rate) in &account.rate_limits {
+        if !action.chars().all(|c| c.is_ascii_alphanumeric()) || action.is_empty() {
+            return Err(error(
+                format!("{place}.rate_limits"),
+                format!("{action:?} is not an action name"),
+            ));
+        }
+        if !limits::RATE.contains(rate) {
+            return Err(error(
+                format!("{place}.rate_limits.{action}"),
+                format!(
+                    "must be between {} and {} calls per second",
+                    limits::RATE.start(),
+                    limits::RATE.end()
+                ),
+            ));
+        }
+    }
+    if let Some(language) = &account.language {
+        if !matches!(language.as_str(), "zh-CN" | "en-US") {
+            return Err(error(format!("{place}.language"), "must be zh-CN or en-US"));
+        }
+    }
+    let credentials = match account.credentials {
+        None => CredentialsConfig::Chain,
+        Some(raw) => raw.validate(&format!("{place}.credentials"))?,
+    };
+    Ok(AccountConfig {
+        name: account.name,
+        endpoint,
+        timeout,
+        credentials,
+        rate_limits: account.rate_limits.into_iter().collect(),
+        language: account.language,
+    })
+}
+
+/// The `collectors` section, validated: each collector's interval (or off), the bind poll
+/// timeout, and whether the set makes sense (something on; endpoints with a source).
+fn validate_collectors(
+    raw: raw::RawCollectors,
+    defaults: &Defaults,
+) -> Result<CollectorsConfig, ConfigError> {
+    let collector =
+        |name: &str, raw: Option<raw::RawCollector>| -> Result<Option<Duration>, ConfigError> {
+            let raw = raw.unwrap_or_default();
+            // Endpoint probes are opt-in: off unless the flag or the file turns them on.
+            let default_on = name != "endpoints" || defaults.endpoints_enabled;
+            if !raw.enabled.unwrap_or(default_on) {
+                return Ok(None);
+            }
+            let default = match name {
+                "deploy" => defaults.deploy_interval,
+                "endpoints" => defaults.endpoints_interval,
+                _ => defaults.interval,
+            };
+            let every = duration_at(
+                &format!("collectors.{name}.interval"),
+                raw.interval.as_deref(),
+                default,
+            )?;
+            within(
+                &format!("collectors.{name}.interval"),
+                every,
+                &limits::INTERVAL,
+            )?;
+            Ok(Some(every))
+        };
+    let bind_poll_timeout = duration_at(
+        "collectors.bind.poll_timeout",
+        raw.bind.as_ref().and_then(|b| b.poll_timeout.as_deref()),
+        defaults.bind_poll_timeout,
+    )?;
+    within(
+        "collectors.bind.poll_timeout",
+        bind_poll_timeout,
+        &limits::POLL_TIMEOUT,
+    )?;
+    for (name, c) in [
+        ("certificates", &raw.certificates),
+        ("upload_update", &raw.upload_update),
+        ("update", &raw.update),
+        ("deploy", &raw.deploy),
+        ("endpoints", &raw.endpoints),
+    ] {
+        if c.as_ref().is_some_and(|c| c.poll_timeout.is_some()) {
+            return Err(error(
+                format!("collectors.{name}.poll_timeout"),
+                "only the bind collector polls tasks",
+            ));
+        }
+    }
+    let collectors = CollectorsConfig {
+        certificates: collector("certificates", raw.certificates)?,
+        bind: collector("bind", raw.bind)?,
+        upload_update: collector("upload_update", raw.upload_update)?,
+        update: collector("update", raw.update)?,
+        deploy: collector("deploy", raw.deploy)?,
+        endpoints: collector("endpoints", raw.endpoints)?,
+        bind_poll_timeout,
+    };
+    // The collectors that name endpoints (for the endpoints collector).
+    let no_endpoint_source = [
+        collectors.bind,
+        collectors.upload_update,
+        collectors.update,
+        collectors.deploy,
+    ]
+    .iter()
+    .all(Option::is_none);
+    if no_endpoint_source && collectors.certificates.is_none() && collectors.endpoints.is_none() {
+        return Err(error("collectors", "every collector is disabled"));
+    }
+    if no_endpoint_source && collectors.endpoints.is_some() {
+        return Err(error(
+            "collectors.endpoints",
+            "needs the bind collector or a rollout collector: they name the endpoints",
+        ));
+    }
+    Ok(collectors)
+}
+
+/// The `certificates` section, validated into the filter of the certificate list.
+fn validate_certificates(raw: raw::RawCertificates) -> Result<CertificateFilter, ConfigError> {
+    let mut tags = Vec::new();
+    for (index, tag) in raw.tags.into_iter().enumerate() {
+        if tag.key.trim().is_empty() {
+            return Err(error(
+                format!("certificates.tags[{index}].key"),
+                "must not be empty",
+            ));
+        }
+        tags.push((tag.key, tag.value));
+    }
+    Ok(CertificateFilter {
+        ids: raw.ids,
+        tags,
+        search_key: raw.search_key.filter(|k| !k.is_empty()),
+        include_expired: raw.include_expired.unwrap_or(true),
+    })
 }
 
 #[cfg(test)]

@@ -279,3 +279,61 @@ fn endpoints_are_opt_in_and_validated() {
         }
     }
 }
+
+#[test]
+fn each_section_validates_alone() {
+    let defaults = cli();
+    let account = |name: &str, timeout: Option<&str>| raw::RawAccount {
+        name: name.to_string(),
+        endpoint: None,
+        timeout: timeout.map(str::to_string),
+        credentials: None,
+        rate_limits: Default::default(),
+        language: None,
+    };
+    let valid = validate_account(0, account("prod", Some("5s")), &defaults).expect("valid");
+    assert_eq!(valid.timeout, Duration::from_secs(5));
+    let err = validate_account(3, account("prod", Some("1y")), &defaults).expect_err("bound");
+    assert_eq!(err.place, "accounts[3].timeout");
+    assert_eq!(
+        validate_account(1, account("no spaces", None), &defaults)
+            .expect_err("name")
+            .place,
+        "accounts[1].name"
+    );
+
+    let off = || {
+        Some(raw::RawCollector {
+            enabled: Some(false),
+            ..Default::default()
+        })
+    };
+    let collectors = validate_collectors(raw::RawCollectors::default(), &defaults).expect("valid");
+    assert_eq!(collectors.deploy, Some(defaults.deploy_interval));
+    assert_eq!(collectors.endpoints, None, "endpoint probes are opt-in");
+    let nothing = raw::RawCollectors {
+        certificates: off(),
+        bind: off(),
+        upload_update: off(),
+        update: off(),
+        deploy: off(),
+        endpoints: None,
+    };
+    assert_eq!(
+        validate_collectors(nothing, &defaults)
+            .expect_err("all off")
+            .place,
+        "collectors"
+    );
+
+    let filter = validate_certificates(raw::RawCertificates {
+        search_key: Some(String::new()),
+        ..Default::default()
+    })
+    .expect("valid");
+    assert_eq!(
+        filter.search_key, None,
+        "an empty search key searches nothing"
+    );
+    assert!(filter.include_expired);
+}
