@@ -757,15 +757,11 @@ mod tests {
             task_id: "t2".into(),
             ..task(0, false, "")
         };
-        let (merged, _) = fold_task(
-            held(binding.clone(), start),
-            &querying,
-            None,
-            &mut labels,
-            Instant::now(),
-            bound,
-        );
-        let merged = merged.expect("within the bound");
+        let mut still_querying = |labels: &mut Labels| {
+            let held = held(binding.clone(), start);
+            fold_task(held, &querying, None, labels, Instant::now(), bound).0
+        };
+        let merged = still_querying(&mut labels).expect("within the bound");
         assert_eq!(merged.value.status, TaskStatus::Querying);
         assert_eq!(merged.value.task_id, "t2");
         assert!(merged.value.detailed, "the bindings held are kept");
@@ -773,15 +769,7 @@ mod tests {
 
         // Past the bound, only the task's status is left.
         tokio::time::advance(Duration::from_secs(31)).await;
-        let (merged, _) = fold_task(
-            held(binding.clone(), start),
-            &querying,
-            None,
-            &mut labels,
-            Instant::now(),
-            bound,
-        );
-        let merged = merged.expect("the status alone");
+        let merged = still_querying(&mut labels).expect("the status alone");
         assert!(!merged.value.detailed && merged.value.regions.is_empty());
 
         // The same task and CacheTime with no new detail: unchanged, confirmed now.
