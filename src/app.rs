@@ -53,6 +53,8 @@ struct Setup {
     deliberate_panics: Option<Arc<DeliberatePanics>>,
     /// Extra trust roots of the endpoint probes (`ca_file`, and the demo's CA).
     probe_roots: Vec<CertificateDer<'static>>,
+    /// Whether the process metrics of the exporter itself are served.
+    exporter_metrics: bool,
 }
 
 impl Setup {
@@ -110,6 +112,7 @@ impl Setup {
                 })
             }),
             probe_roots,
+            exporter_metrics: !cli.disable_exporter_metrics,
         })
     }
 
@@ -204,7 +207,11 @@ async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let telemetry = Telemetry::new();
+    let telemetry = if setup.exporter_metrics {
+        Telemetry::new()
+    } else {
+        Telemetry::without_exporter_metrics()
+    };
     let wiring = Wiring {
         exposition: Arc::new(Exposition::new(
             telemetry.clone(),

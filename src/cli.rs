@@ -69,6 +69,11 @@ pub struct Cli {
     )]
     pub telemetry_path: String,
 
+    /// Exclude the exporter's own process metrics (process_*) from the telemetry path, as
+    /// exporter-toolkit's exporters do.
+    #[arg(long = "web.disable-exporter-metrics")]
+    pub disable_exporter_metrics: bool,
+
     /// Most HTTP connections open at once; slow clients cannot take more than this.
     #[arg(long = "web.max-connections", default_value_t = 512, value_name = "N", value_parser = parse_max_connections)]
     pub max_connections: usize,

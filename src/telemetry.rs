@@ -98,7 +98,22 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registr
 }
 
 impl Telemetry {
+    /// The exporter's telemetry, with the process metrics of the exporter itself
+    /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, … on Linux).
     pub fn new() -> Self {
+        let telemetry = Telemetry::without_exporter_metrics();
+        #[cfg(target_os = "linux")]
+        {
+            // A fresh registry, and the only process collector in it: cannot fail.
+            let _ = telemetry.registry.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
+        }
+        telemetry
+    }
+
+    /// The exporter's telemetry without its process metrics (`--web.disable-exporter-metrics`).
+    pub fn without_exporter_metrics() -> Self {
         let registry = Registry::new();
         let api_requests = IntCounterVec::new(
             Opts::new(
@@ -269,6 +284,22 @@ mod tests {
         assert!(text.contains(
             "tencentcloud_ssl_api_requests_total{account=\"default\",action=\"DescribeCertificates\",code=\"OK\"} 1"
         ));
+        #[cfg(target_os = "linux")]
+        for family in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(text.contains(&format!("\n# TYPE {family} ")), "{family}");
+        }
+        let without = Telemetry::without_exporter_metrics().render();
+        assert!(
+            !without.contains("process_")
+                && without.contains("tencentcloud_ssl_web_config_last_reload_successful")
+        );
         assert!(text.contains("tencentcloud_ssl_api_request_duration_seconds_count{account=\"default\",action=\"DescribeCertificates\"} 2"));
     }
 

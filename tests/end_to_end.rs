@@ -388,5 +388,32 @@ async fn demo_mode_serves_every_family_of_the_contract() {
     }
     assert!(!text.contains("tencentcloud_ssl_certificate_bound_instance_info{"));
     assert!(landing.contains("href=\"metrics\""));
+    // The exporter's own process, as every exporter serves it.
+    if cfg!(target_os = "linux") {
+        for family in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(text.contains(&format!("\n{family} ")), "{family} missing");
+        }
+    }
     promtool_check(&text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_exporter_metrics_leaves_out_the_process_metrics_only() {
+    let exporter = Exporter::spawn(
+        &[
+            "--demo".to_string(),
+            "--web.disable-exporter-metrics".to_string(),
+        ],
+        &[],
+    );
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let text = exporter.metrics().await;
+    assert!(!text.contains("\nprocess_"), "{text}");
+    assert!(text.contains("\ntencentcloud_ssl_certificate_info{"));
+    assert!(text.contains("\ntencentcloud_ssl_api_requests_total{"));
 }
