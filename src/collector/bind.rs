@@ -757,7 +757,7 @@ mod tests {
             task_id: "t2".into(),
             ..task(0, false, "")
         };
-        let mut still_querying = |labels: &mut Labels| {
+        let still_querying = |labels: &mut Labels| {
             let held = held(binding.clone(), start);
             fold_task(held, &querying, None, labels, Instant::now(), bound).0
         };
