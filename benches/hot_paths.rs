@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tencentcloud_ssl_api::certificates::DescribeCertificatesResponse;
 use tencentcloud_ssl_api::client::parse_response;
 use tencentcloud_ssl_exporter::collector::certificates;
-use tencentcloud_ssl_exporter::metrics::{series, Exposition, RunReport, SnapshotBuilder};
+use tencentcloud_ssl_exporter::metrics::{series, Exposition, Format, RunReport, SnapshotBuilder};
 use tencentcloud_ssl_exporter::telemetry::Telemetry;
 use tencentcloud_ssl_simulator::handlers::{respond, Tasks};
 use tencentcloud_ssl_simulator::{Dataset, DatasetSpec};
@@ -73,7 +73,10 @@ fn rendering(c: &mut Criterion) {
     });
     group.finish();
     c.bench_function("scrape/prepared_gzip", |b| {
-        b.iter(|| exposition.prepared(black_box(true)))
+        b.iter(|| exposition.prepared(Format::Text, black_box(true)))
+    });
+    c.bench_function("scrape/prepared_openmetrics_gzip", |b| {
+        b.iter(|| exposition.prepared(Format::OpenMetrics, black_box(true)))
     });
 }
 

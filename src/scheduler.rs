@@ -262,7 +262,7 @@ pub(crate) fn spawn_housekeeping(
 mod tests {
     use super::*;
     use crate::collector::{CollectError, Collected};
-    use crate::metrics::Snapshot;
+    use crate::metrics::{Format, Snapshot};
 
     /// A collector that panics on its first `panics` runs (across incarnations), then succeeds.
     struct Flaky {
@@ -307,7 +307,7 @@ mod tests {
     }
 
     fn success(exposition: &Exposition) -> Option<String> {
-        let prepared = exposition.prepared(false);
+        let prepared = exposition.prepared(Format::Text, false);
         let text: Vec<u8> = prepared.chunks.iter().flat_map(|c| c.to_vec()).collect();
         String::from_utf8_lossy(&text)
             .lines()

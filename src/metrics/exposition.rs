@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use super::contract::Family;
+use super::format::{header, openmetrics_from_text, Format, OPENMETRICS_EOF};
 use super::part::{compression_failures, gzip_trailer, Part, GZIP_HEADER};
 use super::snapshot::{escape_label_value, push_value, Snapshot};
 use crate::telemetry::Telemetry;
@@ -92,35 +93,37 @@ pub struct RunReport {
     pub keep_for: Duration,
 }
 
-/// The rendered live tail.
+/// The rendered live tail, in each format (by [`Format::index`]; OpenMetrics' ends with
+/// `# EOF`, as the tail ends the body).
 #[derive(Debug)]
 struct Tail {
     rendered_at: Instant,
     /// [`Telemetry::epoch`] when it was rendered.
     epoch: u64,
-    part: Part,
+    parts: [Part; 2],
 }
 
 /// The prepared exposition shared by the collectors (writers) and the HTTP server (readers).
 #[derive(Debug)]
 pub struct Exposition {
-    body: ArcSwap<Body>,
+    /// The body in each format, by [`Format::index`]; the sample pieces are shared.
+    bodies: ArcSwap<[Body; 2]>,
     /// The live tail, when it was rendered, and the telemetry epoch it shows.
     tail: ArcSwap<Tail>,
     tail_rendering: AtomicBool,
     entries: Mutex<BTreeMap<(String, &'static str), Entry>>,
     telemetry: Telemetry,
-    /// `# HELP`/`# TYPE` piece of every family, by [`Family::index`].
-    headers: Vec<Arc<Part>>,
+    /// The metadata piece of every family in each format, by [`Format::index`] then
+    /// [`Family::index`].
+    headers: [Vec<Arc<Part>>; 2],
+    /// The build info sample.
     build_info: Arc<Part>,
 }
 
-fn header_text(family: Family) -> String {
-    let def = family.def();
-    format!(
-        "# HELP {} {}\n# TYPE {} {}\n",
-        def.name, def.help, def.name, def.kind
-    )
+/// One piece of a body: a family's metadata (which differs by format) or samples (shared).
+enum Piece {
+    Header(Family),
+    Samples(Arc<Part>),
 }
 
 /// A response body as a few shared chunks, and its length.
@@ -136,32 +139,33 @@ impl Exposition {
     /// An exposition with no collector data yet; `version` and `revision` label the build info.
     pub fn new(telemetry: Telemetry, version: &str, revision: &str) -> Self {
         let build_info = format!(
-            "{}{}{{version=\"{}\",revision=\"{}\"}} 1\n",
-            header_text(Family::BuildInfo),
+            "{}{{version=\"{}\",revision=\"{}\"}} 1\n",
             Family::BuildInfo.def().name,
             escape_label_value(version),
             escape_label_value(revision)
         );
         let exposition = Exposition {
-            body: ArcSwap::from_pointee(Body::new(Vec::new())),
+            bodies: ArcSwap::from_pointee([Body::new(Vec::new()), Body::new(Vec::new())]),
             tail: ArcSwap::from_pointee(Tail {
                 rendered_at: Instant::now(),
                 epoch: 0,
-                part: Part::last(Vec::new()),
+                parts: [Part::last(Vec::new()), Part::last(Vec::new())],
             }),
             tail_rendering: AtomicBool::new(false),
             entries: Mutex::new(BTreeMap::new()),
             telemetry,
-            headers: Family::ALL
-                .iter()
-                .map(|f| Arc::new(Part::open(header_text(*f).into_bytes())))
-                .collect(),
+            headers: Format::ALL.map(|format| {
+                Family::ALL
+                    .iter()
+                    .map(|f| Arc::new(Part::open(header(f.def(), format).into_bytes())))
+                    .collect()
+            }),
             build_info: Arc::new(Part::open(build_info.into_bytes())),
         };
         let entries = BTreeMap::new();
         exposition
-            .body
-            .store(Arc::new(exposition.render_body(&entries)));
+            .bodies
+            .store(Arc::new(exposition.render_bodies(&entries)));
         exposition.refresh_tail();
         exposition
     }
@@ -198,7 +202,7 @@ impl Exposition {
             },
         );
         self.withdraw_expired(&mut entries, now);
-        self.body.store(Arc::new(self.render_body(&entries)));
+        self.bodies.store(Arc::new(self.render_bodies(&entries)));
     }
 
     /// A collector's task died (panicked or returned): `success 0` at once. Its data stays until
@@ -217,7 +221,7 @@ impl Exposition {
                 valid_until: now,
             });
         self.withdraw_expired(&mut entries, now);
-        self.body.store(Arc::new(self.render_body(&entries)));
+        self.bodies.store(Arc::new(self.render_bodies(&entries)));
     }
 
     /// Withdraws snapshots past their staleness bound (and reports their collector failed);
@@ -225,7 +229,7 @@ impl Exposition {
     pub fn expire_stale(&self) {
         let mut entries = self.entries.lock();
         if self.withdraw_expired(&mut entries, Instant::now()) {
-            self.body.store(Arc::new(self.render_body(&entries)));
+            self.bodies.store(Arc::new(self.render_bodies(&entries)));
         }
     }
 
@@ -251,7 +255,8 @@ impl Exposition {
         changed
     }
 
-    fn render_body(&self, entries: &BTreeMap<(String, &'static str), Entry>) -> Body {
+    /// The body in each format: per family its metadata, then its samples from every entry.
+    fn render_bodies(&self, entries: &BTreeMap<(String, &'static str), Entry>) -> [Body; 2] {
         let mut pieces = Vec::new();
         for family in Family::ALL {
             match family {
@@ -261,7 +266,7 @@ impl Exposition {
                     if entries.is_empty() {
                         continue;
                     }
-                    let mut out = header_text(*family);
+                    let mut out = String::new();
                     for ((account, collector), entry) in entries {
                         let value = match family {
                             Family::CollectorSuccess => Some(if entry.success { 1.0 } else { 0.0 }),
@@ -279,22 +284,37 @@ impl Exposition {
                             );
                         }
                     }
-                    pieces.push(Arc::new(Part::open(out.into_bytes())));
+                    pieces.push(Piece::Header(*family));
+                    pieces.push(Piece::Samples(Arc::new(Part::open(out.into_bytes()))));
                 }
-                Family::BuildInfo => pieces.push(Arc::clone(&self.build_info)),
+                Family::BuildInfo => {
+                    pieces.push(Piece::Header(*family));
+                    pieces.push(Piece::Samples(Arc::clone(&self.build_info)));
+                }
                 _ => {
                     let mut parts = entries
                         .values()
                         .filter_map(|e| e.snapshot.part(*family))
                         .peekable();
                     if parts.peek().is_some() {
-                        pieces.push(Arc::clone(&self.headers[family.index()]));
-                        pieces.extend(parts.cloned());
+                        pieces.push(Piece::Header(*family));
+                        pieces.extend(parts.map(|p| Piece::Samples(Arc::clone(p))));
                     }
                 }
             }
         }
-        Body::new(pieces)
+        Format::ALL.map(|format| {
+            let headers = &self.headers[format.index()];
+            Body::new(
+                pieces
+                    .iter()
+                    .map(|piece| match piece {
+                        Piece::Header(family) => Arc::clone(&headers[family.index()]),
+                        Piece::Samples(part) => Arc::clone(part),
+                    })
+                    .collect(),
+            )
+        })
     }
 
     /// Renders the live tail as it is now.
@@ -306,10 +326,15 @@ impl Exposition {
             "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed and were served stored (uncompressed) in the gzip body.\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
             compression_failures()
         ));
+        let mut openmetrics = openmetrics_from_text(&text);
+        openmetrics.push_str(OPENMETRICS_EOF);
         let tail = Arc::new(Tail {
             rendered_at: Instant::now(),
             epoch,
-            part: Part::last(text.into_bytes()),
+            parts: [
+                Part::last(text.into_bytes()),
+                Part::last(openmetrics.into_bytes()),
+            ],
         });
         self.tail.store(Arc::clone(&tail));
         tail
@@ -343,11 +368,12 @@ impl Exposition {
         tail
     }
 
-    /// The bytes of one scrape: plain text, or a gzip file when `gzip` is true.
-    pub fn prepared(&self, gzip: bool) -> Prepared {
-        let body = self.body.load_full();
+    /// The bytes of one scrape in `format`: plain, or a gzip file when `gzip` is true.
+    pub fn prepared(&self, format: Format, gzip: bool) -> Prepared {
+        let bodies = self.bodies.load_full();
+        let body = &bodies[format.index()];
         let tail = self.current_tail();
-        let tail = &tail.part;
+        let tail = &tail.parts[format.index()];
         let mut chunks = Vec::with_capacity(body.pieces.len() + 3);
         if !gzip {
             chunks.extend(body.pieces.iter().map(|p| p.plain.clone()));
@@ -444,7 +470,8 @@ mod tests {
         telemetry.observe("a", "DescribeCertificates", "OK", 0.1);
         let exposition = Exposition::new(telemetry, "0.1.0", "abc");
         publish_good(&exposition, "a", "c1");
-        let plain = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let plain =
+            String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         assert!(plain.contains("tencentcloud_ssl_certificate_not_after_timestamp_seconds{account=\"a\",certificate_id=\"c1\"} 1\n"));
         assert!(plain.contains(
             "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 1\n"
@@ -454,7 +481,10 @@ mod tests {
             plain.contains("tencentcloud_ssl_build_info{version=\"0.1.0\",revision=\"abc\"} 1\n")
         );
         assert!(plain.contains("tencentcloud_ssl_api_requests_total"));
-        assert_eq!(gunzip(&concat(&exposition.prepared(true))), plain);
+        assert_eq!(
+            gunzip(&concat(&exposition.prepared(Format::Text, true))),
+            plain
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -466,12 +496,17 @@ mod tests {
                 "\ntencentcloud_ssl_web_config_last_reload_successful {value}\n"
             ))
         };
-        let plain = |e: &Exposition| String::from_utf8(concat(&e.prepared(false))).expect("utf8");
+        let plain = |e: &Exposition| {
+            String::from_utf8(concat(&e.prepared(Format::Text, false))).expect("utf8")
+        };
         assert!(reload_ok(&plain(&exposition), "1"));
         // The clock does not move: only the change itself can make the tail render again.
         telemetry.web_config_reloaded(false);
         assert!(reload_ok(&plain(&exposition), "0"));
-        assert!(reload_ok(&gunzip(&concat(&exposition.prepared(true))), "0"));
+        assert!(reload_ok(
+            &gunzip(&concat(&exposition.prepared(Format::Text, true))),
+            "0"
+        ));
         telemetry.web_config_reloaded(true);
         assert!(reload_ok(&plain(&exposition), "1"));
         // Counters that need not be seen at once still wait for the tail's age limit.
@@ -486,7 +521,8 @@ mod tests {
         let exposition = Exposition::new(Telemetry::new(), "v", "r");
         publish_good(&exposition, "a", "c1");
         publish_good(&exposition, "b", "c2");
-        let plain = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let plain =
+            String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         let name = "tencentcloud_ssl_certificate_not_after_timestamp_seconds";
         assert_eq!(plain.matches(&format!("# TYPE {name} gauge")).count(), 1);
         assert_eq!(plain.matches(&format!("{name}{{")).count(), 2);
@@ -501,7 +537,8 @@ mod tests {
             "certificates",
             report(None, false, Duration::from_secs(60)),
         );
-        let text = || String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let text =
+            || String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         assert!(text().contains("certificate_id=\"c1\""));
         assert!(text().contains(
             "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0\n"
@@ -525,7 +562,8 @@ mod tests {
     async fn a_withdrawn_snapshot_of_a_successful_run_reports_failure() {
         let exposition = Exposition::new(Telemetry::new(), "v", "r");
         publish_good(&exposition, "a", "c1");
-        let text = || String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let text =
+            || String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         let success =
             "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"}";
         assert!(text().contains(&format!("{success} 1\n")));
@@ -542,7 +580,8 @@ mod tests {
         publish_good(&exposition, "a", "c1");
         exposition.mark_failed("a", "certificates");
         exposition.mark_failed("a", "bind");
-        let text = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let text =
+            String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         assert!(text.contains(
             "tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0\n"
         ));
@@ -562,7 +601,8 @@ mod tests {
             "certificates",
             report(Some(snapshot("a", "c1")), true, Duration::MAX),
         );
-        let text = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let text =
+            String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         assert!(text.contains("certificate_id=\"c1\""));
     }
 
@@ -570,7 +610,8 @@ mod tests {
     async fn never_successful_collector_has_no_last_success() {
         let exposition = Exposition::new(Telemetry::new(), "v", "r");
         exposition.publish("a", "bind", report(None, false, Duration::from_secs(60)));
-        let text = String::from_utf8(concat(&exposition.prepared(false))).expect("utf8");
+        let text =
+            String::from_utf8(concat(&exposition.prepared(Format::Text, false))).expect("utf8");
         assert!(text
             .contains("tencentcloud_ssl_collector_success{account=\"a\",collector=\"bind\"} 0\n"));
         assert!(!text.contains("last_success_timestamp_seconds{"));

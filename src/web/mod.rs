@@ -12,6 +12,7 @@
 //! - `reload`: following the file and the files it names, keeping the last good version.
 //! - `front_door`: [`FrontDoor`], the live version every connection and request asks, and the
 //!   loop that reloads it.
+//! - `negotiate`: which exposition format (text or OpenMetrics) a scrape's `Accept` asks for.
 //! - `routes`: what an admitted request gets (`/metrics`, health, readiness, landing page).
 //! - `server`: the accept loop: connection cap, header, handshake and write deadlines, shutdown.
 
@@ -20,6 +21,7 @@ mod config;
 mod error;
 mod files;
 mod front_door;
+mod negotiate;
 mod rate_limit;
 mod reload;
 mod routes;

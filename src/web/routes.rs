@@ -10,15 +10,15 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{HeaderValue, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::front_door::Admission;
+use super::negotiate::negotiate;
 use super::server::ServerState;
 use crate::telemetry::Rejection;
-
-/// The Prometheus text format content type.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A response body made of shared chunks, with an exact length.
 pub struct Chunks {
@@ -154,14 +154,13 @@ pub fn handle(state: &ServerState, request: &Request<Incoming>) -> Response<Chun
     let path = request.uri().path();
     if path == state.config.telemetry_path {
         let gzip = accepts_gzip(request.headers().get(ACCEPT_ENCODING));
-        let prepared = state.exposition.prepared(gzip);
-        let mut r = response(
-            StatusCode::OK,
-            METRICS_CONTENT_TYPE,
-            Chunks::new(prepared.chunks),
-        );
+        let negotiated = negotiate(request.headers().get(ACCEPT));
+        let prepared = state.exposition.prepared(negotiated.format, gzip);
+        let mut r = Response::new(Chunks::new(prepared.chunks));
         r.headers_mut()
-            .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+            .insert(CONTENT_TYPE, negotiated.content_type);
+        r.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
         if gzip {
             r.headers_mut()
                 .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
