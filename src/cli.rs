@@ -137,7 +137,7 @@ pub struct Cli {
 
     /// Probe the endpoints (domains) the API says each certificate is bound to, and compare the
     /// certificate they serve with the API's (opt-in; on with --demo). Dials every such domain
-    /// from this host: see the README before turning it on.
+    /// from this host: see docs/endpoint-probes.md before turning it on.
     #[arg(long = "collector.endpoints")]
     pub endpoints: bool,
 

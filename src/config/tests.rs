@@ -58,10 +58,10 @@ fn the_documented_example_is_valid() {
         config.accounts[4].credentials,
         CredentialsConfig::Oidc { .. }
     ));
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../docs/configuration.md");
     assert!(
         readme.contains(text.trim()),
-        "the README shows deploy/config.example.yml verbatim"
+        "docs/configuration.md shows deploy/config.example.yml verbatim"
     );
 }
 

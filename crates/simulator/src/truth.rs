@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::tls::{TlsEndpoint, IMPLIED_PORT};
 
-/// Exposition lines of one account, written as the metrics contract (README) specifies them.
+/// Exposition lines of one account, written as the metrics contract (docs/metrics.md) specifies them.
 struct Lines {
     account: String,
     text: String,
