@@ -67,6 +67,7 @@ fn rendering(c: &mut Criterion) {
                     success: true,
                     duration: Duration::from_secs(1),
                     keep_for: Duration::from_secs(900),
+                    ..RunReport::default()
                 },
             )
         })

@@ -8,7 +8,8 @@
 //!
 //! Each module depends only on modules listed before it (and on the API crate):
 //!
-//! - [`duration`], `shard`: small parsers and the account sharding rule.
+//! - [`duration`], `shard`: small parsers and the account sharding rule; [`headlines`]: the few
+//!   facts a collector states for the landing page.
 //! - [`config`]: the YAML file validated into its own type, or one account from a plain
 //!   [`config::Defaults`] struct (the flags fill it; the config layer never sees clap).
 //! - [`cli`]: flags in the Prometheus exporter style; [`logging`]: log setup from them.
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod duration;
+pub mod headlines;
 pub mod logging;
 pub mod metrics;
 mod probe;

@@ -204,11 +204,20 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
                     errors = collected.errors.len(),
                     "collection finished"
                 );
+                let problem = collected.errors.first().map(|first| {
+                    format!(
+                        "{} item(s) could not be collected; the first: {first}",
+                        collected.errors.len()
+                    )
+                });
                 RunReport {
                     success: collected.errors.is_empty(),
                     snapshot: Some(collected.snapshot),
                     duration,
                     keep_for,
+                    problem,
+                    headlines: Some(collected.headlines),
+                    next_run_unix: next_run_unix(cycle + schedule.interval),
                 }
             }
             Err(error) => {
@@ -227,6 +236,9 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
                     success: false,
                     duration,
                     keep_for,
+                    problem: Some(error.in_plain_words()),
+                    headlines: None,
+                    next_run_unix: next_run_unix(cycle + schedule.interval),
                 }
             }
         };
@@ -239,6 +251,12 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
             _ = tokio::time::sleep_until(cycle + schedule.interval) => {}
         }
     }
+}
+
+/// `at` as unix seconds (wall clock).
+fn next_run_unix(at: Instant) -> Option<f64> {
+    let now = tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0;
+    Some(now + at.saturating_duration_since(Instant::now()).as_secs_f64())
 }
 
 /// Withdraws data past its staleness bound even when no collector publishes.
@@ -288,6 +306,7 @@ mod tests {
                 Ok(Collected {
                     snapshot: Snapshot::default(),
                     errors: Vec::new(),
+                    headlines: Default::default(),
                 })
             }
         }

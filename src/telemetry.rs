@@ -65,6 +65,14 @@ impl Cut {
     }
 }
 
+/// API calls of one account so far (see [`Telemetry::api_calls_by_account`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiCalls {
+    pub answers: u64,
+    pub failed: u64,
+    pub throttled: u64,
+}
+
 /// Registry plus handles to its metrics; one per process, shared by every account's client.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
@@ -246,6 +254,36 @@ impl Telemetry {
     }
 
     /// The registry in the text exposition format.
+    /// API calls so far by account: (answers of any kind, answers that were not `OK`,
+    /// throttled answers).
+    pub fn api_calls_by_account(&self) -> std::collections::BTreeMap<String, ApiCalls> {
+        use prometheus::core::Collector as _;
+        let mut by_account = std::collections::BTreeMap::<String, ApiCalls>::new();
+        for family in self.api_requests.collect() {
+            for metric in family.get_metric() {
+                let label = |name: &str| {
+                    metric
+                        .get_label()
+                        .iter()
+                        .find(|l| l.name() == name)
+                        .map(|l| l.value().to_string())
+                        .unwrap_or_default()
+                };
+                let n = metric.get_counter().get_value() as u64;
+                let code = label("code");
+                let calls = by_account.entry(label("account")).or_default();
+                calls.answers += n;
+                if code != "OK" {
+                    calls.failed += n;
+                }
+                if code.starts_with("RequestLimitExceeded") || code == "http_429" {
+                    calls.throttled += n;
+                }
+            }
+        }
+        by_account
+    }
+
     pub fn render(&self) -> String {
         let families = self.registry.gather();
         TextEncoder::new()
@@ -284,6 +322,14 @@ mod tests {
         assert!(text.contains(
             "tencentcloud_ssl_api_requests_total{account=\"default\",action=\"DescribeCertificates\",code=\"OK\"} 1"
         ));
+        assert_eq!(
+            telemetry.api_calls_by_account()["default"],
+            ApiCalls {
+                answers: 2,
+                failed: 1,
+                throttled: 1
+            }
+        );
         #[cfg(target_os = "linux")]
         for family in [
             "process_cpu_seconds_total",

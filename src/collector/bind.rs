@@ -20,6 +20,7 @@ use super::{
     CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
+use crate::headlines::Headlines;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook, BIND_SOURCE, DEFAULT_PORT};
 use tencentcloud_ssl_api::action;
@@ -493,6 +494,7 @@ impl BindCollector {
         Ok(Collected {
             snapshot: self.snapshot(&ids),
             errors,
+            headlines: Headlines::default(),
         })
     }
 }

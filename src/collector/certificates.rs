@@ -2,6 +2,7 @@
 
 use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Core};
 use crate::config::CertificateFilter;
+use crate::headlines::{Expiring, Headline, Headlines, MOST_LISTED};
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use tencentcloud_ssl_api::certificates::{normalized_type, status_name, Certificate};
 use tencentcloud_ssl_api::client::Client;
@@ -104,6 +105,36 @@ fn write_certificates(builder: &mut SnapshotBuilder, certificates: &[Certificate
     errors
 }
 
+/// How many certificates expire within 30 days of `now` (unix seconds) or have expired, and
+/// the soonest to expire (not yet expired) by name. Pure.
+pub fn headlines(certificates: &[Certificate], now: i64) -> Headlines {
+    const THIRTY_DAYS: i64 = 30 * 86_400;
+    let (mut expired, mut expiring) = (0, Vec::new());
+    for cert in certificates {
+        let Some(not_after) = time::parse_api_time(&cert.cert_end_time) else {
+            continue;
+        };
+        if not_after < now {
+            expired += 1;
+        } else if not_after < now + THIRTY_DAYS {
+            expiring.push(Expiring {
+                certificate_id: cert.certificate_id.clone(),
+                domain: cert.domain.clone(),
+                alias: cert.alias.clone(),
+                not_after,
+            });
+        }
+    }
+    expiring
+        .sort_by(|a, b| (a.not_after, &a.certificate_id).cmp(&(b.not_after, &b.certificate_id)));
+    let counts = vec![
+        (Headline::ExpiringWithin30Days, expiring.len() as u64),
+        (Headline::Expired, expired),
+    ];
+    expiring.truncate(MOST_LISTED);
+    Headlines { counts, expiring }
+}
+
 /// The `hosting_status` label of a `HostingStatus` code; empty when the API gives none.
 fn hosting_name(code: Option<i64>) -> &'static str {
     match code {
@@ -136,7 +167,12 @@ impl Collector for CertificatesCollector {
         let mut builder = core.builder();
         let errors = write_certificates(&mut builder, &certificates);
         let snapshot = self.core.seal(builder);
-        Ok(Collected { snapshot, errors })
+        let headlines = headlines(&certificates, time::now_unix());
+        Ok(Collected {
+            snapshot,
+            errors,
+            headlines,
+        })
     }
 }
 
@@ -180,6 +216,30 @@ mod tests {
             snapshot.chunk(Family::CertificateNotBefore),
             "tencentcloud_ssl_certificate_not_before_timestamp_seconds{account=\"default\",certificate_id=\"c1\"} 1735689600\n"
         );
+    }
+
+    #[test]
+    fn headlines_count_expiring_and_expired_and_list_the_soonest() {
+        let now = time::parse_api_time("2026-01-01 00:00:00").expect("time");
+        let certificates = [
+            cert("later", "2026-03-01 00:00:00"),
+            cert("soon", "2026-01-20 00:00:00"),
+            cert("sooner", "2026-01-02 00:00:00"),
+            cert("gone", "2025-12-31 23:59:59"),
+            cert("unknown", "never"),
+        ];
+        let h = headlines(&certificates, now);
+        assert_eq!(
+            h.counts,
+            [(Headline::ExpiringWithin30Days, 2), (Headline::Expired, 1)]
+        );
+        let listed: Vec<&str> = h
+            .expiring
+            .iter()
+            .map(|e| e.certificate_id.as_str())
+            .collect();
+        assert_eq!(listed, ["sooner", "soon"]);
+        assert_eq!(h.expiring[0].alias, "web \"prod\"");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use futures::stream;
 use tokio::time::Instant;
 
 use super::{fan_out, fetch_each, CollectError, Collected, Collector, CollectorSettings, Core};
+use crate::headlines::{Headline, Headlines};
 use crate::metrics::{series, SnapshotBuilder};
 use crate::probe::{pem_leaf_fingerprint, ProbeError, Prober, Served};
 use crate::targets::{Claim, TargetBook};
@@ -536,7 +537,18 @@ impl Collector for EndpointsCollector {
         write_run(&mut builder, &targets, &plans, &self.expected, &outcomes);
         let snapshot = self.core.seal(builder);
         self.ran = true;
-        Ok(Collected { snapshot, errors })
+        let headlines = Headlines {
+            counts: vec![
+                (Headline::EndpointsServingAnother, mismatched as u64),
+                (Headline::ProbesFailing, failed as u64),
+            ],
+            expiring: Vec::new(),
+        };
+        Ok(Collected {
+            snapshot,
+            errors,
+            headlines,
+        })
     }
 }
 

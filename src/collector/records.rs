@@ -30,6 +30,7 @@ use super::{
     Collected, Collector, CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
+use crate::headlines::{Headline, Headlines};
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook, DEFAULT_PORT};
 use tencentcloud_ssl_api::client::{ApiError, Client};
@@ -115,6 +116,18 @@ pub struct RecordSummary {
     pub old_cert_id: String,
     /// Codes outside the documented set: (object: `record`, `entry` or `item`, code) → count.
     pub unknown: BTreeMap<(&'static str, i64), u64>,
+}
+
+impl RecordSummary {
+    /// Whether the newest entry of one of its operations failed (a deploy or a rollback).
+    pub fn has_failed(&self) -> bool {
+        self.operations.values().any(|op| {
+            matches!(
+                op.status,
+                Some(DeployStatus::Failed | DeployStatus::RollbackFailed)
+            )
+        })
+    }
 }
 
 fn status_of(code: Option<i64>) -> Option<DeployStatus> {
@@ -595,7 +608,19 @@ impl RecordsCollector {
             stale_after,
         );
         let snapshot = self.render(&rows);
-        Ok(Collected { snapshot, errors })
+        let failed = self
+            .cache
+            .values()
+            .filter(|held| held.value.summary.has_failed())
+            .count();
+        Ok(Collected {
+            snapshot,
+            errors,
+            headlines: Headlines {
+                counts: vec![(Headline::FailedRollouts, failed as u64)],
+                expiring: Vec::new(),
+            },
+        })
     }
 
     /// The details of the rows whose held state may no longer be what they say (any not held

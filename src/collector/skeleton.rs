@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::headlines::Headlines;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook};
 use tencentcloud_ssl_api::client::{ApiError, Client};
@@ -20,6 +21,8 @@ pub(crate) struct Collected {
     pub snapshot: Snapshot,
     /// Failures of single items; non-empty means the run is reported as failed.
     pub errors: Vec<String>,
+    /// The headline numbers this run saw, for the landing page.
+    pub headlines: Headlines,
 }
 
 /// A run that produced nothing worth publishing.
@@ -35,6 +38,35 @@ impl CollectError {
         match self {
             CollectError::Api(e) => e.is_auth(),
         }
+    }
+
+    /// What went wrong, in the words an operator looks for first (credentials, permission,
+    /// throttling, an action the endpoint does not offer, the network), then the error itself.
+    pub fn in_plain_words(&self) -> String {
+        let CollectError::Api(error) = self;
+        let code = error.api_code().unwrap_or_default();
+        let class = if error.is_auth() {
+            "credentials rejected"
+        } else if code.starts_with("UnauthorizedOperation")
+            || matches!(
+                code,
+                "FailedOperation.CAMAuthorizedFail"
+                    | "FailedOperation.AuthError"
+                    | "FailedOperation.NoProjectPermission"
+                    | "FailedOperation.RoleNotFoundAuthorization"
+            )
+        {
+            "permission denied"
+        } else if code.starts_with("RequestLimitExceeded") {
+            "throttled by the API"
+        } else if code == "InvalidAction" || code.starts_with("UnsupportedOperation") {
+            "action not offered by this endpoint"
+        } else if matches!(error, ApiError::Transport { .. }) {
+            "network"
+        } else {
+            "API error"
+        };
+        format!("{class}: {error}")
     }
 }
 

@@ -24,6 +24,7 @@ use super::contract::Family;
 use super::format::{header, openmetrics_from_text, Format, OPENMETRICS_EOF};
 use super::part::{compression_failures, gzip_trailer, Part, GZIP_HEADER};
 use super::snapshot::{escape_label_value, push_value, Snapshot};
+use crate::headlines::Headlines;
 use crate::telemetry::Telemetry;
 
 /// Counter of exposition pieces that could not be compressed (served stored instead).
@@ -32,6 +33,9 @@ pub const COMPRESSION_FAILURES_TOTAL: &str =
 
 /// How often the live tail is re-rendered at most.
 const TAIL_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The problem of a collector whose task died.
+const DIED: &str = "the collector's task died and is being restarted (see the logs)";
 
 /// Longest a snapshot is kept without a newer good run, whatever `keep_for` says (so deadline
 /// arithmetic cannot overflow).
@@ -77,10 +81,16 @@ struct Entry {
     last_success_unix: Option<f64>,
     /// After this, the snapshot is older than the staleness bound and is withdrawn.
     valid_until: Instant,
+    /// When the last run ended (unix seconds), what went wrong, and when the next starts.
+    last_run_unix: f64,
+    problem: Option<String>,
+    next_run_unix: Option<f64>,
+    /// The headlines of the data served (withdrawn with it).
+    headlines: Arc<Headlines>,
 }
 
 /// What a collector run hands to [`Exposition::publish`].
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RunReport {
     /// Fresh data, or `None` when the run produced nothing usable (the last data stays until
     /// its staleness bound).
@@ -91,6 +101,29 @@ pub struct RunReport {
     pub duration: Duration,
     /// How long published data may be served without a newer successful run.
     pub keep_for: Duration,
+    /// What went wrong, in plain words, when something did.
+    pub problem: Option<String>,
+    /// The run's headline numbers; `None` keeps the last ones (with the data they belong to).
+    pub headlines: Option<Headlines>,
+    /// When the next run starts, as unix seconds.
+    pub next_run_unix: Option<f64>,
+}
+
+/// What the landing page shows of one collector of one account.
+#[derive(Debug, Clone)]
+pub struct CollectorStatus {
+    pub account: String,
+    pub collector: &'static str,
+    pub success: bool,
+    pub duration_seconds: f64,
+    /// When its last run ended, as unix seconds.
+    pub last_run_unix: f64,
+    pub last_success_unix: Option<f64>,
+    pub next_run_unix: Option<f64>,
+    pub problem: Option<String>,
+    /// Whether the data it serves is withdrawn (older than its staleness bound).
+    pub withdrawn: bool,
+    pub headlines: Arc<Headlines>,
 }
 
 /// The rendered live tail, in each format (by [`Format::index`]; OpenMetrics' ends with
@@ -182,6 +215,11 @@ impl Exposition {
         } else {
             previous.as_ref().and_then(|p| p.last_success_unix)
         };
+        let headlines = match (report.headlines, &previous) {
+            (Some(headlines), _) => Arc::new(headlines),
+            (None, Some(previous)) => Arc::clone(&previous.headlines),
+            (None, None) => Arc::default(),
+        };
         let (snapshot, valid_until) = match (report.snapshot, previous) {
             (Some(snapshot), _) => (
                 Arc::new(snapshot),
@@ -199,6 +237,10 @@ impl Exposition {
                 duration_seconds: report.duration.as_secs_f64(),
                 last_success_unix,
                 valid_until,
+                last_run_unix: wall_now,
+                problem: report.problem,
+                next_run_unix: report.next_run_unix,
+                headlines,
             },
         );
         self.withdraw_expired(&mut entries, now);
@@ -212,13 +254,20 @@ impl Exposition {
         let mut entries = self.entries.lock();
         entries
             .entry((account.to_string(), collector))
-            .and_modify(|entry| entry.success = false)
+            .and_modify(|entry| {
+                entry.success = false;
+                entry.problem = Some(DIED.to_string());
+            })
             .or_insert_with(|| Entry {
                 snapshot: Arc::new(Snapshot::default()),
                 success: false,
                 duration_seconds: 0.0,
                 last_success_unix: None,
                 valid_until: now,
+                last_run_unix: tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0,
+                problem: Some(DIED.to_string()),
+                next_run_unix: None,
+                headlines: Arc::default(),
             });
         self.withdraw_expired(&mut entries, now);
         self.bodies.store(Arc::new(self.render_bodies(&entries)));
@@ -247,12 +296,34 @@ impl Exposition {
                     "withdrawing data older than its staleness bound"
                 );
                 entry.snapshot = Arc::new(Snapshot::default());
+                entry.headlines = Arc::default();
                 // Whatever the last run said, what is served now is not a success.
                 entry.success = false;
                 changed = true;
             }
         }
         changed
+    }
+
+    /// Every collector's latest state, by account then collector.
+    pub fn status(&self) -> Vec<CollectorStatus> {
+        let now = Instant::now();
+        self.entries
+            .lock()
+            .iter()
+            .map(|((account, collector), entry)| CollectorStatus {
+                account: account.clone(),
+                collector,
+                success: entry.success,
+                duration_seconds: entry.duration_seconds,
+                last_run_unix: entry.last_run_unix,
+                last_success_unix: entry.last_success_unix,
+                next_run_unix: entry.next_run_unix,
+                problem: entry.problem.clone(),
+                withdrawn: entry.valid_until <= now,
+                headlines: Arc::clone(&entry.headlines),
+            })
+            .collect()
     }
 
     /// The body in each format: per family its metadata, then its samples from every entry.
@@ -461,6 +532,7 @@ mod tests {
             success,
             duration: Duration::from_millis(1500),
             keep_for,
+            ..RunReport::default()
         }
     }
 

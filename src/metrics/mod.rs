@@ -16,6 +16,8 @@ mod part;
 mod snapshot;
 
 pub use contract::{series, Family, FamilyDef, Series};
-pub use exposition::{Exposition, Prepared, RunReport, COMPRESSION_FAILURES_TOTAL};
+pub use exposition::{
+    CollectorStatus, Exposition, Prepared, RunReport, COMPRESSION_FAILURES_TOTAL,
+};
 pub use format::Format;
 pub use snapshot::{escape_label_value, Snapshot, SnapshotBuilder};

@@ -13,6 +13,7 @@
 //! - `front_door`: [`FrontDoor`], the live version every connection and request asks, and the
 //!   loop that reloads it.
 //! - `negotiate`: which exposition format (text or OpenMetrics) a scrape's `Accept` asks for.
+//! - `status_page`: the landing page, "is it working?" per account and collector.
 //! - `routes`: what an admitted request gets (`/metrics`, health, readiness, landing page).
 //! - `server`: the accept loop: connection cap, header, handshake and write deadlines, shutdown.
 
@@ -26,6 +27,7 @@ mod rate_limit;
 mod reload;
 mod routes;
 pub(crate) mod server;
+mod status_page;
 mod tls;
 
 pub use config::WebConfig;

@@ -18,6 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::front_door::Admission;
 use super::negotiate::negotiate;
 use super::server::ServerState;
+use super::status_page::{self, PageInput};
 use crate::telemetry::Rejection;
 
 /// A response body made of shared chunks, with an exact length.
@@ -91,14 +92,18 @@ fn response(status: StatusCode, content_type: &'static str, body: Chunks) -> Res
     response
 }
 
-const LANDING_PAGE: &str = concat!(
-    "<!DOCTYPE html>\n<html><head><title>Tencent Cloud SSL Exporter</title></head><body>\n",
-    "<h1>Tencent Cloud SSL Exporter</h1>\n<p>Version ",
-    env!("CARGO_PKG_VERSION"),
-    "</p>\n<ul><li><a href=\"metrics\">Metrics</a></li>\n",
-    "<li><a href=\"-/healthy\">Health</a></li>\n<li><a href=\"-/ready\">Readiness</a></li></ul>\n",
-    "</body></html>\n"
-);
+/// The landing page as the state is now.
+fn landing_page(state: &ServerState) -> String {
+    let collectors = state.exposition.status();
+    let api_calls = state.telemetry.api_calls_by_account();
+    status_page::render(&PageInput {
+        collectors: &collectors,
+        api_calls: &api_calls,
+        ready: state.readiness.is_ready(),
+        telemetry_path: &state.config.telemetry_path,
+        now: tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0,
+    })
+}
 
 /// Asks the front door (rate limit, then basic auth: cached outcomes at once, bcrypt one at a
 /// time off the async threads), routes, and adds the configured headers. Never fails: every
@@ -181,7 +186,7 @@ pub fn handle(state: &ServerState, request: &Request<Incoming>) -> Response<Chun
         "/" => response(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            Chunks::text(LANDING_PAGE),
+            Chunks::new(vec![Bytes::from(landing_page(state))]),
         ),
         _ => response(StatusCode::NOT_FOUND, text, Chunks::text("Not found.\n")),
     }

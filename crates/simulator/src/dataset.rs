@@ -439,8 +439,9 @@ impl Dataset {
                 lower_case_type: rng.chance(0.3),
             });
         }
-        // Fixed features every demo shows: a certificate about to expire that nothing renews,
-        // a failed bind task and a region query error.
+        // Fixed features every demo shows: a certificate about to expire that nothing renews
+        // (its alias written as HTML, which every page that shows it must escape), a failed
+        // bind task and a region query error.
         if let Some(cert) = certificates
             .iter_mut()
             .find(|c| c.not_after > now && c.not_after < now + 28 * DAY)
@@ -448,6 +449,7 @@ impl Dataset {
             cert.auto_renew = false;
             cert.renew_order.clear();
             cert.successor.clear();
+            cert.alias = Self::HOSTILE_ALIAS.to_string();
         }
         if let Some(cert) = certificates.get_mut(3) {
             cert.task_fails = true;
@@ -474,6 +476,11 @@ impl Dataset {
             demo_targets,
         }
     }
+
+    /// The alias of the demo's unrenewed certificate: markup that would run if a page showed it
+    /// unescaped.
+    pub const HOSTILE_ALIAS: &str =
+        "<img src=x onerror=\"document.title='injected'\"><b>web</b> & api";
 
     /// The first instance of `cert` a demo domain can go to: on a [`DOMAIN_TYPES`] binding
     /// without a region error and without an override yet, not one serving an unmatched domain,

@@ -54,6 +54,7 @@ async fn serve_with(
             success: true,
             duration: Duration::from_secs(1),
             keep_for: Duration::from_secs(600),
+            ..RunReport::default()
         },
     );
     let state = Arc::new(ServerState {
