@@ -9,6 +9,10 @@
 # Build stage: the same toolchain and the same release build command as CI (`.ci/run`).
 FROM docker.io/library/rust:1.95-slim-bookworm AS build
 # make: jemalloc (the exporter's allocator) is built from source; the image already has gcc.
+# DL3008 (pin apt versions): the build stage's Debian version comes with the rust image tag, whose
+# point releases replace package versions; a pin would break the build at the next one. Only the
+# build stage installs it: the final image has no package manager.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends make \
     && rm -rf /var/lib/apt/lists/*

@@ -86,7 +86,14 @@ fn variable_queries(dashboard: &Value) -> Vec<(String, String)> {
 /// Grafana's variables replaced as "All" selects them.
 fn substitute(expr: &str) -> String {
     let mut out = expr.replace("$__rate_interval", "1m");
-    for var in ["$account", "$certificate", "$resource_type", "$record_type"] {
+    for var in [
+        "$job",
+        "$instance",
+        "$account",
+        "$certificate",
+        "$resource_type",
+        "$record_type",
+    ] {
         out = out.replace(var, ".*");
     }
     out
