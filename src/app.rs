@@ -318,12 +318,11 @@ impl Wiring<'_> {
     async fn client(&self, account: &AccountConfig) -> anyhow::Result<Client> {
         let place = format!("account {}", account.name);
         let observer = Arc::new(self.telemetry.clone());
-        let credentials = providers::build_resolved(
-            &account.credentials,
-            &providers::Context::new(&account.name, observer.clone()),
-        )
-        .await
-        .with_context(|| format!("{place}: credentials"))?;
+        let context = providers::Context::new(&account.name, observer.clone())
+            .with_context(|| format!("{place}: credentials"))?;
+        let credentials = providers::build_resolved(&account.credentials, &context)
+            .await
+            .with_context(|| format!("{place}: credentials"))?;
         let client_config = ClientConfig {
             endpoint: account.endpoint.clone(),
             timeout: account.timeout,

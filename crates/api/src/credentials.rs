@@ -97,6 +97,20 @@ pub enum CredentialsError {
     /// A provider failed; the text says which and why, never a secret.
     #[error("credentials provider failed: {0}")]
     Provider(String),
+    /// A credentials service (metadata, STS) answered with a redirect, which is never followed:
+    /// it could carry the request, or the secrets of the answer, to another host.
+    #[error(
+        "credentials provider failed: {service} answered HTTP status {status} redirecting to {location:?}: redirects are refused"
+    )]
+    Redirected {
+        /// The service: `metadata service` or `STS AssumeRoleWithWebIdentity`.
+        service: &'static str,
+        /// The 3xx status code.
+        status: u16,
+        /// Where the answer pointed, without user info or query
+        /// ([`refused_location`](crate::client::refused_location)).
+        location: String,
+    },
 }
 
 /// Something that hands out current credentials; temporary ones may change between calls.

@@ -10,7 +10,10 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::client::{parse_response, Client, ClientConfig, Observer};
+use crate::client::{
+    http_builder, parse_response, refused_location, Client, ClientBuildError, ClientConfig,
+    Observer,
+};
 use crate::credentials::refresh::Refreshing;
 use crate::credentials::{
     from_env, warn_if_readable_by_others, Credentials, CredentialsError, MaskedId,
@@ -157,6 +160,21 @@ fn read_secret(source: &SecretSource) -> Result<Secret, CredentialsError> {
     }
 }
 
+/// The redirect error of a 3xx answer from `service`, or `None` for any other answer.
+fn refuse_redirect(
+    service: &'static str,
+    response: &reqwest::Response,
+) -> Option<CredentialsError> {
+    response
+        .status()
+        .is_redirection()
+        .then(|| CredentialsError::Redirected {
+            service,
+            status: response.status().as_u16(),
+            location: refused_location(response.headers()),
+        })
+}
+
 fn unix_to_system_time(unix: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64)
 }
@@ -260,6 +278,9 @@ pub async fn fetch_cvm_role(
             .send()
             .await
             .map_err(|e| provider_error(format!("metadata service: {e}")))?;
+        if let Some(refused) = refuse_redirect("metadata service", &response) {
+            return Err(refused);
+        }
         if !response.status().is_success() {
             return Err(provider_error(format!(
                 "metadata service answered {} for {url}",
@@ -392,6 +413,9 @@ pub async fn assume_role_with_web_identity(
         .send()
         .await
         .map_err(|e| provider_error(format!("STS AssumeRoleWithWebIdentity: {e}")))?;
+    if let Some(refused) = refuse_redirect("STS AssumeRoleWithWebIdentity", &response) {
+        return Err(refused);
+    }
     let bytes = response
         .bytes()
         .await
@@ -466,7 +490,8 @@ pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct Context {
     /// The account the credentials are for (the `account` label of the STS client's attempts).
     pub account: String,
-    /// HTTP client of the metadata service and of `AssumeRoleWithWebIdentity`.
+    /// HTTP client of the metadata service and of `AssumeRoleWithWebIdentity`; one that follows
+    /// no redirects ([`http_builder`]), as [`Context::new`] builds it.
     pub http: reqwest::Client,
     /// Sees every attempt of the STS client.
     pub observer: Arc<dyn Observer>,
@@ -475,17 +500,19 @@ pub struct Context {
 }
 
 impl Context {
-    /// The process environment and a plain HTTP client with short timeouts.
-    pub fn new(account: &str, observer: Arc<dyn Observer>) -> Context {
-        Context {
+    /// The process environment and an HTTP client with short timeouts that follows no
+    /// redirects.
+    pub fn new(account: &str, observer: Arc<dyn Observer>) -> Result<Context, ClientBuildError> {
+        let http = http_builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ClientBuildError::Http(e.to_string()))?;
+        Ok(Context {
             account: account.to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http,
             observer,
             env: Arc::new(|name| std::env::var(name).ok()),
-        }
+        })
     }
 }
 

@@ -320,3 +320,55 @@ async fn errors_never_contain_the_secret_key() {
         assert!(!shown.contains(common::SECRET_KEY), "{shown}");
     }
 }
+
+#[tokio::test]
+async fn a_redirect_is_refused_not_followed_and_not_retried() {
+    let elsewhere = MockServer::start_async().await;
+    let stolen = elsewhere
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(ok_body());
+        })
+        .await;
+    let server = MockServer::start_async().await;
+    let target = format!("{}/collect?token=abc", elsewhere.base_url());
+    let redirect = server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(302).header("Location", target.as_str());
+        })
+        .await;
+    let attempts = Attempts::new();
+    let config = tencentcloud_ssl_api::client::ClientConfig {
+        endpoint: server.base_url(),
+        ..Default::default()
+    };
+    let client = Client::new(
+        "default",
+        &config,
+        common::credentials(Some("session-token-xyz")),
+        attempts.clone(),
+    )
+    .expect("client");
+    let err = describe(&client).await.unwrap_err();
+    match &err {
+        ApiError::Redirect {
+            status, location, ..
+        } => {
+            assert_eq!(*status, 302);
+            assert_eq!(location, &format!("{}/collect", elsewhere.base_url()));
+        }
+        other => panic!("expected a refused redirect, got {other:?}"),
+    }
+    let shown = err.to_string();
+    assert!(
+        shown.contains("302") && shown.contains("/collect"),
+        "{shown}"
+    );
+    for secret in ["session-token-xyz", common::SECRET_KEY, "token=abc"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert_eq!(redirect.calls_async().await, 1, "not retried");
+    assert_eq!(stolen.calls_async().await, 0, "not followed");
+    assert_eq!(attempts.with_code("http_redirect"), 1);
+}

@@ -25,7 +25,7 @@ fn context(env: &[(&str, &str)]) -> Context {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut ctx = Context::new("default", common::Attempts::new());
+    let mut ctx = Context::new("default", common::Attempts::new()).expect("context");
     ctx.env = Arc::new(move |name| map.get(name).cloned());
     ctx
 }
@@ -191,6 +191,89 @@ async fn cvm_role_expiring_soon_is_not_fetched_on_every_call() {
         1,
         "a near-expiry credential is not fetched on every call"
     );
+}
+
+#[tokio::test]
+async fn cvm_role_redirects_are_refused_not_followed() {
+    let elsewhere = MockServer::start_async().await;
+    let stolen = elsewhere
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!({
+                "TmpSecretId": "AKIDstolen", "TmpSecretKey": "k", "Token": "t",
+                "ExpiredTime": unix_in(3600)
+            }));
+        })
+        .await;
+    let server = MockServer::start_async().await;
+    let target = format!(
+        "{}/latest/meta-data/cam/security-credentials/named",
+        elsewhere.base_url()
+    );
+    server
+        .mock_async(|when, then| {
+            when.method(GET);
+            then.status(302).header("Location", target.as_str());
+        })
+        .await;
+    let config = CredentialsConfig::CvmRole {
+        role_name: Some("named".to_string()),
+        metadata_endpoint: server.base_url(),
+    };
+    let provider = sources::build(&config, &context(&[])).expect("built");
+    let err = provider.credentials().await.unwrap_err();
+    match &err {
+        tencentcloud_ssl_api::credentials::CredentialsError::Redirected {
+            status,
+            location,
+            ..
+        } => {
+            assert_eq!(*status, 302);
+            assert_eq!(location, &target);
+        }
+        other => panic!("expected a refused redirect, got {other:?}"),
+    }
+    assert_eq!(stolen.calls_async().await, 0, "not followed");
+}
+
+#[tokio::test]
+async fn oidc_redirects_are_refused_not_followed() {
+    let elsewhere = MockServer::start_async().await;
+    let stolen = elsewhere
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).body("{}");
+        })
+        .await;
+    let server = MockServer::start_async().await;
+    let target = elsewhere.base_url();
+    server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(307).header("Location", target.as_str());
+        })
+        .await;
+    let token_file = temp_file("oidc-redirect-token", "projected-token");
+    let config = CredentialsConfig::Oidc {
+        provider_id: Some("p".to_string()),
+        token_file: Some(token_file),
+        role_arn: Some("qcs::cam::uin/1:roleName/r".to_string()),
+        region: Some("ap-guangzhou".to_string()),
+        session_name: "s".to_string(),
+        duration: Duration::from_secs(3600),
+        sts_endpoint: server.base_url(),
+    };
+    let provider = sources::build(&config, &context(&[])).expect("built");
+    let err = provider.credentials().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tencentcloud_ssl_api::credentials::CredentialsError::Redirected { status: 307, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("projected-token"), "{err}");
+    assert_eq!(stolen.calls_async().await, 0, "not followed");
 }
 
 /// `AssumeRole` of `role_arn` at the mock STS, with base credentials from the environment.

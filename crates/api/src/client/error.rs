@@ -59,6 +59,18 @@ pub enum ApiError {
         /// The HTTP status code.
         status: u16,
     },
+    /// The server answered with a redirect (3xx). The API never redirects, and following one
+    /// would send the signed request, and the `X-TC-Token` of temporary credentials, to another
+    /// host; so it is refused and never retried.
+    #[error("{action}: HTTP status {status} redirecting to {location:?}: redirects are refused")]
+    Redirect {
+        /// The action called (`X-TC-Action`).
+        action: String,
+        /// The 3xx status code.
+        status: u16,
+        /// Where the answer pointed ([`refused_location`]: no user info or query).
+        location: String,
+    },
     /// The request never got a complete answer.
     #[error("{action}: {}: {message}", kind.code())]
     Transport {
@@ -102,6 +114,7 @@ impl ApiError {
         match self {
             ApiError::Api { code, .. } => sanitize_code(code),
             ApiError::HttpStatus { status, .. } => format!("http_{status}"),
+            ApiError::Redirect { .. } => "http_redirect".to_string(),
             ApiError::Transport { kind, .. } => kind.code().to_string(),
             ApiError::Decode { .. } => "decode_error".to_string(),
             ApiError::BodyTooLarge { .. } => "body_too_large".to_string(),
@@ -127,7 +140,9 @@ impl ApiError {
             ApiError::HttpStatus { status, .. } if *status >= 500 => Retry::Transient,
             ApiError::HttpStatus { .. } => Retry::Never,
             ApiError::Transport { .. } | ApiError::Decode { .. } => Retry::Transient,
-            ApiError::BodyTooLarge { .. } | ApiError::Credentials { .. } => Retry::Never,
+            ApiError::Redirect { .. }
+            | ApiError::BodyTooLarge { .. }
+            | ApiError::Credentials { .. } => Retry::Never,
         }
     }
 
@@ -139,6 +154,32 @@ impl ApiError {
                 .api_code()
                 .is_some_and(|c| c.starts_with("AuthFailure"))
     }
+}
+
+/// The `Location` of a refused redirect, fit for an error message and a log line: its user
+/// info and query are dropped (they could carry anything), it is cut to 200 characters, and a
+/// missing or unreadable header says so.
+pub fn refused_location(headers: &reqwest::header::HeaderMap) -> String {
+    let Some(value) = headers.get(reqwest::header::LOCATION) else {
+        return "(no Location header)".to_string();
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let shown = match reqwest::Url::parse(&text) {
+        Ok(mut url) => {
+            // Both only fail for URLs that cannot have them, which then have none to drop.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.to_string()
+        }
+        // A relative reference: the path only.
+        Err(_) => text
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    shown.chars().take(200).collect()
 }
 
 /// Retry class of an API error code, from the reference's table.
@@ -227,6 +268,38 @@ mod tests {
         };
         assert_eq!(timeout.code(), "transport_timeout");
         assert_eq!(timeout.retry(), Retry::Transient);
+    }
+
+    #[test]
+    fn redirects_are_never_retried_and_show_no_user_info_or_query() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::LOCATION,
+            reqwest::header::HeaderValue::from_static("https://u:pw@other.example/x?token=abc"),
+        );
+        let location = refused_location(&headers);
+        assert_eq!(location, "https://other.example/x");
+        headers.insert(
+            reqwest::header::LOCATION,
+            reqwest::header::HeaderValue::from_static("/elsewhere?token=abc"),
+        );
+        assert_eq!(refused_location(&headers), "/elsewhere");
+        assert_eq!(
+            refused_location(&reqwest::header::HeaderMap::new()),
+            "(no Location header)"
+        );
+        let err = ApiError::Redirect {
+            action: "A".into(),
+            status: 302,
+            location,
+        };
+        assert_eq!(err.retry(), Retry::Never);
+        assert_eq!(err.code(), "http_redirect");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("302") && shown.contains("other.example"),
+            "{shown}"
+        );
     }
 
     #[test]

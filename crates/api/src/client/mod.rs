@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::ProvideCredentials;
 use crate::signing::{self, SigningInput};
 use crate::time;
-pub use error::{classify_code, ApiError, Retry, TransportKind};
+pub use error::{classify_code, refused_location, ApiError, Retry, TransportKind};
 use ratelimit::RateLimits;
 pub use ratelimit::{DEFAULT_RATE, DOCUMENTED_LIMITS};
 
@@ -175,6 +175,14 @@ pub fn endpoint_host(endpoint: &str) -> Result<(reqwest::Url, String), ClientBui
     Ok((url, host))
 }
 
+/// A builder of every HTTP client of this crate: redirects are never followed. The API never
+/// redirects, and following one would carry the signed request and the `X-TC-Token` of
+/// temporary credentials (or a metadata or STS answer's secrets) to wherever it points; a 3xx
+/// answer is reported as the error it is instead.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
+}
+
 impl Client {
     /// A client of `account` (reported to `observer` with every attempt) as `config` describes.
     pub fn new(
@@ -184,7 +192,7 @@ impl Client {
         observer: Arc<dyn Observer>,
     ) -> Result<Self, ClientBuildError> {
         let (url, host) = endpoint_host(&config.endpoint)?;
-        let http = reqwest::Client::builder()
+        let http = http_builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(USER_AGENT)
@@ -316,6 +324,13 @@ impl Client {
             .await
             .map_err(|e| transport_error(action, &e))?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            return Err(ApiError::Redirect {
+                action: action.to_string(),
+                status,
+                location: refused_location(response.headers()),
+            });
+        }
         if status != 200 {
             return Err(ApiError::HttpStatus {
                 action: action.to_string(),
