@@ -7,7 +7,8 @@
 //! async thread before the hashing lock is taken: a scraper whose password was checked once is
 //! never queued behind a storm of guesses. Right and wrong outcomes are kept in separate bounded
 //! sets, so guesses cannot evict the scraper's entry. Unknown users pay for one bcrypt
-//! verification against a fixed hash, so timing does not tell which part was wrong. At most
+//! verification against a dummy hash of the cost the configured users have
+//! ([`unknown_user_hash`]), so timing does not tell which part was wrong. At most
 //! [`MAX_WAITING_HASHES`] requests wait for the hashing lock; beyond, new credentials are
 //! answered 429 at once (nothing cached), so guesses cannot hold every connection slot.
 
@@ -24,9 +25,36 @@ use super::error::{error, WebConfigError};
 
 /// Bound of each of the two outcome caches (right pairs, wrong pairs).
 const AUTH_CACHE_ENTRIES: usize = 4096;
-/// Verified against when the user is unknown, so every failure costs the same. This is
-/// exporter-toolkit's: bcrypt of "fakepassword" at cost 10.
+/// exporter-toolkit's dummy: bcrypt of "fakepassword" at cost 10. Its salt and digest (after
+/// the `$2y$10$`) make the dummies of every cost ([`unknown_user_hash`]).
 const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+/// The cost of the dummy when no configured hash says otherwise (exporter-toolkit's).
+const DEFAULT_DUMMY_COST: u32 = 10;
+
+/// The cost an unknown user's check must have to cost what a configured user's does: the most
+/// common cost of `hashes`, the highest among equally common ones (10 when there are none).
+pub(super) fn unknown_user_cost<'a>(hashes: impl IntoIterator<Item = &'a str>) -> u32 {
+    let mut counts: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+    for hash in hashes {
+        if let Ok(parts) = hash.parse::<bcrypt::HashParts>() {
+            *counts.entry(parts.get_cost()).or_default() += 1;
+        }
+    }
+    // Ascending costs, so among equal counts the last (highest) cost wins.
+    counts
+        .into_iter()
+        .max_by_key(|&(_, count)| count)
+        .map_or(DEFAULT_DUMMY_COST, |(cost, _)| cost)
+}
+
+/// What an unknown user is verified against, so every failure costs what a configured user's
+/// check costs: the dummy's salt and digest at [`unknown_user_cost`]. bcrypt verification runs
+/// the cost the hash names, whatever its digest, so no hashing is needed to make it (reloads stay
+/// cheap), and no password matches it (a user that is not configured is never admitted anyway).
+pub(super) fn unknown_user_hash<'a>(hashes: impl IntoIterator<Item = &'a str>) -> String {
+    let cost = unknown_user_cost(hashes);
+    format!("$2y${cost:02}${}", &DUMMY_HASH["$2y$10$".len()..])
+}
 /// bcrypt costs accepted in `basic_auth_users`: above 16 one verification takes seconds.
 pub(super) const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=16;
 /// Checks a `basic_auth_users` value without running bcrypt (reloads stay cheap).
@@ -214,9 +242,11 @@ impl Auth {
     /// no authentication. Cached outcomes are answered here; otherwise bcrypt runs on the
     /// blocking pool, one verification at a time, behind at most [`MAX_WAITING_HASHES`] others
     /// ([`Checked::Busy`] beyond).
+    /// An unknown user is verified against `unknown` ([`unknown_user_hash`] of `users`).
     pub(super) async fn authorized(
         &self,
         users: &HashMap<String, String>,
+        unknown: &str,
         headers: &HeaderMap,
     ) -> Checked {
         if users.is_empty() {
@@ -226,10 +256,7 @@ impl Auth {
             return Checked::Wrong;
         };
         let known = users.contains_key(&user);
-        let stored = users
-            .get(&user)
-            .map_or(DUMMY_HASH, String::as_str)
-            .to_string();
+        let stored = users.get(&user).map_or(unknown, String::as_str).to_string();
         let key = self.key(&user, &password, &stored);
         let verdict = |ok: bool| {
             if ok && known {
@@ -284,6 +311,36 @@ mod tests {
         }
         assert_eq!(set.len(), 3);
         assert!(set.contains(&[9; 32]) && !set.contains(&[0; 32]));
+    }
+
+    fn cost(hash: &str) -> u32 {
+        hash.parse::<bcrypt::HashParts>()
+            .expect("a bcrypt hash")
+            .get_cost()
+    }
+
+    #[test]
+    fn an_unknown_user_costs_what_the_configured_users_cost() {
+        let at = |c: u32| format!("$2y${c:02}${}", &DUMMY_HASH[7..]);
+        let (five, twelve) = (at(5), at(12));
+        // Users at cost 5 only: the dummy an unknown user is verified against has cost 5.
+        let dummy = unknown_user_hash([five.as_str(), five.as_str()]);
+        assert_eq!(cost(&dummy), 5);
+        assert_eq!(
+            unknown_user_cost([five.as_str(), five.as_str(), twelve.as_str()]),
+            5
+        );
+        assert_eq!(
+            unknown_user_cost([five.as_str(), twelve.as_str()]),
+            12,
+            "ties: highest"
+        );
+        assert_eq!(unknown_user_cost([]), 10);
+        assert_eq!(cost(&unknown_user_hash([twelve.as_str()])), 12);
+        assert!(
+            !bcrypt::verify("fakepassword", &dummy).expect("a valid hash"),
+            "no password matches a dummy of another cost"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use hyper::HeaderMap;
 use serde::Deserialize;
 use tencentcloud_ssl_api::credentials::warn_if_readable_by_others;
 
-use super::auth::check_bcrypt_hash;
+use super::auth::{check_bcrypt_hash, unknown_user_hash};
 use super::error::{error, WebConfigError};
 use super::files::Watched;
 use super::rate_limit::{self, RateLimit};
@@ -50,6 +50,8 @@ const ALLOWED_HEADERS: &[&str] = &[
 pub struct WebConfig {
     tls: Option<Arc<rustls::ServerConfig>>,
     pub(super) users: HashMap<String, String>,
+    /// What an unknown user is verified against: a dummy of the users' cost.
+    pub(super) unknown_user_hash: String,
     headers: Vec<(HeaderName, HeaderValue)>,
     pub(super) rate_limit: Option<RateLimit>,
     /// The files this version was read from (the configuration file first).
@@ -130,9 +132,11 @@ impl WebConfig {
             }
         }
         let rate_limit = raw.rate_limit.map(rate_limit::load).transpose()?.flatten();
+        let unknown_user_hash = unknown_user_hash(users.values().map(String::as_str));
         Ok(WebConfig {
             tls,
             users,
+            unknown_user_hash,
             headers,
             rate_limit,
             files,
@@ -236,6 +240,14 @@ mod tests {
             let err = WebConfig::parse(text, Path::new(".")).expect_err(text);
             assert_eq!(err.place, place, "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn unknown_users_are_checked_at_the_configured_users_cost() {
+        let text = "basic_auth_users:\n  alice: '$2y$05$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'\n  bob: '$2y$05$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'\n";
+        let config = WebConfig::parse(text, Path::new(".")).expect("valid");
+        let parts: bcrypt::HashParts = config.unknown_user_hash.parse().expect("a bcrypt hash");
+        assert_eq!(parts.get_cost(), 5);
     }
 
     #[test]

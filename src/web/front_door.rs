@@ -89,7 +89,11 @@ impl FrontDoor {
             }
         }
         let config = self.current.load_full();
-        match self.auth.authorized(&config.users, headers).await {
+        match self
+            .auth
+            .authorized(&config.users, &config.unknown_user_hash, headers)
+            .await
+        {
             Checked::Right => Admission::Allowed,
             Checked::Wrong => Admission::Unauthorized,
             Checked::Busy => Admission::HashingBusy,
@@ -184,7 +188,7 @@ mod tests {
         let mut garbage = HeaderMap::new();
         garbage.insert(AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
         assert_eq!(door.admit(&garbage).await, Admission::Unauthorized);
-        // One right pair, two wrong ones (the unknown user against the fixed hash).
+        // One right pair, two wrong ones (the unknown user against the dummy hash).
         assert_eq!(door.auth.cached(), (1, 2));
     }
 
