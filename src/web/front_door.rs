@@ -324,4 +324,65 @@ mod tests {
             .contains("tencentcloud_ssl_web_config_last_reload_successful 1"));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_reload_that_removes_basic_auth_is_refused_and_auth_stays_on() {
+        let dir = std::env::temp_dir().join(format!("web-config-no-users-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("web.yml");
+        let hash = bcrypt::hash("s3cret", 4).expect("hash");
+        let users = format!("basic_auth_users:\n  alice: '{hash}'\n");
+        std::fs::write(&path, &users).expect("write");
+        let telemetry = Telemetry::new();
+        let door = FrontDoor::new(
+            Some(path.clone()),
+            WebConfig::load(&path).expect("valid"),
+            telemetry.clone(),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // Truncated and not yet written: it parses as a version without users.
+        std::fs::write(&path, "").expect("truncate");
+        match door.reload_if_changed() {
+            Reload::Failed(e) => assert_eq!(e.place, "basic_auth_users", "{e}"),
+            other => panic!("expected a refused reload, got {other:?}"),
+        }
+        assert!(telemetry
+            .render()
+            .contains("tencentcloud_ssl_web_config_last_reload_successful 0"));
+        assert_eq!(
+            runtime.block_on(door.admit(&HeaderMap::new())),
+            Admission::Unauthorized,
+            "basic auth stays on"
+        );
+        // Not only an empty file: any version without users.
+        std::fs::write(
+            &path,
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+        )
+        .expect("write");
+        assert!(matches!(door.reload_if_changed(), Reload::Failed(_)));
+        assert_eq!(
+            runtime.block_on(door.admit(&HeaderMap::new())),
+            Admission::Unauthorized
+        );
+        // The writer finishes: the whole version is used.
+        std::fs::write(
+            &path,
+            format!("{users}rate_limit:\n  interval: 1s\n  burst: 100\n"),
+        )
+        .expect("write");
+        assert_eq!(door.reload_if_changed(), Reload::Reloaded);
+        assert!(door.config().basic_auth_enabled() && door.config().rate_limit.is_some());
+        assert!(telemetry
+            .render()
+            .contains("tencentcloud_ssl_web_config_last_reload_successful 1"));
+        assert_eq!(
+            runtime.block_on(door.admit(&basic("alice", "s3cret"))),
+            Admission::Allowed
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -2,10 +2,13 @@
 //! (`cert_file`, `key_file`, `client_ca_file`) are `stat`ed ([`super::files`]). When one changed,
 //! the whole configuration is read again; a valid new version is used from the next handshake and
 //! request on, an invalid or unreadable one is logged and the last good one kept, and
-//! `tencentcloud_ssl_web_config_last_reload_successful` says which. Turning TLS on or off needs a
-//! restart (a reload that does is refused), so a typo cannot silently serve plain HTTP.
+//! `tencentcloud_ssl_web_config_last_reload_successful` says which. Turning TLS on or off, and
+//! removing every basic auth user, need a restart (a reload that does is refused), so neither a
+//! typo nor a file read half-written (between its truncation and its writing) can silently serve
+//! plain HTTP or turn authentication off. A read during which one of the files changed (its stamp
+//! before and after differ) is not used and not an error: the next check reads it again.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -30,6 +33,8 @@ pub(crate) enum Reload {
     Reloaded,
     /// The new version is invalid or unreadable; the last good one is kept.
     Failed(WebConfigError),
+    /// A file changed while it was read: nothing is used, the next check reads it again.
+    Changing,
 }
 
 /// A reload attempt that failed.
@@ -61,6 +66,16 @@ impl Reloader {
     /// Reads the file again if one of `current`'s files changed (or a failed reload is due for
     /// another try), and hands a valid new version to `apply`. Blocking file IO.
     pub(super) fn check(&self, current: &WebConfig, apply: impl FnOnce(WebConfig)) -> Reload {
+        self.check_with(current, WebConfig::load, apply)
+    }
+
+    /// [`Reloader::check`] with `load` reading the file (the tests change it while it is read).
+    fn check_with(
+        &self,
+        current: &WebConfig,
+        load: impl FnOnce(&Path) -> Result<WebConfig, WebConfigError>,
+        apply: impl FnOnce(WebConfig),
+    ) -> Reload {
         let path = &self.path;
         let mut failed = self.failed.lock();
         // Taken before anything is read, so a change while reading is seen next time.
@@ -72,11 +87,28 @@ impl Reloader {
         if !due {
             return Reload::Unchanged;
         }
-        let loaded = WebConfig::load(path).and_then(|new| {
+        let loaded = load(path);
+        // Each file's stamp was taken just before it was read: the same after means a whole
+        // version was read, not one being written.
+        let settled = match &loaded {
+            Ok(new) => new.files_now() == new.files,
+            Err(_) => current.files_now() == seen,
+        };
+        if !settled {
+            tracing::debug!(file = %path.display(), "the web configuration changed while it was read; reading it again at the next check");
+            return Reload::Changing;
+        }
+        let loaded = loaded.and_then(|new| {
             if new.tls_enabled() != current.tls_enabled() {
                 return Err(error(
                     "tls_server_config",
                     "turning TLS on or off needs a restart; keeping the running configuration",
+                ));
+            }
+            if current.basic_auth_enabled() && !new.basic_auth_enabled() {
+                return Err(error(
+                    "basic_auth_users",
+                    "removing every user turns basic auth off, which needs a restart; keeping the running configuration",
                 ));
             }
             Ok(new)
@@ -101,5 +133,57 @@ impl Reloader {
                 Reload::Failed(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write");
+        std::fs::rename(&tmp, path).expect("rename");
+    }
+
+    #[test]
+    fn a_version_that_changes_while_it_is_read_is_read_again_not_used() {
+        let dir = std::env::temp_dir().join(format!("web-config-settle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("web.yml");
+        write(
+            &path,
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n",
+        );
+        let current = WebConfig::load(&path).expect("valid");
+        let reloader = Reloader::new(path.clone());
+        let first = "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n";
+        let last = "http_server_config:\n  headers:\n    Content-Security-Policy: none\n";
+        write(&path, first);
+        let mut applied = None;
+        // The writer replaces the file again while this check reads it.
+        let reload = reloader.check_with(
+            &current,
+            |p| {
+                let read = WebConfig::load(p);
+                write(p, last);
+                read
+            },
+            |new| applied = Some(new),
+        );
+        assert_eq!(reload, Reload::Changing, "not done yet, and not an error");
+        assert!(
+            applied.is_none(),
+            "a version read while it changed is not used"
+        );
+        let reload = reloader.check(&current, |new| applied = Some(new));
+        assert_eq!(reload, Reload::Reloaded, "read again at the next check");
+        let mut headers = hyper::HeaderMap::new();
+        applied.expect("applied").apply_headers(&mut headers);
+        assert_eq!(
+            headers["content-security-policy"], "none",
+            "the settled version"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
