@@ -98,6 +98,7 @@ impl Setup {
                 telemetry_path: cli.telemetry_path.clone(),
                 max_connections: cli.max_connections,
                 write_timeout: cli.write_timeout,
+                response_timeout: cli.response_timeout,
                 ..ServerConfig::default()
             },
             web,

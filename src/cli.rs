@@ -83,6 +83,11 @@ pub struct Cli {
     #[arg(long = "web.write-timeout", default_value = "5s", value_parser = parse_write_timeout, value_name = "DURATION")]
     pub write_timeout: Duration,
 
+    /// A response not all sent this long after it started is dropped and its connection closed
+    /// (clients reading a trickle at a time cannot hold connections); 0s turns the limit off.
+    #[arg(long = "web.response-timeout", default_value = "2m", value_parser = parse_response_timeout, value_name = "DURATION")]
+    pub response_timeout: Duration,
+
     /// SSL API endpoint, a full URL; its host (and port) is what gets signed.
     #[arg(long = "tencentcloud.endpoint", default_value = DEFAULT_ENDPOINT, value_name = "URL")]
     pub endpoint: String,
@@ -242,6 +247,17 @@ fn parse_max_connections(value: &str) -> Result<usize, String> {
 
 fn parse_write_timeout(value: &str) -> Result<Duration, String> {
     duration_in(value, &limits::WRITE_TIMEOUT)
+}
+
+fn parse_response_timeout(value: &str) -> Result<Duration, String> {
+    let duration = parse_duration(value).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Ok(duration);
+    }
+    in_range(duration, &limits::RESPONSE_TIMEOUT, |d| {
+        crate::duration::format_duration(*d)
+    })
+    .map_err(|e| format!("{e} (or 0s for no limit)"))
 }
 
 fn parse_timeout(value: &str) -> Result<Duration, String> {
@@ -461,6 +477,9 @@ mod tests {
             ("--web.max-connections", "99999999999999999999"),
             ("--web.write-timeout", "0s"),
             ("--web.write-timeout", "99999999y"),
+            ("--web.response-timeout", "500ms"),
+            ("--web.response-timeout", "2d"),
+            ("--web.response-timeout", "soon"),
             ("--collector.stale-intervals", "0"),
             ("--collector.stale-intervals", "4294967295"),
             ("--collector.interval", "500ms"),
@@ -486,6 +505,15 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(cli.write_timeout, Duration::from_secs(2));
+        assert_eq!(
+            cli.response_timeout,
+            Duration::from_secs(120),
+            "the default"
+        );
+        let off = Cli::try_parse_from(["x", "--web.response-timeout=0s"]).expect("valid");
+        assert_eq!(off.response_timeout, Duration::ZERO, "0s turns it off");
+        let set = Cli::try_parse_from(["x", "--web.response-timeout=30s"]).expect("valid");
+        assert_eq!(set.response_timeout, Duration::from_secs(30));
         assert_eq!(cli.panic_collector, Some(("bind".to_string(), 2)));
     }
 

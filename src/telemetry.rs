@@ -53,6 +53,9 @@ pub enum Cut {
     WriteTimeout,
     /// The TLS handshake did not finish within the header timeout.
     TlsHandshakeTimeout,
+    /// A response was not all sent within `--web.response-timeout` (a client reading it a
+    /// trickle at a time).
+    ResponseTimeout,
 }
 
 impl Cut {
@@ -61,6 +64,7 @@ impl Cut {
         match self {
             Cut::WriteTimeout => "write_timeout",
             Cut::TlsHandshakeTimeout => "tls_handshake_timeout",
+            Cut::ResponseTimeout => "response_timeout",
         }
     }
 }
@@ -153,7 +157,7 @@ impl Telemetry {
         let web_connections_dropped = IntCounterVec::new(
             Opts::new(
                 WEB_CONNECTIONS_DROPPED_TOTAL,
-                "HTTP connections cut by the server: write_timeout (the client accepted no bytes for --web.write-timeout) or tls_handshake_timeout.",
+                "HTTP connections cut by the server: write_timeout (the client accepted no bytes for --web.write-timeout), response_timeout (a response not all sent within --web.response-timeout) or tls_handshake_timeout.",
             ),
             &["reason"],
         )
@@ -185,7 +189,11 @@ impl Telemetry {
         ] {
             web_requests_rejected.with_label_values(&[reason.label()]);
         }
-        for reason in [Cut::WriteTimeout, Cut::TlsHandshakeTimeout] {
+        for reason in [
+            Cut::WriteTimeout,
+            Cut::TlsHandshakeTimeout,
+            Cut::ResponseTimeout,
+        ] {
             web_connections_dropped.with_label_values(&[reason.label()]);
         }
         Telemetry {
@@ -356,6 +364,9 @@ mod tests {
         assert!(text
             .contains("tencentcloud_ssl_web_requests_rejected_total{reason=\"rate_limited\"} 0"));
         assert!(text.contains("tencentcloud_ssl_web_config_last_reload_successful 1"));
+        assert!(text.contains(
+            "tencentcloud_ssl_web_connections_dropped_total{reason=\"response_timeout\"} 0"
+        ));
         telemetry.rejected(Rejection::Unauthorized);
         telemetry.dropped(Cut::WriteTimeout);
         telemetry.web_config_reloaded(false);

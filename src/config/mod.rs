@@ -206,6 +206,9 @@ pub mod limits {
     /// `--web.write-timeout`.
     pub const WRITE_TIMEOUT: RangeInclusive<Duration> =
         Duration::from_millis(100)..=Duration::from_secs(3600);
+    /// `--web.response-timeout` when not zero (zero turns it off).
+    pub const RESPONSE_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_secs(1)..=Duration::from_secs(86_400);
     /// `--tencentcloud.timeout` and `accounts[].timeout`.
     pub const TIMEOUT: RangeInclusive<Duration> =
         Duration::from_millis(100)..=Duration::from_secs(600);

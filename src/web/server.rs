@@ -9,6 +9,9 @@
 //!   ([`WriteDeadline`] under hyper and under TLS), so clients that never read free their slot
 //!   and the snapshot bytes they pinned; the kernel queues a bounded amount of unsent bytes per
 //!   connection (`TCP_NOTSENT_LOWAT` on Linux), so such a client stalls at once;
+//! - a response not all sent within `--web.response-timeout` of its start is dropped too
+//!   ([`ResponseClock`]), so a client that reads a trickle (a few bytes now and then, each
+//!   resetting the write timeout) cannot hold its slot forever;
 //! - the [`FrontDoor`] (the live `--web.config.file`) hands out the TLS acceptor of each
 //!   handshake, and decides each request (rate limit, then basic auth); refusals are counted in
 //!   `tencentcloud_ssl_web_requests_rejected_total{reason}`.
@@ -47,12 +50,18 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// A connection whose socket accepts no bytes of a response for this long is dropped.
     pub write_timeout: Duration,
+    /// A connection whose response is not all sent this long after it started is dropped;
+    /// zero means no limit.
+    pub response_timeout: Duration,
     /// In-flight requests get this long to finish on shutdown.
     pub shutdown_grace: Duration,
 }
 
 /// Default of `--web.write-timeout`.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of `--web.response-timeout`: generous, a whole `/metrics` of a large fleet to a
+/// slow but honest scraper fits many times over.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Unsent bytes the kernel queues for one connection at most (Linux `TCP_NOTSENT_LOWAT`).
 ///
@@ -69,6 +78,7 @@ impl Default for ServerConfig {
             max_connections: 512,
             header_read_timeout: Duration::from_secs(10),
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -86,12 +96,50 @@ pub struct ServerState {
     pub telemetry: Telemetry,
 }
 
+/// The absolute deadline of the response a connection is sending: set when the handler hands
+/// the response over, cleared when the connection's next request comes (hyper reads the next
+/// request of a connection only once the response before it is all written). Shared by the
+/// connection's service and its [`WriteDeadline`], which cuts a write still waiting past it.
+#[derive(Debug)]
+pub struct ResponseClock {
+    timeout: Duration,
+    deadline: parking_lot::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl ResponseClock {
+    /// A clock giving each response `timeout`; zero means no limit.
+    pub fn new(timeout: Duration) -> Arc<Self> {
+        Arc::new(ResponseClock {
+            timeout,
+            deadline: parking_lot::Mutex::new(None),
+        })
+    }
+
+    /// A response starts being sent now.
+    pub fn response_started(&self) {
+        if !self.timeout.is_zero() {
+            *self.deadline.lock() = Some(tokio::time::Instant::now() + self.timeout);
+        }
+    }
+
+    /// A new request came: the response before it, if any, was all sent.
+    pub fn request_started(&self) {
+        *self.deadline.lock() = None;
+    }
+
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        *self.deadline.lock()
+    }
+}
+
 /// An IO stream whose writes fail with [`io::ErrorKind::TimedOut`] once the peer has accepted no
-/// bytes for `timeout` (writes, flushes and shutdown alike; reads pass through).
+/// bytes for `timeout` (writes, flushes and shutdown alike; reads pass through), or once a write
+/// still waits past the deadline of the response being sent ([`ResponseClock`], when given).
 ///
-/// The clock starts when a write cannot proceed and stops at the first byte that goes out, so a
-/// slow but moving client is served, and a client that never reads is cut `timeout` after its
-/// socket buffers fill.
+/// The stall clock starts when a write cannot proceed and stops at the first byte that goes out,
+/// so a slow but moving client is served, and a client that never reads is cut `timeout` after
+/// its socket buffers fill. The response deadline does not move with progress: a client reading
+/// a trickle is cut when it passes.
 pub struct WriteDeadline<S> {
     inner: S,
     timeout: Duration,
@@ -101,6 +149,10 @@ pub struct WriteDeadline<S> {
     expired: bool,
     /// Counts the connections this cut (`tencentcloud_ssl_web_connections_dropped_total`).
     cut: IntCounter,
+    /// The response deadline, and what counts the connections it cuts.
+    response: Option<(Arc<ResponseClock>, IntCounter)>,
+    /// Allocated at the first stall under a response deadline, moved to each new deadline.
+    response_sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> WriteDeadline<S> {
@@ -113,14 +165,40 @@ impl<S> WriteDeadline<S> {
             armed: false,
             expired: false,
             cut,
+            response: None,
+            response_sleep: None,
         }
+    }
+
+    /// Also cut a write still waiting past `clock`'s response deadline; `cut` counts it.
+    pub fn with_response_deadline(mut self, clock: Arc<ResponseClock>, cut: IntCounter) -> Self {
+        self.response = Some((clock, cut));
+        self
     }
 
     fn timed_out() -> io::Error {
         io::Error::new(
             io::ErrorKind::TimedOut,
-            "the client accepted no bytes for the write timeout",
+            "the client accepted no bytes for the write timeout, or took longer than the response timeout",
         )
+    }
+
+    /// Whether the response deadline has passed (and, if not, a wake-up at it is registered).
+    fn response_overdue(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self
+            .response
+            .as_ref()
+            .and_then(|(clock, _)| clock.deadline())
+        else {
+            return false;
+        };
+        let sleep = self
+            .response_sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        sleep.as_mut().poll(cx).is_ready()
     }
 
     /// Passes a ready result through (progress disarms the clock); on `Pending`, arms the clock
@@ -140,6 +218,13 @@ impl<S> WriteDeadline<S> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
+                if self.response_overdue(cx) {
+                    self.expired = true;
+                    if let Some((_, cut)) = &self.response {
+                        cut.inc();
+                    }
+                    return Poll::Ready(Err(Self::timed_out()));
+                }
                 let deadline = tokio::time::Instant::now() + self.timeout;
                 let sleep = self
                     .sleep
@@ -234,6 +319,10 @@ pub async fn run(
         .telemetry
         .web_connections_dropped
         .with_label_values(&[Cut::WriteTimeout.label()]);
+    let response_timeouts = state
+        .telemetry
+        .web_connections_dropped
+        .with_label_values(&[Cut::ResponseTimeout.label()]);
     let handshake_timeouts = state
         .telemetry
         .web_connections_dropped
@@ -264,7 +353,9 @@ pub async fn run(
         let _ = socket2::SockRef::from(&stream).set_tcp_notsent_lowat(UNSENT_LOW_WATER);
         let header_read_timeout = state.config.header_read_timeout;
         // Under TLS too: the deadline sits below the TLS stream, on the socket itself.
-        let stream = WriteDeadline::new(stream, state.config.write_timeout, write_timeouts.clone());
+        let clock = ResponseClock::new(state.config.response_timeout);
+        let stream = WriteDeadline::new(stream, state.config.write_timeout, write_timeouts.clone())
+            .with_response_deadline(Arc::clone(&clock), response_timeouts.clone());
         // The acceptor of this handshake: the certificate and client CAs in force now.
         let tls = state.web.tls_acceptor();
         let watcher = graceful.watcher();
@@ -272,8 +363,13 @@ pub async fn run(
         let handshake_timeouts = handshake_timeouts.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(respond(state, request).await) }
+                let (state, clock) = (Arc::clone(&state), Arc::clone(&clock));
+                clock.request_started();
+                async move {
+                    let response = respond(state, request).await;
+                    clock.response_started();
+                    Ok::<_, Infallible>(response)
+                }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

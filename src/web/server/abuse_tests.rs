@@ -125,6 +125,94 @@ async fn clients_that_never_read_are_cut_and_free_their_slots() {
     drop(stuck);
 }
 
+/// Waits (up to a generous bound, so a regression fails instead of hanging) until `series` of
+/// `telemetry` reaches `at_least`; returns its last value.
+async fn wait_for_counter(telemetry: &Telemetry, series: &str, at_least: f64) -> f64 {
+    for _ in 0..600 {
+        let value = counter(telemetry, series);
+        if value >= at_least {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    counter(telemetry, series)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reading_a_trickle_is_cut_at_the_response_timeout() {
+    let config = ServerConfig {
+        max_connections: 4,
+        // Each pause of the client below is far shorter than this: the stall clock never runs
+        // out, only the response deadline can end the connection.
+        write_timeout: Duration::from_secs(5),
+        response_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    };
+    // About 4 MB: a trickle of 4 KB per pause would take minutes to read it all.
+    let (addr, _stop, telemetry) = serve_with(config, WebConfig::default(), 40_000).await;
+    let mut stream = never_reads(&addr).await;
+    let mut cut = false;
+    // A bound, not an assertion on time: without the response deadline the client would read
+    // for minutes; it gives up after this many pauses and the counter assertion fails.
+    for _ in 0..150 {
+        let mut buf = [0u8; 4096];
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                cut = true;
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert!(cut, "a client reading a trickle is disconnected");
+    let response_timeout =
+        r#"tencentcloud_ssl_web_connections_dropped_total{reason="response_timeout"}"#;
+    assert_eq!(
+        wait_for_counter(&telemetry, response_timeout, 1.0).await,
+        1.0,
+        "{}",
+        telemetry.render()
+    );
+    let write_timeout = r#"tencentcloud_ssl_web_connections_dropped_total{reason="write_timeout"}"#;
+    assert_eq!(
+        counter(&telemetry, write_timeout),
+        0.0,
+        "{}",
+        telemetry.render()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_connection_gets_a_new_response_deadline_per_request() {
+    let config = ServerConfig {
+        response_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
+    };
+    let (addr, _stop, telemetry) = serve_with(config, WebConfig::default(), 20_000).await;
+    // One connection (at most one idle in the pool), reused for every scrape.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .expect("client");
+    let url = format!("http://{addr}/metrics");
+    for _ in 0..3 {
+        let body = client
+            .get(&url)
+            .send()
+            .await
+            .expect("answered")
+            .text()
+            .await
+            .expect("a whole body");
+        assert!(body.contains("cert-19999"));
+        // Idle past the first response's deadline: the next response has its own.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+    let response_timeout =
+        r#"tencentcloud_ssl_web_connections_dropped_total{reason="response_timeout"}"#;
+    assert_eq!(counter(&telemetry, response_timeout), 0.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_rate_limit_is_429_and_counted() {
     let web = WebConfig::parse(
