@@ -23,7 +23,7 @@ use crate::collector::records::RecordsCollector;
 use crate::collector::CollectorSettings;
 use crate::config::{AccountConfig, CollectorsConfig, Config};
 use crate::metrics::Exposition;
-use crate::probe::{self, Prober};
+use crate::probe::{self, AddressPolicy, Prober};
 use crate::readiness::Readiness;
 use crate::scheduler::{self, DeliberatePanics, Schedule};
 use crate::shard;
@@ -284,7 +284,11 @@ fn prober(setup: &Setup) -> anyhow::Result<Option<Arc<Prober>>> {
         &setup.probe_roots,
         config.endpoints.timeout,
     )
-    .map_err(|e| anyhow::anyhow!("endpoints: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("endpoints: {e}"))?
+    .with_address_policy(AddressPolicy {
+        allow: config.endpoints.allow_cidrs.clone(),
+        deny: config.endpoints.deny_cidrs.clone(),
+    });
     Ok(Some(Arc::new(prober)))
 }
 

@@ -392,6 +392,7 @@ impl Cli {
                 resolve: self.endpoints_resolve.clone(),
                 resolved_only: self.endpoints_resolved_only,
                 ca_file: self.endpoints_ca_file.clone(),
+                ..EndpointsConfig::default()
             },
         }
     }

@@ -1,6 +1,12 @@
 //! The TLS probe of one endpoint: resolve (or take a `--resolve`-style override), connect, TLS
 //! handshake with SNI = the domain, and report the leaf the endpoint served.
 //!
+//! A name the API gives may resolve anywhere, the exporter's own host and its cloud metadata
+//! service included: resolved addresses that are loopback, link-local (`169.254.0.0/16`,
+//! `fe80::/10`), unspecified or multicast are not dialled ([`refused_address`]), unless the
+//! operator's `allow_cidrs` names them; `deny_cidrs` refuses more. Private ranges are dialled.
+//! Overrides are the operator's own word and are always dialled.
+//!
 //! The handshake accepts whatever chain the endpoint presents (the point is to see it, even when
 //! it is expired or for another name), but the endpoint must still prove it holds the leaf's key:
 //! the handshake signatures are verified as usual. Chain validity (trust roots, dates, the name)
@@ -8,7 +14,7 @@
 //! and "serves a valid chain" are two answers.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +27,7 @@ use sha1::{Digest as _, Sha1};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::ResolveOverride;
+use crate::config::{Cidr, ResolveOverride};
 
 /// The DOMAIN of an override that covers every domain on its port (probes through one load
 /// balancer or edge node, benchmarks).
@@ -40,6 +46,16 @@ pub enum ProbeError {
     Handshake(String),
     #[error("the endpoint sent no certificate")]
     NoCertificate,
+    /// Every address the domain resolved to is refused ([`refused_address`]); not dialled.
+    #[error(
+        "not dialled: every address the domain resolves to is refused ({reason}: {addresses})"
+    )]
+    Refused {
+        /// Why the first address is refused: the `reason` of `…_endpoint_skipped_info`.
+        reason: &'static str,
+        /// The refused addresses.
+        addresses: String,
+    },
 }
 
 impl ProbeError {
@@ -51,7 +67,41 @@ impl ProbeError {
             ProbeError::Timeout => "timeout",
             ProbeError::Handshake(_) => "handshake",
             ProbeError::NoCertificate => "no_certificate",
+            ProbeError::Refused { reason, .. } => reason,
         }
+    }
+}
+
+/// The operator's networks: `allow` exempts addresses from the default refusals, `deny` refuses
+/// more (and wins over `allow`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressPolicy {
+    pub allow: Vec<Cidr>,
+    pub deny: Vec<Cidr>,
+}
+
+/// Why a resolved address is not dialled, if it is not: `denied_address` (in `deny`), else,
+/// unless `allow` names it, `loopback_address`, `link_local_address`, `unspecified_address` or
+/// `multicast_address`. Pure.
+pub fn refused_address(ip: IpAddr, policy: &AddressPolicy) -> Option<&'static str> {
+    let ip = ip.to_canonical();
+    if policy.deny.iter().any(|net| net.contains(ip)) {
+        return Some("denied_address");
+    }
+    if policy.allow.iter().any(|net| net.contains(ip)) {
+        return None;
+    }
+    match ip {
+        IpAddr::V4(v4) if v4.is_loopback() => Some("loopback_address"),
+        IpAddr::V4(v4) if v4.is_link_local() => Some("link_local_address"),
+        // 0.0.0.0/8 ("this network") reaches the host itself, as 0.0.0.0 does.
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => Some("unspecified_address"),
+        IpAddr::V4(v4) if v4.is_multicast() || v4.is_broadcast() => Some("multicast_address"),
+        IpAddr::V6(v6) if v6.is_loopback() => Some("loopback_address"),
+        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some("link_local_address"),
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("unspecified_address"),
+        IpAddr::V6(v6) if v6.is_multicast() => Some("multicast_address"),
+        _ => None,
     }
 }
 
@@ -141,6 +191,7 @@ impl ServerCertVerifier for AcceptAndRecord {
 /// Probes endpoints; shared by every probe of a collector.
 pub struct Prober {
     overrides: HashMap<(String, u16), SocketAddr>,
+    policy: AddressPolicy,
     timeout: Duration,
     connector: TlsConnector,
     webpki: Arc<WebPkiServerVerifier>,
@@ -150,6 +201,7 @@ impl std::fmt::Debug for Prober {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prober")
             .field("overrides", &self.overrides)
+            .field("policy", &self.policy)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -189,10 +241,18 @@ impl Prober {
                 .iter()
                 .map(|o| ((o.domain.clone(), o.port), o.addr))
                 .collect(),
+            policy: AddressPolicy::default(),
             timeout,
             connector: TlsConnector::from(Arc::new(config)),
             webpki,
         })
+    }
+
+    /// Resolved addresses are refused by `policy` ([`refused_address`]) rather than the
+    /// defaults alone.
+    pub fn with_address_policy(mut self, policy: AddressPolicy) -> Prober {
+        self.policy = policy;
+        self
     }
 
     /// The override for `domain:port`: the one naming the domain, else a `*` one for the port.
@@ -227,7 +287,25 @@ impl Prober {
         if found.is_empty() {
             return Err(ProbeError::Resolve("no address".to_string()));
         }
-        Ok(found)
+        let refused: Vec<(SocketAddr, &'static str)> = found
+            .iter()
+            .filter_map(|addr| refused_address(addr.ip(), &self.policy).map(|r| (*addr, r)))
+            .collect();
+        if refused.len() == found.len() {
+            let addresses = refused
+                .iter()
+                .map(|(addr, _)| addr.ip().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ProbeError::Refused {
+                reason: refused[0].1,
+                addresses,
+            });
+        }
+        Ok(found
+            .into_iter()
+            .filter(|addr| refused_address(addr.ip(), &self.policy).is_none())
+            .collect())
     }
 
     async fn probe_unbounded(&self, domain: &str, port: u16) -> Result<Served, ProbeError> {
@@ -295,6 +373,91 @@ mod tests {
             Some("10.0.0.1:443".parse().expect("addr"))
         );
         assert!(!prober.has_override("b.example.com", 8443));
+    }
+
+    #[test]
+    fn loopback_link_local_unspecified_and_multicast_are_refused_private_ranges_are_not() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect(s);
+        let net = |s: &str| s.parse::<Cidr>().expect(s);
+        let defaults = AddressPolicy::default();
+        for (address, reason) in [
+            ("127.0.0.1", Some("loopback_address")),
+            ("127.8.9.10", Some("loopback_address")),
+            ("::1", Some("loopback_address")),
+            ("::ffff:127.0.0.1", Some("loopback_address")),
+            ("169.254.169.254", Some("link_local_address")),
+            ("fe80::1", Some("link_local_address")),
+            ("febf::1", Some("link_local_address")),
+            ("0.0.0.0", Some("unspecified_address")),
+            ("0.1.2.3", Some("unspecified_address")),
+            ("::", Some("unspecified_address")),
+            ("224.0.0.1", Some("multicast_address")),
+            ("255.255.255.255", Some("multicast_address")),
+            ("ff02::1", Some("multicast_address")),
+            ("10.1.2.3", None),
+            ("172.16.0.1", None),
+            ("192.168.1.1", None),
+            ("fd00::1", None),
+            ("fec0::1", None),
+            ("203.0.113.7", None),
+            ("2001:db8::7", None),
+        ] {
+            assert_eq!(refused_address(ip(address), &defaults), reason, "{address}");
+        }
+        let operator = AddressPolicy {
+            allow: vec![net("127.0.0.0/8"), net("10.0.0.0/8")],
+            deny: vec![net("10.9.0.0/16"), net("203.0.113.0/24")],
+        };
+        assert_eq!(refused_address(ip("127.0.0.1"), &operator), None, "allowed");
+        assert_eq!(
+            refused_address(ip("::1"), &operator),
+            Some("loopback_address")
+        );
+        assert_eq!(refused_address(ip("10.1.0.1"), &operator), None);
+        assert_eq!(
+            refused_address(ip("10.9.0.1"), &operator),
+            Some("denied_address"),
+            "deny wins over allow"
+        );
+        assert_eq!(
+            refused_address(ip("203.0.113.7"), &operator),
+            Some("denied_address")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_not_dialled_unless_an_override_names_it() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = tokio::spawn(async move { listener.accept().await.is_ok() });
+        let prober = Prober::new(&[], &[], Duration::from_secs(5)).expect("prober");
+        let refused = prober.probe("localhost", port).await;
+        assert!(
+            matches!(
+                refused,
+                Err(ProbeError::Refused {
+                    reason: "loopback_address",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        assert!(!accepted.is_finished(), "nothing dialled");
+        let parse = |s: &str| s.parse::<ResolveOverride>().expect(s);
+        let prober = Prober::new(
+            &[parse(&format!("localhost:{port}:127.0.0.1"))],
+            &[],
+            Duration::from_secs(5),
+        )
+        .expect("prober");
+        let dialled = prober.probe("localhost", port).await;
+        assert!(
+            !matches!(dialled, Err(ProbeError::Refused { .. })),
+            "an override is dialled: {dialled:?}"
+        );
+        assert!(accepted.await.expect("task"), "the override was dialled");
     }
 
     #[test]

@@ -167,7 +167,17 @@ pub fn write_run(
     let mut states: BTreeMap<&str, u64> = ProbePlan::STATES.iter().map(|s| (*s, 0)).collect();
     let mut fingerprints: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (target, plan) in targets.iter().zip(plans) {
-        *states.entry(plan.state()).or_default() += 1;
+        let outcome = outcomes.get(&(target.domain.clone(), target.port));
+        // Probed, but every address the name resolved to was refused: skipped, with that reason.
+        let refused = match (plan, outcome) {
+            (ProbePlan::Probe, Some((Err(ProbeError::Refused { reason, .. }), _))) => Some(*reason),
+            _ => None,
+        };
+        let state = match refused {
+            Some(_) => ProbePlan::Skip("").state(),
+            None => plan.state(),
+        };
+        *states.entry(state).or_default() += 1;
         let port = target.port.to_string();
         let (certificate_id, domain, port) =
             (target.certificate_id.as_str(), &*target.domain, &*port);
@@ -178,6 +188,19 @@ pub fn write_run(
             resource_type: &target.resource_type,
             source: target.source,
         };
+        if let Some(reason) = refused {
+            builder.sample(info, 1.0);
+            builder.sample(
+                series::EndpointSkipped {
+                    certificate_id,
+                    domain,
+                    port,
+                    reason,
+                },
+                1.0,
+            );
+            continue;
+        }
         match plan {
             ProbePlan::Skip(reason) => {
                 builder.sample(info, 1.0);
@@ -193,8 +216,7 @@ pub fn write_run(
             }
             ProbePlan::Probe => {
                 builder.sample(info, 1.0);
-                let Some((outcome, duration)) = outcomes.get(&(target.domain.clone(), target.port))
-                else {
+                let Some((outcome, duration)) = outcome else {
                     continue;
                 };
                 builder.sample(
@@ -812,6 +834,53 @@ mod tests {
                 "tencentcloud_ssl_certificate_fingerprint_info{{account=\"a\",certificate_id=\"c1\",fingerprint_sha1=\"{}\"}} 1\n",
                 "aa".repeat(20)
             )
+        );
+    }
+
+    #[test]
+    fn a_name_resolving_only_to_refused_addresses_is_a_skipped_endpoint() {
+        let targets = [
+            target("meta.example.com", "c1"),
+            target("ok.example.com", "c1"),
+        ];
+        let plans = [ProbePlan::Probe, ProbePlan::Probe];
+        let outcomes: HashMap<(String, u16), Outcome> = [
+            (
+                ("meta.example.com".to_string(), 443),
+                (
+                    Err(ProbeError::Refused {
+                        reason: "link_local_address",
+                        addresses: "169.254.169.254".into(),
+                    }),
+                    Duration::ZERO,
+                ),
+            ),
+            (
+                ("ok.example.com".to_string(), 443),
+                (Err(ProbeError::Timeout), Duration::ZERO),
+            ),
+        ]
+        .into();
+        let mut builder = SnapshotBuilder::new("a");
+        write_run(&mut builder, &targets, &plans, &HashMap::new(), &outcomes);
+        let snapshot = builder.finish();
+        assert_eq!(
+            snapshot.chunk(Family::EndpointSkipped),
+            "tencentcloud_ssl_endpoint_skipped_info{account=\"a\",certificate_id=\"c1\",domain=\"meta.example.com\",port=\"443\",reason=\"link_local_address\"} 1\n"
+        );
+        assert!(
+            !snapshot
+                .chunk(Family::EndpointProbeSuccess)
+                .contains("meta.example.com"),
+            "not a failed probe: it was not dialled"
+        );
+        assert_eq!(snapshot.chunk(Family::EndpointInfo).lines().count(), 2);
+        assert_eq!(
+            snapshot.chunk(Family::EndpointTargets),
+            "tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"not_resolved\"} 0\n\
+             tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"over_limit\"} 0\n\
+             tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"probed\"} 1\n\
+             tencentcloud_ssl_endpoint_targets{account=\"a\",state=\"skipped\"} 1\n"
         );
     }
 }

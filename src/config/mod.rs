@@ -6,6 +6,7 @@
 //! ([`Config::from_defaults`]). The flags reach this module as a plain [`Defaults`] struct, so
 //! the configuration layer does not depend on the command-line parser.
 
+mod cidr;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::duration::{format_duration, parse_duration};
+pub use cidr::Cidr;
 use tencentcloud_ssl_api::client::{endpoint_host, DEFAULT_ENDPOINT};
 pub use tencentcloud_ssl_api::providers::{CredentialsConfig, SecretSource};
 
@@ -75,6 +77,12 @@ pub struct EndpointsConfig {
     pub resolved_only: bool,
     /// Extra trust roots (PEM) for chain validity, besides the built-in Mozilla roots.
     pub ca_file: Option<PathBuf>,
+    /// Resolved addresses in these networks are dialled even when they are loopback,
+    /// link-local, unspecified or multicast (`endpoints.allow_cidrs`).
+    pub allow_cidrs: Vec<Cidr>,
+    /// Resolved addresses in these networks are never dialled (`endpoints.deny_cidrs`); it wins
+    /// over `allow_cidrs`. Resolve overrides are dialled whatever the lists say.
+    pub deny_cidrs: Vec<Cidr>,
 }
 
 impl Default for EndpointsConfig {
@@ -86,6 +94,8 @@ impl Default for EndpointsConfig {
             resolve: Vec::new(),
             resolved_only: false,
             ca_file: None,
+            allow_cidrs: Vec::new(),
+            deny_cidrs: Vec::new(),
         }
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{duration_at, error, limits, within, ConfigError, EndpointsConfig, ResolveOverride};
+use super::{
+    duration_at, error, limits, within, Cidr, ConfigError, EndpointsConfig, ResolveOverride,
+};
 use tencentcloud_ssl_api::client::endpoint_host;
 use tencentcloud_ssl_api::credentials::Secret;
 use tencentcloud_ssl_api::providers::{
@@ -41,6 +43,10 @@ pub struct RawEndpoints {
     pub resolve: Vec<String>,
     pub resolved_only: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_cidrs: Vec<String>,
+    #[serde(default)]
+    pub deny_cidrs: Vec<String>,
 }
 
 impl RawEndpoints {
@@ -60,6 +66,18 @@ impl RawEndpoints {
                     .map_err(|e| error(format!("endpoints.resolve[{index}]"), e))?,
             );
         }
+        let networks = |key: &str, texts: &[String], defaults: &[Cidr]| {
+            let mut networks = defaults.to_vec();
+            for (index, text) in texts.iter().enumerate() {
+                networks.push(
+                    text.parse::<Cidr>()
+                        .map_err(|e| error(format!("endpoints.{key}[{index}]"), e))?,
+                );
+            }
+            Ok::<_, ConfigError>(networks)
+        };
+        let allow_cidrs = networks("allow_cidrs", &self.allow_cidrs, &defaults.allow_cidrs)?;
+        let deny_cidrs = networks("deny_cidrs", &self.deny_cidrs, &defaults.deny_cidrs)?;
         Ok(EndpointsConfig {
             timeout,
             concurrency: within(
@@ -75,6 +93,8 @@ impl RawEndpoints {
             resolve,
             resolved_only: self.resolved_only.unwrap_or(defaults.resolved_only),
             ca_file: self.ca_file.or_else(|| defaults.ca_file.clone()),
+            allow_cidrs,
+            deny_cidrs,
         })
     }
 }

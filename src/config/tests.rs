@@ -251,6 +251,13 @@ fn endpoints_are_opt_in_and_validated() {
     assert_eq!(config.endpoints.concurrency, 32);
     assert!(config.endpoints.resolved_only);
     assert_eq!(config.endpoints.resolve[0].addr.port(), 8443);
+    assert!(config.endpoints.allow_cidrs.is_empty() && config.endpoints.deny_cidrs.is_empty());
+    let config = parse(
+        "accounts:\n  - name: prod\nendpoints:\n  allow_cidrs: [\"127.0.0.0/8\"]\n  deny_cidrs: [\"10.9.0.0/16\", \"fd00::/8\"]\n",
+    )
+    .expect("valid");
+    assert_eq!(config.endpoints.allow_cidrs[0].to_string(), "127.0.0.0/8");
+    assert_eq!(config.endpoints.deny_cidrs.len(), 2);
     // The file turns it on; the flag's interval still applies.
     let defaults = Cli::try_parse_from(["x", "--collector.endpoints.interval=5m"])
         .expect("flags")
@@ -264,6 +271,11 @@ fn endpoints_are_opt_in_and_validated() {
     for (text, place) in [
         ("endpoints:\n  resolve: [\"nonsense\"]\n", "endpoints.resolve[0]"),
         ("endpoints:\n  timeout: 1h\n", "endpoints.timeout"),
+        (
+            "endpoints:\n  allow_cidrs: [\"10.0.0.0/8\", \"10.0.0.0/40\"]\n",
+            "endpoints.allow_cidrs[1]",
+        ),
+        ("endpoints:\n  deny_cidrs: [\"nonsense\"]\n", "endpoints.deny_cidrs[0]"),
         ("endpoints:\n  concurrency: 0\n", "endpoints.concurrency"),
         ("endpoints:\n  max_endpoints: 0\n", "endpoints.max_endpoints"),
         ("endpoints:\n  colour: blue\n", ""),

@@ -143,10 +143,10 @@ families! {
         "An endpoint the API says serves the certificate, probed or skipped this run; source is bind (the bind-resource detail) or the rollout record type (upload_update, update, deploy); always 1.";
     EndpointSkipped => gauge "tencentcloud_ssl_endpoint_skipped_info",
         [certificate_id, domain, port, reason],
-        "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name); always 1.";
+        "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name; loopback_address, link_local_address, unspecified_address, multicast_address: every address the name resolves to is of that kind; denied_address: in endpoints.deny_cidrs); always 1.";
     EndpointTargets => gauge "tencentcloud_ssl_endpoint_targets",
         [state],
-        "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard or invalid name), not_resolved (resolved_only is set and no resolve override names it), over_limit (beyond max_endpoints).";
+        "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard, invalid name, or every address it resolves to refused), not_resolved (resolved_only is set and no resolve override names it), over_limit (beyond max_endpoints).";
     EndpointProbeSuccess => gauge "tencentcloud_ssl_endpoint_probe_success",
         [certificate_id, domain, port],
         "1 if the last probe completed a TLS handshake and received a certificate, else 0.";
