@@ -59,7 +59,8 @@ pub enum ProbeError {
 }
 
 impl ProbeError {
-    /// The `reason` label: resolve, connect, timeout, handshake or no_certificate.
+    /// The `reason` label: resolve, connect, timeout, handshake or no_certificate; for
+    /// [`ProbeError::Refused`], the `reason` of `…_endpoint_skipped_info` (`loopback_address`, …).
     pub fn reason(&self) -> &'static str {
         match self {
             ProbeError::Resolve(_) => "resolve",
