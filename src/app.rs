@@ -46,7 +46,10 @@ struct Setup {
     web: WebConfig,
     /// Where `web` was read from (followed for changes), if anywhere.
     web_config_file: Option<std::path::PathBuf>,
-    listen: String,
+    /// Addresses to listen on (`--web.listen-address`, repeatable).
+    listen: Vec<String>,
+    /// Listen on systemd's sockets instead (`--web.systemd-socket`).
+    systemd_socket: bool,
     stale_intervals: u32,
     concurrency: usize,
     /// `--debug.panic-collector` (test hook).
@@ -103,7 +106,8 @@ impl Setup {
             },
             web,
             web_config_file: cli.web_config_file.clone(),
-            listen: cli.listen_socket(),
+            listen: cli.listen_sockets(),
+            systemd_socket: cli.systemd_socket(),
             stale_intervals: cli.stale_intervals,
             concurrency: cli.concurrency.max(1),
             deliberate_panics: cli.panic_collector.as_ref().map(|(collector, times)| {
@@ -193,19 +197,62 @@ async fn run_demo(_cli: &Cli, _shutdown: impl Future<Output = ()>) -> anyhow::Re
     anyhow::bail!("this build has no demo: it was built without the `demo` feature")
 }
 
-/// Binds the listener, starts every collector and serves until `shutdown` resolves.
+/// Binds the listeners, starts every collector and serves until `shutdown` resolves.
 async fn run(setup: Setup, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&setup.listen)
-        .await
-        .with_context(|| format!("listening on {}", setup.listen))?;
-    serve(setup, listener, shutdown).await
+    let listeners = if setup.systemd_socket {
+        systemd_listeners()?
+    } else {
+        let mut listeners = Vec::with_capacity(setup.listen.len());
+        for address in &setup.listen {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address}"))?;
+            listeners.push(listener);
+        }
+        listeners
+    };
+    serve(setup, listeners, shutdown).await
 }
 
-/// Like [`run`], on a listener the caller bound: the shared pieces, every account's collectors,
+/// The listening sockets systemd passed (`LISTEN_FDS` from descriptor 3, for this process's
+/// `LISTEN_PID`), as exporter-toolkit's `--web.systemd-socket` takes them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn systemd_listeners() -> anyhow::Result<Vec<TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut listeners = Vec::new();
+    for index in 0..fds.len() {
+        let listener = fds
+            .take_tcp_listener(index)
+            .with_context(|| format!("systemd socket {index}"))?
+            .with_context(|| format!("systemd socket {index} is not a TCP listener"))?;
+        listener
+            .set_nonblocking(true)
+            .with_context(|| format!("systemd socket {index}"))?;
+        listeners.push(
+            TcpListener::from_std(listener).with_context(|| format!("systemd socket {index}"))?,
+        );
+    }
+    anyhow::ensure!(
+        !listeners.is_empty(),
+        "--web.systemd-socket: no socket activation file descriptors found (LISTEN_FDS, LISTEN_PID)"
+    );
+    tracing::info!(
+        listeners = listeners.len(),
+        "listening on systemd activated listeners instead of port listeners"
+    );
+    Ok(listeners)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn systemd_listeners() -> anyhow::Result<Vec<TcpListener>> {
+    anyhow::bail!("--web.systemd-socket is only available on Linux")
+}
+
+/// Like [`run`], on listeners the caller bound: the shared pieces, every account's collectors,
 /// the front door, then the server until `shutdown`; the collectors stop after it.
 async fn serve(
     setup: Setup,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let telemetry = if setup.exporter_metrics {
@@ -235,7 +282,12 @@ async fn serve(
         wiring.stop_collectors.clone(),
     ));
     tracing::info!(
-        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        addresses = %listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
         telemetry_path = %setup.server.telemetry_path,
         tls = setup.web.tls_enabled(),
         basic_auth = setup.web.basic_auth_enabled(),
@@ -264,7 +316,7 @@ async fn serve(
         readiness,
         telemetry,
     });
-    server::run(listener, state, shutdown).await;
+    server::run(listeners, state, shutdown).await;
     stop_collectors.cancel();
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;

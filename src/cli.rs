@@ -53,13 +53,21 @@ pub struct Cli {
     #[arg(long = "shard", value_parser = parse_shard, value_name = "I/N")]
     pub shard: Option<(u32, u32)>,
 
-    /// Address to listen on for HTTP requests (":PORT" listens on every interface).
+    /// Address to listen on for HTTP requests (":PORT" listens on every interface). Repeatable
+    /// for several addresses, as exporter-toolkit has it.
     #[arg(
         long = "web.listen-address",
         default_value = ":9877",
-        value_name = "ADDRESS"
+        value_name = "ADDRESS",
+        action = clap::ArgAction::Append
     )]
-    pub listen_address: String,
+    pub listen_address: Vec<String>,
+
+    /// Use the listeners systemd passes (socket activation: LISTEN_FDS, LISTEN_PID) instead of
+    /// --web.listen-address (Linux only).
+    #[cfg(target_os = "linux")]
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
 
     /// Path under which to expose metrics.
     #[arg(
@@ -356,12 +364,23 @@ pub fn parse_rate_limit(value: &str) -> Result<(String, f64), String> {
 }
 
 impl Cli {
-    /// The listen address as a socket address string (":9877" → "0.0.0.0:9877").
-    pub fn listen_socket(&self) -> String {
-        match self.listen_address.strip_prefix(':') {
-            Some(port) => format!("0.0.0.0:{port}"),
-            None => self.listen_address.clone(),
-        }
+    /// The listen addresses as socket address strings (":9877" → "0.0.0.0:9877").
+    pub fn listen_sockets(&self) -> Vec<String> {
+        self.listen_address
+            .iter()
+            .map(|address| match address.strip_prefix(':') {
+                Some(port) => format!("0.0.0.0:{port}"),
+                None => address.clone(),
+            })
+            .collect()
+    }
+
+    /// Whether the listeners come from systemd socket activation.
+    pub fn systemd_socket(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.systemd_socket;
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// What the configuration takes from the flags.
@@ -414,7 +433,8 @@ mod tests {
     #[test]
     fn defaults_follow_the_exporter_conventions() {
         let cli = Cli::try_parse_from(["x"]).expect("defaults parse");
-        assert_eq!(cli.listen_socket(), "0.0.0.0:9877");
+        assert_eq!(cli.listen_sockets(), ["0.0.0.0:9877"]);
+        assert!(!cli.systemd_socket());
         assert_eq!(cli.telemetry_path, "/metrics");
         assert_eq!(cli.endpoint, "https://ssl.tencentcloudapi.com");
         assert_eq!(cli.effective_interval(), Duration::from_secs(300));
@@ -432,7 +452,18 @@ mod tests {
             "--tencentcloud.endpoint=http://127.0.0.1:8080",
         ])
         .expect("parse");
-        assert_eq!(cli.listen_socket(), "127.0.0.1:9999");
+        assert_eq!(cli.listen_sockets(), ["127.0.0.1:9999"]);
+        let both = Cli::try_parse_from([
+            "x",
+            "--web.listen-address=127.0.0.1:9999",
+            "--web.listen-address=:9100",
+        ])
+        .expect("repeatable");
+        assert_eq!(
+            both.listen_sockets(),
+            ["127.0.0.1:9999", "0.0.0.0:9100"],
+            "given addresses replace the default"
+        );
         assert_eq!(cli.effective_interval(), Duration::from_secs(30));
         assert_eq!(cli.log_level, LogLevel::Debug);
         assert!(Cli::try_parse_from(["x", "--collector.interval=soon"]).is_err());

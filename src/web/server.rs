@@ -302,9 +302,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
     }
 }
 
+/// The next connection of any of `listeners` (each `accept` is cancel-safe, so the ones that
+/// lose the race lose nothing). With none, waits forever.
+async fn accept_any(
+    listeners: &[TcpListener],
+) -> io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    if listeners.is_empty() {
+        return std::future::pending().await;
+    }
+    let accepts = listeners.iter().map(|l| Box::pin(l.accept()));
+    futures::future::select_all(accepts).await.0
+}
+
 /// Serves until `shutdown` resolves, then drains in-flight requests for up to the grace period.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     state: Arc<ServerState>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -338,7 +350,7 @@ pub async fn run(
         };
         let stream = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners) => match accepted {
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     // Typically EMFILE: back off instead of spinning.
@@ -407,7 +419,7 @@ pub async fn run(
             drop(permit);
         });
     }
-    drop(listener);
+    drop(listeners);
     let grace = tokio::time::sleep(state.config.shutdown_grace);
     tokio::select! {
         _ = graceful.shutdown() => tracing::debug!("all connections closed"),

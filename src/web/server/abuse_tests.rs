@@ -67,7 +67,7 @@ async fn serve_with(
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::run(listener, state, async move {
+    tokio::spawn(server::run(vec![listener], state, async move {
         let _ = stopped.await;
     }));
     (addr, stop, telemetry)
