@@ -80,36 +80,6 @@ async fn converge(
     );
 }
 
-fn promtool_check(text: &str) {
-    let Some(path) = common::tool("promtool", "REQUIRE_PROMTOOL") else {
-        return;
-    };
-    let mut child = Command::new(path)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let output = child.wait_with_output().expect("promtool finishes");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
     let sim = simulator(7, 40, FaultConfig::default()).await;
@@ -166,7 +136,7 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
         "paced, never throttled: {:?}",
         sim.stats()
     );
-    promtool_check(&text);
+    common::promtool_check_metrics(&text);
 
     let (status, took) = exporter.terminate();
     assert!(status.success(), "exit status {status:?}");
@@ -255,7 +225,7 @@ async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
         codes.iter().any(|c| c.contains("LimitExceeded")),
         "{codes:?}"
     );
-    promtool_check(&text);
+    common::promtool_check_metrics(&text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,7 +369,7 @@ async fn demo_mode_serves_every_family_of_the_contract() {
             assert!(text.contains(&format!("\n{family} ")), "{family} missing");
         }
     }
-    promtool_check(&text);
+    common::promtool_check_metrics(&text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

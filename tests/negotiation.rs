@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
 use std::time::Duration;
 
 use common::Exporter;
@@ -54,24 +53,12 @@ async fn scrape(exporter: &Exporter, accept: Option<&str>) -> (String, String, S
 /// REQUIRE_PROMETHEUS_CLIENT is not set).
 fn parse_openmetrics(text: &str) -> Option<String> {
     let python = common::tool("python3", "REQUIRE_PROMETHEUS_CLIENT")?;
-    let mut child = Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tools/parse_openmetrics.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let output = child.wait_with_output().expect("python3 finishes");
-    if output.status.code() == Some(3) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/tools/parse_openmetrics.py"
+    );
+    let (status, stdout, stderr) = common::run_with_input(&python, &[script], text);
+    if status.code() == Some(3) {
         assert!(
             std::env::var_os("REQUIRE_PROMETHEUS_CLIENT").is_none(),
             "REQUIRE_PROMETHEUS_CLIENT is set but prometheus_client is not installed"
@@ -80,40 +67,10 @@ fn parse_openmetrics(text: &str) -> Option<String> {
         return None;
     }
     assert!(
-        output.status.success(),
-        "the reference parser refused our OpenMetrics:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        status.success(),
+        "the reference parser refused our OpenMetrics:\n{stderr}"
     );
-    Some(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn promtool_check(text: &str) {
-    let Some(promtool) = common::tool("promtool", "REQUIRE_PROMTOOL") else {
-        return;
-    };
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write");
-    let output = child.wait_with_output().expect("promtool finishes");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success() && report.trim().is_empty(),
-        "{report}"
-    );
+    Some(stdout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,6 +133,6 @@ async fn each_client_gets_the_format_it_asks_for() {
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"));
         assert!(text.contains("\n# TYPE tencentcloud_ssl_decode_errors_total counter\n"));
         assert_eq!(unzipped.len(), text.len());
-        promtool_check(&text);
+        common::promtool_check_metrics(&text);
     }
 }

@@ -168,12 +168,14 @@ pub fn write_run(
     let mut fingerprints: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (target, plan) in targets.iter().zip(plans) {
         let outcome = outcomes.get(&(target.domain.clone(), target.port));
-        // Probed, but every address the name resolved to was refused: skipped, with that reason.
-        let refused = match (plan, outcome) {
+        // Skipped by the plan, or probed but every address the name resolved to was refused:
+        // skipped, with that reason.
+        let skipped = match (plan, outcome) {
+            (ProbePlan::Skip(reason), _) => Some(*reason),
             (ProbePlan::Probe, Some((Err(ProbeError::Refused { reason, .. }), _))) => Some(*reason),
             _ => None,
         };
-        let state = match refused {
+        let state = match skipped {
             Some(_) => ProbePlan::Skip("").state(),
             None => plan.state(),
         };
@@ -188,7 +190,7 @@ pub fn write_run(
             resource_type: &target.resource_type,
             source: target.source,
         };
-        if let Some(reason) = refused {
+        if let Some(reason) = skipped {
             builder.sample(info, 1.0);
             builder.sample(
                 series::EndpointSkipped {
@@ -202,18 +204,7 @@ pub fn write_run(
             continue;
         }
         match plan {
-            ProbePlan::Skip(reason) => {
-                builder.sample(info, 1.0);
-                builder.sample(
-                    series::EndpointSkipped {
-                        certificate_id,
-                        domain,
-                        port,
-                        reason,
-                    },
-                    1.0,
-                );
-            }
+            ProbePlan::Skip(_) => {}
             ProbePlan::Probe => {
                 builder.sample(info, 1.0);
                 let Some((outcome, duration)) = outcome else {
