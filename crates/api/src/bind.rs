@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::de;
-use crate::{normalize_domain, Items, SkippedItem};
+use crate::{domains_in, Items, SkippedItem};
 
 /// Most certificates per create call and task IDs per result call.
 pub const MAX_BATCH: usize = 100;
@@ -232,7 +232,7 @@ pub struct RegionPage {
 /// (DDoS `VirtualPort`); probes use 443 otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BoundDomain {
-    /// As the API writes it, [normalised](normalize_domain); may be a wildcard.
+    /// As the API writes it, split and [normalised](crate::domains_in); may be a wildcard.
     pub domain: String,
     /// `VirtualPort` or `Port` of the instance, if it names a valid one.
     pub port: Option<u16>,
@@ -504,9 +504,7 @@ fn port_of(object: &Map<String, Value>) -> Option<u16> {
 }
 
 fn push_domain(text: &str, port: Option<u16>, out: &mut Vec<BoundDomain>) {
-    if let Some(domain) = normalize_domain(text) {
-        out.push(BoundDomain { domain, port });
-    }
+    out.extend(domains_in(text).map(|domain| BoundDomain { domain, port }));
 }
 
 /// Collects the domains under `object` that serve `cert_id` (see [`Collect::domains_of`]); a
@@ -554,9 +552,7 @@ fn collect_no_match_domains(entry: &Map<String, Value>, out: &mut BTreeSet<Strin
                     domains
                         .iter()
                         .filter_map(Value::as_str)
-                        .map(str::trim)
-                        .filter(|d| !d.is_empty())
-                        .map(str::to_string),
+                        .flat_map(domains_in),
                 );
             }
             continue;

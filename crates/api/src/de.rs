@@ -93,6 +93,20 @@ pub fn normalize_domain(text: &str) -> Option<String> {
     (!domain.is_empty()).then_some(domain)
 }
 
+/// The domains one string of a domain field names, as the API writes them: one domain, or
+/// several joined with commas (`"tencent.com,www.tencent.online,www.qq.com"`, the official
+/// `DescribeHostUploadUpdateRecordDetail` example), each possibly with a CDN HTTPS billing switch
+/// after a `|` (`"cdn.tencent.com.cn|on"`, the official `DescribeHostDeployRecordDetail` CDN
+/// example, as `DeployCertificateInstance` takes CDN domains), white space, upper case or a
+/// trailing dot; each [normalised](normalize_domain), empty ones left out. The one place a
+/// domain string is split.
+pub fn domains_in(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(',').filter_map(|part| {
+        let name = part.split_once('|').map_or(part, |(name, _switch)| name);
+        normalize_domain(name)
+    })
+}
+
 /// A list of names (`Domains`): a list of strings, or one string where the meaning is clear;
 /// `null` is empty. Entries that are not strings name nothing and are left out.
 pub fn names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -203,6 +217,36 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Items<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn domains_as_the_api_writes_them() {
+        let cases: &[(&str, &[&str])] = &[
+            // DescribeHostUploadUpdateRecordDetail, official example and the seed page.
+            (
+                "tencent.com,www.tencent.online,www.qq.com",
+                &["tencent.com", "www.tencent.online", "www.qq.com"],
+            ),
+            // DescribeHostDeployRecordDetail CDN example; DeployCertificateInstance's input forms.
+            ("cdn.tencent.com.cn|on", &["cdn.tencent.com.cn"]),
+            ("cdn2.tencent.com|off", &["cdn2.tencent.com"]),
+            // Wildcards stay as written (the prober skips them, visibly).
+            ("*.live.tencent.com", &["*.live.tencent.com"]),
+            // Plain names of every other example.
+            ("clb.tencent.com", &["clb.tencent.com"]),
+            // Forms the reference page warns of: case, trailing dots, white space, empty parts.
+            (" WWW.Example.COM. ", &["www.example.com"]),
+            (
+                "a.example.com , b.example.com.|on,, ",
+                &["a.example.com", "b.example.com"],
+            ),
+            ("", &[]),
+            ("|on", &[]),
+        ];
+        for (written, expected) in cases {
+            let got: Vec<String> = domains_in(written).collect();
+            assert_eq!(got, *expected, "{written:?}");
+        }
+    }
 
     #[derive(Deserialize, Debug)]
     struct Sample {

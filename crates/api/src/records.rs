@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::de;
-use crate::{normalize_domain, Items, SkippedItem};
+use crate::{domains_in, Items, SkippedItem};
 
 /// Largest detail page (`Limit` above 200 is cut to 200).
 pub const DETAIL_LIMIT: u64 = 200;
@@ -360,7 +360,7 @@ pub struct TypeItems {
 pub struct ItemDomains {
     /// The item's `Id` (may be empty; the caller keys such items by position).
     pub id: String,
-    /// `Domains`, [normalised](crate::normalize_domain); empty ones left out.
+    /// `Domains`, split and [normalised](crate::domains_in) (one string may name several); empty ones left out.
     pub domains: Vec<String>,
     /// `Port`, when the item names a valid one.
     pub port: Option<u16>,
@@ -454,11 +454,7 @@ fn add_items(slot: &mut TypeItems, old_cert_id: &mut String, items: Vec<Item>) {
         if old_cert_id.is_empty() {
             old_cert_id.clone_from(&item.old_cert_id);
         }
-        let domains: Vec<String> = item
-            .domains
-            .iter()
-            .filter_map(|d| normalize_domain(d))
-            .collect();
+        let domains: Vec<String> = item.domains.iter().flat_map(|d| domains_in(d)).collect();
         if !domains.is_empty() {
             slot.domains.push(ItemDomains {
                 id: item.id.clone(),

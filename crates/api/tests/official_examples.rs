@@ -424,3 +424,45 @@ fn describe_certificate_detail_examples_decode_and_keep_no_private_key() {
         }
     }
 }
+
+/// Every domain the official record-detail examples name, as the items' domains decode them:
+/// the comma-joined string of the upload-update example and the `|on` CDN domain of the deploy
+/// examples included.
+#[test]
+fn record_detail_examples_name_their_domains_as_written() {
+    let mut named = std::collections::BTreeSet::new();
+    for (action, kind) in [
+        (
+            "DescribeHostUploadUpdateRecordDetail",
+            RecordKind::UploadUpdate,
+        ),
+        ("DescribeHostDeployRecordDetail", RecordKind::Deploy),
+    ] {
+        for (title, output) in examples(action) {
+            let response: Value = parse_response(action, &body(&output)).expect(&title);
+            let page = parse_record(kind, response).expect(&title);
+            for (_, entry) in &page.entries {
+                for items in entry.types.values() {
+                    for item in &items.domains {
+                        named.extend(item.domains.iter().cloned());
+                    }
+                }
+            }
+        }
+    }
+    for domain in [
+        "tencent.com",
+        "www.tencent.online",
+        "www.qq.com",
+        "cdn.tencent.com.cn",
+        "clb.tencent.com",
+        "*.live.tencent.com",
+        "tse.tencent.com",
+    ] {
+        assert!(named.contains(domain), "{domain} not decoded: {named:?}");
+    }
+    assert!(
+        named.iter().all(|d| !d.contains(',') && !d.contains('|')),
+        "{named:?}"
+    );
+}
