@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::collector::Collector;
-use crate::metrics::{Exposition, RunReport};
+use crate::metrics::{series, Exposition, RunReport, SnapshotBuilder};
 use crate::readiness::Readiness;
 use crate::telemetry::Telemetry;
 
@@ -56,6 +56,9 @@ impl DeliberatePanics {
 
 /// Most per-item errors logged for one run; the rest are counted.
 const LOGGED_ERRORS: usize = 5;
+
+/// How often an action the endpoint said it does not offer is asked for again.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(3600);
 /// First pause before a dead collector is started again; doubles with each death in a row.
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest pause before a restart.
@@ -159,6 +162,8 @@ fn deliberate_panic_due(hook: Option<&AtomicU32>) -> bool {
 async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc<AtomicBool>) {
     let name = collector.name();
     let account = schedule.account.as_str();
+    // The action the endpoint said it does not offer, once it has said so (logged once).
+    let mut unavailable: Option<String> = None;
     loop {
         if schedule
             .deliberate_panics
@@ -183,6 +188,10 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
             .interval
             .max(duration)
             .saturating_mul(schedule.stale_intervals.max(1));
+        let unavailable_now = matches!(&outcome, Err(e) if e.unavailable_action().is_some());
+        if !unavailable_now {
+            unavailable = None;
+        }
         let report = match outcome {
             Ok(collected) => {
                 for error in collected.errors.iter().take(LOGGED_ERRORS) {
@@ -220,6 +229,37 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
                     next_run_unix: next_run_unix(cycle + schedule.interval),
                 }
             }
+            Err(error) if error.unavailable_action().is_some() => {
+                let action = error.unavailable_action().unwrap_or_default().to_string();
+                if unavailable.as_deref() != Some(action.as_str()) {
+                    tracing::warn!(
+                        account,
+                        collector = name,
+                        action = %action,
+                        error = %error,
+                        "the endpoint does not offer this action: nothing to collect, asking again every hour (the international site, for one, lacks some actions)"
+                    );
+                }
+                unavailable = Some(action.clone());
+                let mut builder = SnapshotBuilder::new(account);
+                builder.sample(
+                    series::ActionUnavailable {
+                        collector: name,
+                        action: &action,
+                    },
+                    1.0,
+                );
+                RunReport {
+                    snapshot: Some(builder.finish()),
+                    // Not failing: there is nothing this endpoint can tell it.
+                    success: true,
+                    duration,
+                    keep_for,
+                    problem: Some(error.in_plain_words()),
+                    headlines: Some(Default::default()),
+                    next_run_unix: next_run_unix(cycle + UNAVAILABLE_RETRY.max(schedule.interval)),
+                }
+            }
             Err(error) => {
                 if error.is_auth() {
                     tracing::error!(
@@ -246,9 +286,14 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
         if !first_done.swap(true, Ordering::AcqRel) {
             schedule.readiness.first_run_done();
         }
+        let wait = if unavailable_now {
+            UNAVAILABLE_RETRY.max(schedule.interval)
+        } else {
+            schedule.interval
+        };
         tokio::select! {
             _ = schedule.shutdown.cancelled() => return,
-            _ = tokio::time::sleep_until(cycle + schedule.interval) => {}
+            _ = tokio::time::sleep_until(cycle + wait) => {}
         }
     }
 }
@@ -310,6 +355,91 @@ mod tests {
                 })
             }
         }
+    }
+
+    /// A collector whose action the endpoint does not offer (then does, once `offered`).
+    struct Unoffered {
+        runs: Arc<AtomicU32>,
+        offered: Arc<AtomicBool>,
+    }
+
+    impl Collector for Unoffered {
+        fn name(&self) -> &'static str {
+            "deploy"
+        }
+
+        fn collect(
+            &mut self,
+        ) -> impl std::future::Future<Output = Result<Collected, CollectError>> + Send {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            let offered = self.offered.load(Ordering::SeqCst);
+            async move {
+                if offered {
+                    return Ok(Collected {
+                        snapshot: Snapshot::default(),
+                        errors: Vec::new(),
+                        headlines: Default::default(),
+                    });
+                }
+                Err(CollectError::Api(
+                    tencentcloud_ssl_api::client::ApiError::Api {
+                        action: "DescribeHostDeployRecord".into(),
+                        code: "InvalidAction".into(),
+                        message: "the action is not found".into(),
+                        request_id: "r".into(),
+                    },
+                ))
+            }
+        }
+    }
+
+    fn text(exposition: &Exposition) -> String {
+        let prepared = exposition.prepared(Format::Text, false);
+        let text: Vec<u8> = prepared.chunks.iter().flat_map(|c| c.to_vec()).collect();
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_action_the_endpoint_does_not_offer_is_named_not_failing_and_asked_hourly() {
+        let telemetry = Telemetry::new();
+        let exposition = Arc::new(Exposition::new(telemetry.clone(), "v", "r"));
+        let mut schedule = schedule(&exposition, &telemetry);
+        schedule.interval = Duration::from_secs(60);
+        let shutdown = schedule.shutdown.clone();
+        let (runs, offered) = (
+            Arc::new(AtomicU32::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let make = {
+            let (runs, offered) = (Arc::clone(&runs), Arc::clone(&offered));
+            move || Unoffered {
+                runs: Arc::clone(&runs),
+                offered: Arc::clone(&offered),
+            }
+        };
+        let task = spawn(make, schedule);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let served = text(&exposition);
+        assert!(served.contains(
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"deploy\"} 1\n"
+        ));
+        assert!(served.contains(
+            "tencentcloud_ssl_action_unavailable{account=\"a\",collector=\"deploy\",action=\"DescribeHostDeployRecord\"} 1\n"
+        ));
+        let status = exposition.status();
+        assert!(status[0]
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("action not offered by this endpoint")));
+        // Not every minute (its interval): every hour.
+        tokio::time::sleep(Duration::from_secs(30 * 60)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        offered.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(30 * 60 + 10)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "asked again after an hour");
+        assert!(!text(&exposition).contains("tencentcloud_ssl_action_unavailable{"));
+        shutdown.cancel();
+        task.await.expect("supervisor ends on shutdown");
     }
 
     fn schedule(exposition: &Arc<Exposition>, telemetry: &Telemetry) -> Schedule {

@@ -27,7 +27,8 @@ where
 
 /// The one per-item fetch: `call` for every key (at most `concurrency` in flight), each answer
 /// with its key, in completion order. A credentials or permission failure of any call fails the
-/// whole fetch, so a run fails before it touches what it holds; other failures stay per key.
+/// whole fetch, so a run fails before it touches what it holds, and no call starts after it
+/// (the calls already in flight finish); other failures stay per key.
 pub(crate) async fn fetch_each<K, T, F, Fut>(
     keys: impl IntoIterator<Item = K>,
     concurrency: usize,
@@ -38,9 +39,22 @@ where
     F: FnMut(K) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
+    let denied: parking_lot::Mutex<Option<ApiError>> = parking_lot::Mutex::new(None);
+    let denied = &denied;
     let answers = fan_out(futures::stream::iter(keys), concurrency, |key: K| {
         let answer = call(key.clone());
-        async move { (key, answer.await) }
+        async move {
+            if let Some(first) = denied.lock().clone() {
+                return (key, Err(first));
+            }
+            let answer = answer.await;
+            if let Err(e) = &answer {
+                if e.is_auth() {
+                    denied.lock().get_or_insert_with(|| e.clone());
+                }
+            }
+            (key, answer)
+        }
     })
     .await;
     if let Some((_, Err(e))) = answers
@@ -132,6 +146,22 @@ mod tests {
         })
         .await;
         assert!(failed.is_err_and(|e| e.is_auth()));
+
+        // One at a time: after the first permission failure no further call is made.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let calls = &calls;
+        let denied_first = fetch_each(1..=50u32, 1, |_key| async move {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<u32, _>(ApiError::Api {
+                action: "A".into(),
+                code: "FailedOperation.CAMAuthorizedFail".into(),
+                message: "no".into(),
+                request_id: "r".into(),
+            })
+        })
+        .await;
+        assert!(denied_first.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

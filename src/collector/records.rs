@@ -21,13 +21,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_each, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError,
-    Collected, Collector, CollectorSettings, Core, Findings, Held, Refresh,
+    fetch_each, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError, Collected,
+    Collector, CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
@@ -525,24 +524,23 @@ impl RecordsCollector {
         };
         let start = Instant::now();
         let this = &*self;
-        let lists = fan_out(
-            stream::iter(to_list.into_iter().enumerate()),
+        // A credentials or permission failure stops the loop at the first one.
+        let lists = fetch_each(
+            to_list.into_iter().enumerate(),
             self.core.settings.concurrency,
             |(index, id)| async move {
                 let slot = gap.saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
                 tokio::time::sleep_until(start + slot).await;
-                let rows = this.list_one(Some(&id)).await;
-                (id, rows)
+                this.list_one(Some(&id)).await
             },
         )
-        .await;
+        .await?;
         let mut listed = HashMap::with_capacity(certificates.len());
-        for (id, rows) in lists {
+        for ((_, id), rows) in lists {
             match rows {
                 Ok(rows) => {
                     listed.insert(id, rows);
                 }
-                Err(e) if e.is_auth() => return Err(e),
                 Err(e) => errors.push(format!("certificate {id}: {e}")),
             }
         }

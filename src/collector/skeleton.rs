@@ -40,26 +40,30 @@ impl CollectError {
         }
     }
 
+    /// The action the endpoint said it does not offer, when that is what happened.
+    pub fn unavailable_action(&self) -> Option<&str> {
+        match self {
+            CollectError::Api(error @ ApiError::Api { action, .. })
+                if error.is_unavailable_action() =>
+            {
+                Some(action)
+            }
+            _ => None,
+        }
+    }
+
     /// What went wrong, in the words an operator looks for first (credentials, permission,
     /// throttling, an action the endpoint does not offer, the network), then the error itself.
     pub fn in_plain_words(&self) -> String {
         let CollectError::Api(error) = self;
         let code = error.api_code().unwrap_or_default();
-        let class = if error.is_auth() {
-            "credentials rejected"
-        } else if code.starts_with("UnauthorizedOperation")
-            || matches!(
-                code,
-                "FailedOperation.CAMAuthorizedFail"
-                    | "FailedOperation.AuthError"
-                    | "FailedOperation.NoProjectPermission"
-                    | "FailedOperation.RoleNotFoundAuthorization"
-            )
-        {
+        let class = if error.is_permission() {
             "permission denied"
+        } else if error.is_auth() {
+            "credentials rejected"
         } else if code.starts_with("RequestLimitExceeded") {
             "throttled by the API"
-        } else if code == "InvalidAction" || code.starts_with("UnsupportedOperation") {
+        } else if error.is_unavailable_action() {
             "action not offered by this endpoint"
         } else if matches!(error, ApiError::Transport { .. }) {
             "network"

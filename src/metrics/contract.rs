@@ -171,6 +171,9 @@ families! {
     UnknownStatusCodes => gauge "tencentcloud_ssl_unknown_status_codes",
         [object, object_id, code],
         "Status codes outside the documented set, by object (certificate, bind_task, record, entry, item), the certificate or record it belongs to, and the raw code: how many objects carry it. Their series show status=\"unknown\".";
+    ActionUnavailable => gauge "tencentcloud_ssl_action_unavailable",
+        [collector, action],
+        "1 when the endpoint answered that it does not offer the action the collector needs (InvalidAction, UnsupportedOperation): nothing to collect, asked again hourly, and the collector is not failing.";
     DecodeErrors => counter "tencentcloud_ssl_decode_errors_total",
         [collector, action],
         "Items of API answers that could not be decoded and were skipped (each is named in a warn log line with its ID).";

@@ -147,12 +147,36 @@ impl ApiError {
     }
 
     /// True for failures that say the credentials or permissions are wrong: worth one clear log
-    /// line, never a retry.
+    /// line, never a retry, and a loop over many items stops at the first.
     pub fn is_auth(&self) -> bool {
         matches!(self, ApiError::Credentials { .. })
             || self
                 .api_code()
                 .is_some_and(|c| c.starts_with("AuthFailure"))
+            || self.is_permission()
+    }
+
+    /// The credentials are valid but may not do this: `UnauthorizedOperation*` and the SSL API's
+    /// own permission codes (`FailedOperation.CAMAuthorizedFail`, `.AuthError`,
+    /// `.NoProjectPermission`, `.RoleNotFoundAuthorization`, as its actions document them).
+    pub fn is_permission(&self) -> bool {
+        self.api_code().is_some_and(|code| {
+            code.starts_with("UnauthorizedOperation")
+                || matches!(
+                    code,
+                    "FailedOperation.CAMAuthorizedFail"
+                        | "FailedOperation.AuthError"
+                        | "FailedOperation.NoProjectPermission"
+                        | "FailedOperation.RoleNotFoundAuthorization"
+                )
+        })
+    }
+
+    /// The endpoint does not offer the action (`InvalidAction`, `UnsupportedOperation*`): the
+    /// international site, for one, does not describe every action of the SSL API.
+    pub fn is_unavailable_action(&self) -> bool {
+        self.api_code()
+            .is_some_and(|code| code == "InvalidAction" || code.starts_with("UnsupportedOperation"))
     }
 }
 
@@ -211,6 +235,47 @@ fn sanitize_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permission_codes_are_auth_and_unoffered_actions_are_their_own_class() {
+        let answer = |code: &str| ApiError::Api {
+            action: "DescribeCertificates".into(),
+            code: code.into(),
+            message: String::new(),
+            request_id: String::new(),
+        };
+        for code in [
+            "AuthFailure.SignatureFailure",
+            "UnauthorizedOperation",
+            "UnauthorizedOperation.NoPermission",
+            "FailedOperation.CAMAuthorizedFail",
+            "FailedOperation.AuthError",
+            "FailedOperation.NoProjectPermission",
+            "FailedOperation.RoleNotFoundAuthorization",
+        ] {
+            let error = answer(code);
+            assert!(error.is_auth(), "{code}");
+            assert_eq!(error.retry(), Retry::Never, "{code} is never retried");
+            assert!(!error.is_unavailable_action(), "{code}");
+        }
+        assert!(!answer("AuthFailure.SecretIdNotFound").is_permission());
+        for code in [
+            "InvalidAction",
+            "UnsupportedOperation",
+            "UnsupportedOperation.Region",
+        ] {
+            let error = answer(code);
+            assert!(error.is_unavailable_action() && !error.is_auth(), "{code}");
+        }
+        for code in [
+            "FailedOperation.CertificateNotFound",
+            "InternalError",
+            "RequestLimitExceeded",
+        ] {
+            let error = answer(code);
+            assert!(!error.is_auth() && !error.is_unavailable_action(), "{code}");
+        }
+    }
 
     fn api(code: &str) -> ApiError {
         ApiError::Api {
