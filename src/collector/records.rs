@@ -129,6 +129,12 @@ impl RecordSummary {
     }
 }
 
+/// Whether a listed row's status is final (a record still pending, running or in an unknown
+/// state may change).
+fn row_is_final(row: &ListedRecord) -> bool {
+    status_of(row.status).is_some_and(DeployStatus::is_final)
+}
+
 fn status_of(code: Option<i64>) -> Option<DeployStatus> {
     code.map(DeployStatus::from_code)
 }
@@ -435,7 +441,7 @@ pub(crate) struct RecordsCollector {
     cache: HashMap<String, Held<RecordState>>,
     /// Deploy kind: the rows last listed for each certificate, reused for certificates the API
     /// says are not deployable (no new deploy can start on them).
-    listed: HashMap<String, Vec<ListedRecord>>,
+    listed: HashMap<String, Held<Vec<ListedRecord>>>,
     /// (record, code) pairs already logged as unknown: each is logged once.
     warned: HashSet<(String, i64)>,
 }
@@ -499,18 +505,28 @@ impl RecordsCollector {
     }
 
     /// Every record row: one list, or (deploy records) one list per selected certificate, the
-    /// calls spread over half the interval; a certificate that cannot be deployed keeps the rows
-    /// held for it. A failed certificate list keeps its held rows too and is reported in
-    /// `errors`; a credentials failure fails the run.
-    async fn list(&mut self, errors: &mut Vec<String>) -> Result<Vec<ListedRecord>, ApiError> {
+    /// calls spread over half the interval. A certificate that cannot be deployed keeps the rows
+    /// held for it while they are all final (no new deploy can start, and nothing held is still
+    /// moving); a failed certificate list keeps its held rows within the staleness bound, and is
+    /// reported in `errors`; a credentials failure fails the run.
+    async fn list(
+        &mut self,
+        errors: &mut Vec<String>,
+        stale_after: Duration,
+    ) -> Result<Vec<ListedRecord>, ApiError> {
         if self.kind != RecordKind::Deploy {
             return self.list_one(None).await;
         }
         let certificates =
             list_certificate_states(&self.core.client, &self.filter, &self.core.findings).await?;
+        let settled = |id: &str| {
+            self.listed
+                .get(id)
+                .is_some_and(|held| held.value.iter().all(row_is_final))
+        };
         let to_list: Vec<String> = certificates
             .iter()
-            .filter(|c| c.deployable != Some(false) || !self.listed.contains_key(&c.certificate_id))
+            .filter(|c| c.deployable != Some(false) || !settled(&c.certificate_id))
             .map(|c| c.certificate_id.clone())
             .collect();
         // The first run lists at the action's limit (readiness waits for it); later runs spread
@@ -535,25 +551,33 @@ impl RecordsCollector {
             },
         )
         .await?;
+        let now = Instant::now();
+        let mut answers: HashMap<String, Result<Vec<ListedRecord>, ApiError>> = lists
+            .into_iter()
+            .map(|((_, id), rows)| (id, rows))
+            .collect();
         let mut listed = HashMap::with_capacity(certificates.len());
-        for ((_, id), rows) in lists {
-            match rows {
-                Ok(rows) => {
-                    listed.insert(id, rows);
-                }
-                Err(e) => errors.push(format!("certificate {id}: {e}")),
-            }
-        }
         for certificate in &certificates {
             let id = &certificate.certificate_id;
-            if !listed.contains_key(id) {
-                if let Some(held) = self.listed.remove(id) {
-                    listed.insert(id.clone(), held);
+            let refresh = match answers.remove(id) {
+                Some(Ok(rows)) => Refresh::Fresh(rows),
+                Some(Err(e)) => {
+                    errors.push(format!("certificate {id}: {e}"));
+                    Refresh::Unanswered
                 }
+                // Not listed: it cannot be deployed and every row held is final.
+                None => Refresh::Unchanged,
+            };
+            if let Some(held) = merge(self.listed.remove(id), refresh, now, stale_after) {
+                listed.insert(id.clone(), held);
             }
         }
         self.listed = listed;
-        Ok(self.listed.values().flatten().cloned().collect())
+        Ok(self
+            .listed
+            .values()
+            .flat_map(|held| held.value.iter().cloned())
+            .collect())
     }
 
     /// Logs each unknown code of a record once.
@@ -592,7 +616,8 @@ impl RecordsCollector {
         let started = Instant::now();
         let oldest = time::now_unix() - i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
         let mut errors = Vec::new();
-        let rows = rows_in_window(self.list(&mut errors).await?, oldest);
+        let stale_after = self.core.settings.stale_after(self.core.settings.interval);
+        let rows = rows_in_window(self.list(&mut errors, stale_after).await?, oldest);
         let fetched = self.fetch_changed(&rows).await?;
         let stale_after = self.core.settings.stale_after(started.elapsed());
         self.fold(&rows, fetched, Instant::now(), stale_after, &mut errors);

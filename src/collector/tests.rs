@@ -498,6 +498,80 @@ async fn a_record_that_cannot_be_refreshed_is_served_within_the_staleness_bound_
     assert!(third.snapshot.chunk(Family::DeployRecordInfo).is_empty());
 }
 
+/// A held deploy row is reused only while it cannot change: a certificate that cannot be
+/// deployed is listed again while one of its rows is still running, and rows a failed list keeps
+/// are withdrawn at the staleness bound (before, both were reused for good, and a row last seen
+/// running stayed running).
+#[tokio::test]
+async fn held_deploy_rows_are_reused_only_while_final_and_within_the_bound() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200)
+                .json_body(json!({"Response": {"TotalCount": 1, "Certificates": [
+                {"CertificateId": "old", "Status": 1, "Deployable": false}], "RequestId": "r"}}));
+        })
+        .await;
+    let list = server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostDeployRecord");
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 300, "CertId": "old", "ResourceType": "cdn", "Region": "", "Status": 3, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecordDetail");
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 1, "SuccessTotalCount": 0,
+                "FailedTotalCount": 0, "RunningTotalCount": 1, "PendingTotalCount": 0,
+                "DeployRecordDetailList": [{"Id": 1, "Status": 3}], "RequestId": "r"}}),
+            );
+        })
+        .await;
+    let mut settings = settings();
+    settings.interval = Duration::from_millis(400);
+    settings.stale_intervals = 1;
+    let mut collector = deploy_collector(RecordKind::Deploy, &server, settings);
+    collect_ok(&mut collector).await;
+    collect_ok(&mut collector).await;
+    assert_eq!(
+        list.calls_async().await,
+        2,
+        "a running row is listed again although the certificate cannot be deployed"
+    );
+
+    list.delete_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostDeployRecord");
+            then.status(200).json_body(json!({"Response": {"Error": {"Code": "InternalError", "Message": "down"}, "RequestId": "r"}}));
+        })
+        .await;
+    let kept = collector.collect().await.expect("collects");
+    assert!(
+        kept.snapshot
+            .chunk(Family::DeployRecordInfo)
+            .contains("record_id=\"300\""),
+        "kept within the bound"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = collector.collect().await.expect("collects");
+    assert_eq!(later.errors.len(), 1, "the failed list is reported");
+    assert!(
+        !later
+            .snapshot
+            .chunk(Family::DeployRecordInfo)
+            .contains("record_id=\"300\""),
+        "withdrawn after the bound, not served as running for good"
+    );
+}
+
 #[tokio::test]
 async fn deploy_records_are_listed_per_certificate_and_undocumented_answers_are_shown() {
     let server = MockServer::start_async().await;
