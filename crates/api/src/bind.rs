@@ -325,9 +325,17 @@ pub fn parse_detail_page_with(
             let Some(regions) = page.types.get_mut(&key.to_ascii_lowercase()) else {
                 continue;
             };
-            let entries = value.as_array().map(Vec::as_slice).unwrap_or_default();
+            // The entries `parse_detail_page` kept, in order: an entry it skipped as undecodable
+            // must not shift the instances and domains of the next onto the wrong region.
+            let entries = value
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_object)
+                .filter(|entry| parse_region(entry).is_ok());
             for (region, entry) in regions.iter_mut().zip(entries) {
-                if let (Some(cert_id), Some(entry)) = (collect.domains_of, entry.as_object()) {
+                if let Some(cert_id) = collect.domains_of {
                     collect_domains(entry, cert_id, None, &mut region.domains);
                 }
                 if !collect.instance_ids {
@@ -713,6 +721,39 @@ mod tests {
             page.types["tcb"][0].instance_ids,
             ["www.test.com", "www.test.com"]
         );
+    }
+
+    /// A region entry that cannot be decoded is skipped; the next one keeps its own instances
+    /// and domains (before, they moved onto the skipped one's place, the wrong region).
+    #[test]
+    fn an_undecodable_region_does_not_shift_the_next_onto_it() {
+        let value = serde_json::json!({
+            "CLB": [
+                {"Region": "ap-guangzhou", "TotalCount": "many", "InstanceList": [
+                    {"LoadBalancerId": "lb-bad", "Listeners": [{"Rules": [{"Domain": "bad.example.com"}]}]}]},
+                {"Region": "ap-shanghai", "TotalCount": 1, "InstanceList": [
+                    {"LoadBalancerId": "lb-sh", "Listeners": [{"Rules": [{"Domain": "sh.example.com"}]}]}]}
+            ]
+        });
+        let page = parse_detail_page_with(
+            value.as_object().expect("object"),
+            Collect {
+                instance_ids: true,
+                domains_of: Some("c"),
+            },
+        )
+        .expect("ok");
+        assert_eq!(page.skipped.len(), 1, "{:?}", page.skipped);
+        let regions = &page.types["clb"];
+        assert_eq!(regions.len(), 1);
+        assert_eq!(regions[0].region, "ap-shanghai");
+        assert_eq!(regions[0].instance_ids, ["lb-sh"]);
+        let domains: Vec<&str> = regions[0]
+            .domains
+            .iter()
+            .map(|d| d.domain.as_str())
+            .collect();
+        assert_eq!(domains, ["sh.example.com"]);
     }
 
     #[test]
