@@ -214,6 +214,7 @@ pub fn write_binding(builder: &mut SnapshotBuilder, cert_id: &str, binding: &Cer
         builder.sample(
             series::UnknownStatusCodes {
                 object: "bind_task",
+                record_type: "",
                 object_id: cert_id,
                 code: &code,
             },

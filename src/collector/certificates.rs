@@ -60,6 +60,7 @@ fn write_certificates(builder: &mut SnapshotBuilder, certificates: &[Certificate
             builder.sample(
                 series::UnknownStatusCodes {
                     object: "certificate",
+                    record_type: "",
                     object_id: id,
                     code: &code.to_string(),
                 },

@@ -356,6 +356,7 @@ pub fn write_record(
         builder.sample(
             series::UnknownStatusCodes {
                 object,
+                record_type,
                 object_id: record_id,
                 code: &code.to_string(),
             },

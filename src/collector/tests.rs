@@ -648,7 +648,7 @@ async fn deploy_records_are_listed_per_certificate_and_undocumented_answers_are_
     assert_has(
         &first.snapshot,
         Family::UnknownStatusCodes,
-        "object=\"item\",object_id=\"100\",code=\"7\"} 1\n",
+        "object=\"item\",record_type=\"deploy\",object_id=\"100\",code=\"7\"} 1\n",
     );
     assert_has(
         &first.snapshot,

@@ -169,8 +169,8 @@ families! {
         [certificate_id, domain, port, fingerprint_sha1],
         "The leaf certificate the endpoint serves, by SHA-1 fingerprint (lower-case hex); always 1.";
     UnknownStatusCodes => gauge "tencentcloud_ssl_unknown_status_codes",
-        [object, object_id, code],
-        "Status codes outside the documented set, by object (certificate, bind_task, record, entry, item), the certificate or record it belongs to, and the raw code: how many objects carry it. Their series show status=\"unknown\".";
+        [object, record_type, object_id, code],
+        "Status codes outside the documented set, by object (certificate, bind_task, record, entry, item), the rollout record type (empty for certificates and bind tasks: record IDs of the three families can collide), the certificate or record it belongs to, and the raw code: how many objects carry it. Their series show status=\"unknown\".";
     ActionUnavailable => gauge "tencentcloud_ssl_action_unavailable",
         [collector, action],
         "1 when the endpoint answered that it does not offer the action the collector needs (InvalidAction, UnsupportedOperation): nothing to collect, asked again hourly, and the collector is not failing.";

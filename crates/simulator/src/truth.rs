@@ -192,7 +192,12 @@ pub fn truth(
             let code = ItemState::Undocumented.code().to_string();
             out.line(
                 "unknown_status_codes",
-                &[("object", "item"), ("object_id", &id), ("code", &code)],
+                &[
+                    ("object", "item"),
+                    ("record_type", kind),
+                    ("object_id", &id),
+                    ("code", &code),
+                ],
                 undocumented as f64,
             );
         }
