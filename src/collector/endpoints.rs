@@ -3,9 +3,11 @@
 //!
 //! One run takes the targets the bind and rollout collectors of the account published (see
 //! `targets`); skips the names that cannot be dialled (wildcards, invalid names) with a
-//! reason shown per endpoint; fetches, once per certificate ID ever (an ID never changes
-//! content), the expected fingerprint with `DescribeCertificateDetail` through the account's
-//! client (its rate limit, retries and budget); probes each endpoint once with bounded
+//! reason shown per endpoint; fetches the expected fingerprint with `DescribeCertificateDetail`
+//! through the account's client (its rate limit, retries and budget), again only when the
+//! certificate's content may have changed under its ID (an upload-update replaces it: the
+//! certificate list shows other validity dates, or an upload-update entry is newer than the
+//! fetch); probes each endpoint once with bounded
 //! concurrency and a per-probe timeout; and compares the served leaf with the expected one.
 //!
 //! A probe that fails is a fact about the endpoint, not a failure of the collector: it shows in
@@ -19,7 +21,11 @@ use std::time::Duration;
 use futures::stream;
 use tokio::time::Instant;
 
-use super::{fan_out, fetch_each, CollectError, Collected, Collector, CollectorSettings, Core};
+use super::{
+    fan_out, fetch_each, list_certificates, CollectError, Collected, Collector, CollectorSettings,
+    Core,
+};
+use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
 use crate::metrics::{series, SnapshotBuilder};
 use crate::probe::{pem_leaf_fingerprint, ProbeError, Prober, Served};
@@ -27,6 +33,7 @@ use crate::targets::{Claim, TargetBook};
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::detail::{CertificateDetail, CertificateDetailRequest};
+use tencentcloud_ssl_api::records::RecordKind;
 
 /// Limits of the `endpoints` collector.
 #[derive(Debug, Clone)]
@@ -300,14 +307,53 @@ pub fn write_run(
     }
 }
 
+/// What the certificate list says of a certificate's content: its validity dates
+/// (`CertBeginTime`, `CertEndTime`). New content under the same ID has new ones.
+pub type ContentVersion = (String, String);
+
+/// What an expected fingerprint was fetched against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The certificate list's version of the content then (`None`: the list was not read).
+    pub version: Option<ContentVersion>,
+    /// When it was fetched, unix seconds.
+    pub fetched_at: i64,
+}
+
+impl Learned {
+    /// Whether the content may have changed since: the list now shows another version, or an
+    /// upload-update entry was created after the fetch (`uploaded`, unix seconds). Pure.
+    pub fn outdated(&self, now: Option<&ContentVersion>, uploaded: Option<&i64>) -> bool {
+        let other_version = matches!((&self.version, now), (Some(then), Some(now)) if then != now);
+        other_version || uploaded.is_some_and(|at| *at >= self.fetched_at)
+    }
+}
+
+/// The newest upload-update statement of each certificate the claims name (unix seconds).
+fn newest_upload_updates(targets: &[Claim]) -> HashMap<&str, i64> {
+    let mut newest: HashMap<&str, i64> = HashMap::new();
+    for claim in targets {
+        if claim.source != RecordKind::UploadUpdate.label() {
+            continue;
+        }
+        if let Some(at) = claim.stated_at {
+            let entry = newest.entry(claim.certificate_id.as_str()).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    newest
+}
+
 pub(crate) struct EndpointsCollector {
     core: Core,
     limits: EndpointsLimits,
     book: Arc<TargetBook>,
     prober: Arc<Prober>,
-    /// Certificate ID → expected fingerprint. An ID never changes content, so an entry is kept
-    /// while the certificate has targets.
+    /// Certificate ID → expected fingerprint, kept while the certificate has targets and its
+    /// content is what it was when fetched (see [`Learned`]).
     expected: HashMap<String, String>,
+    /// Certificate ID → what the expected fingerprint was fetched against.
+    learned: HashMap<String, Learned>,
     /// Whether a run has finished (later runs start after a jitter; the first waits for the
     /// sources instead).
     ran: bool,
@@ -329,24 +375,83 @@ impl EndpointsCollector {
                 "endpoints",
                 client,
                 settings,
-                &[action::DESCRIBE_CERTIFICATE_DETAIL],
+                &[
+                    action::DESCRIBE_CERTIFICATES,
+                    action::DESCRIBE_CERTIFICATE_DETAIL,
+                ],
             ),
             limits,
             book,
             prober,
             expected: HashMap::new(),
+            learned: HashMap::new(),
             ran: false,
             verdicts: HashMap::new(),
         }
     }
 
-    /// Fetches the expected fingerprint of every certificate in `ids` not yet known.
+    /// The content version of every certificate of the account, from the certificate list.
+    /// `None` when the list could not be read (nothing is then taken as changed); a credentials
+    /// failure fails the run.
+    async fn content_versions(
+        &self,
+        errors: &mut Vec<String>,
+    ) -> Result<Option<HashMap<String, ContentVersion>>, ApiError> {
+        let every = CertificateFilter {
+            include_expired: true,
+            ..CertificateFilter::default()
+        };
+        match list_certificates(&self.core.client, &every, &self.core.findings).await {
+            Ok(certificates) => Ok(Some(
+                certificates
+                    .into_iter()
+                    .map(|c| {
+                        let version = (c.cert_begin_time, c.cert_end_time);
+                        (c.certificate_id, version)
+                    })
+                    .collect(),
+            )),
+            Err(e) if e.is_auth() => Err(e),
+            Err(e) => {
+                errors.push(format!("certificate list (content versions): {e}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Fetches the expected fingerprint of every certificate in `ids` not yet known, or whose
+    /// content may have changed since it was fetched: the certificate list shows other
+    /// validity dates (`versions`), or an upload-update entry for it was created after the fetch
+    /// (`targets`' claims). An upload-update replaces a certificate's content under the same ID.
     async fn learn_expected(
         &mut self,
         ids: BTreeSet<String>,
+        versions: Option<&HashMap<String, ContentVersion>>,
+        targets: &[Claim],
         errors: &mut Vec<String>,
     ) -> Result<(), ApiError> {
         self.expected.retain(|id, _| ids.contains(id));
+        self.learned.retain(|id, _| ids.contains(id));
+        let uploaded = newest_upload_updates(targets);
+        let changed: Vec<String> = self
+            .learned
+            .iter()
+            .filter(|(id, learned)| {
+                learned.outdated(versions.and_then(|v| v.get(*id)), uploaded.get(id.as_str()))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in changed {
+            tracing::info!(
+                account = %self.core.settings.account,
+                collector = self.core.name,
+                certificate_id = %id,
+                "the certificate's content may have changed under its ID: fetching its fingerprint again"
+            );
+            self.expected.remove(&id);
+            self.learned.remove(&id);
+        }
+        let fetched_at = tencentcloud_ssl_api::time::now_unix();
         let missing: Vec<String> = ids
             .into_iter()
             .filter(|id| !self.expected.contains_key(id))
@@ -377,6 +482,14 @@ impl EndpointsCollector {
                     }
                     match fingerprint {
                         Some(fingerprint) => {
+                            let version = versions.and_then(|v| v.get(&certificate_id)).cloned();
+                            self.learned.insert(
+                                certificate_id.clone(),
+                                Learned {
+                                    version,
+                                    fetched_at,
+                                },
+                            );
                             self.expected.insert(certificate_id, fingerprint);
                         }
                         None => errors.push(format!(
@@ -533,7 +646,13 @@ impl Collector for EndpointsCollector {
             .filter(|(_, plan)| **plan == ProbePlan::Probe)
             .map(|(t, _)| t.certificate_id.clone())
             .collect();
-        self.learn_expected(certificates, &mut errors).await?;
+        let versions = if certificates.is_empty() {
+            None
+        } else {
+            self.content_versions(&mut errors).await?
+        };
+        self.learn_expected(certificates, versions.as_ref(), &targets, &mut errors)
+            .await?;
         let outcomes = self.probe_all(&targets, &plans).await;
         let failed = outcomes.values().filter(|(o, _)| o.is_err()).count();
         let mismatched = self.log_changes(&targets, &outcomes);
@@ -588,6 +707,45 @@ mod tests {
             max_endpoints,
             resolved_only,
         }
+    }
+
+    #[test]
+    fn a_fingerprint_is_outdated_when_the_content_may_have_changed_under_its_id() {
+        let v = |end: &str| ("2025-01-01 08:00:00".to_string(), end.to_string());
+        let learned = Learned {
+            version: Some(v("2026-01-01 07:59:59")),
+            fetched_at: 1_000,
+        };
+        assert!(!learned.outdated(Some(&v("2026-01-01 07:59:59")), None));
+        assert!(
+            learned.outdated(Some(&v("2027-01-01 07:59:59")), None),
+            "new dates"
+        );
+        assert!(
+            learned.outdated(None, Some(&1_000)),
+            "an upload-update at or after the fetch"
+        );
+        assert!(!learned.outdated(None, Some(&999)), "one before it");
+        let unread = Learned {
+            version: None,
+            fetched_at: 1_000,
+        };
+        assert!(!unread.outdated(Some(&v("2027-01-01 07:59:59")), None));
+        let upload = |cert: &str, at: i64| Claim {
+            source: "upload_update",
+            stated_at: Some(at),
+            ..target("a.example.com", cert)
+        };
+        let targets = [
+            upload("c1", 5),
+            upload("c1", 9),
+            upload("c2", 3),
+            target("b.example.com", "c3"),
+        ];
+        let newest = newest_upload_updates(&targets);
+        assert_eq!(newest.get("c1"), Some(&9));
+        assert_eq!(newest.get("c2"), Some(&3));
+        assert_eq!(newest.get("c3"), None, "bind claims are not upload-updates");
     }
 
     #[test]

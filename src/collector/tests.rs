@@ -835,6 +835,22 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
                 .await,
         );
     }
+    // The certificate list: each certificate's validity dates, its content version.
+    let list_with = |b_end: &str| {
+        json!({"Response": {"TotalCount": 4, "Certificates": [
+            {"CertificateId": "A", "CertBeginTime": "2025-01-01 08:00:00", "CertEndTime": "2035-01-01 07:59:59"},
+            {"CertificateId": "B", "CertBeginTime": "2025-01-01 08:00:00", "CertEndTime": b_end},
+            {"CertificateId": "C", "CertBeginTime": "2020-01-01 08:00:00", "CertEndTime": "2021-03-04 07:59:59"},
+            {"CertificateId": "D", "CertBeginTime": "2025-01-01 08:00:00", "CertEndTime": "2035-01-01 07:59:59"}
+        ], "RequestId": "r"}})
+    };
+    let mut certificate_list = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200).json_body(list_with("2036-01-01 07:59:59"));
+        })
+        .await;
     server
         .mock_async(|when, then| {
             when.method(POST)
@@ -1019,6 +1035,43 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         !everything.contains("TEST-PRIVATE-KEY-MATERIAL"),
         "the private key is never exported"
     );
+
+    // An upload-update puts other content under B's ID (the list shows other dates): the
+    // fingerprint follows within one run, and the endpoint serving that content now matches.
+    certificate_list.delete_async().await;
+    certificate_list = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200).json_body(list_with("2035-01-01 07:59:59"));
+        })
+        .await;
+    let mut b_detail = detail_mocks.remove(1);
+    b_detail.delete_async().await;
+    b_detail = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificateDetail")
+                .json_body(json!({"CertificateId": "B"}));
+            then.status(200)
+                .json_body(certificate_detail("B", &previous));
+        })
+        .await;
+    let third = collector.collect().await.expect("runs");
+    assert_eq!(b_detail.calls_async().await, 1, "B fetched again");
+    for mock in &detail_mocks {
+        assert_eq!(
+            mock.calls_async().await,
+            1,
+            "unchanged certificates are not"
+        );
+    }
+    assert_has(
+        &third.snapshot,
+        Family::EndpointCertificateMatch,
+        &format!("{stale_l}}} 1\n"),
+    );
+    assert!(certificate_list.calls_async().await >= 1);
 }
 
 #[tokio::test]
