@@ -340,7 +340,8 @@ fn prober(setup: &Setup) -> anyhow::Result<Option<Arc<Prober>>> {
     .with_address_policy(AddressPolicy {
         allow: config.endpoints.allow_cidrs.clone(),
         deny: config.endpoints.deny_cidrs.clone(),
-    });
+    })
+    .with_nameservers(&config.endpoints.nameservers);
     Ok(Some(Arc::new(prober)))
 }
 

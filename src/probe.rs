@@ -7,6 +7,13 @@
 //! operator's `allow_cidrs` names them; `deny_cidrs` refuses more. Private ranges are dialled.
 //! Overrides are the operator's own word and are always dialled.
 //!
+//! Names are resolved by an asynchronous resolver ([`hickory_resolver`], configured from
+//! `/etc/resolv.conf`, or from `endpoints.nameservers`), built once per prober and caching
+//! answers. Not `getaddrinfo`: on tokio's blocking pool a lookup outlives the probe timeout
+//! (the thread waits for the resolver's own timeout), and with a blackholed resolver such
+//! threads pile up and starve everything else that blocks (bcrypt checks, reloads, shutdown).
+//! The probe timeout covers resolution, and dropping a lookup cancels it.
+//!
 //! The handshake accepts whatever chain the endpoint presents (the point is to see it, even when
 //! it is expired or for another name), but the endpoint must still prove it holds the leaf's key:
 //! the handshake signatures are verified as usual. Chain validity (trust roots, dates, the name)
@@ -18,6 +25,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::TokioResolver;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject as _;
@@ -189,9 +200,55 @@ impl ServerCertVerifier for AcceptAndRecord {
     }
 }
 
+/// Answers cached by the resolver (names, positive and negative).
+const RESOLVER_CACHE: usize = 4096;
+
+/// Where the resolver sends queries when `/etc/resolv.conf` cannot be read: the local
+/// resolver, as the C library does without the file.
+const FALLBACK_NAMESERVER: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 53);
+
+/// The resolver of the system configuration (`/etc/resolv.conf`), or of `nameservers` when
+/// some are given (UDP, then TCP for truncated answers; `/etc/hosts` is read either way).
+/// When the system configuration cannot be read, the local resolver (127.0.0.1:53) is asked,
+/// and the second value says why.
+fn resolver(nameservers: &[SocketAddr]) -> (TokioResolver, Option<String>) {
+    let fixed = |addrs: &[SocketAddr]| {
+        let mut config = ResolverConfig::new();
+        for addr in addrs {
+            config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
+            config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
+        }
+        config
+    };
+    let (config, mut options, problem) = if nameservers.is_empty() {
+        match hickory_resolver::system_conf::read_system_conf() {
+            Ok((config, options)) if !config.name_servers().is_empty() => (config, options, None),
+            Ok((_, options)) => (
+                fixed(&[FALLBACK_NAMESERVER]),
+                options,
+                Some("/etc/resolv.conf names no nameserver".to_string()),
+            ),
+            Err(e) => (
+                fixed(&[FALLBACK_NAMESERVER]),
+                ResolverOpts::default(),
+                Some(format!("reading /etc/resolv.conf: {e}")),
+            ),
+        }
+    } else {
+        (fixed(nameservers), ResolverOpts::default(), None)
+    };
+    options.cache_size = options.cache_size.max(RESOLVER_CACHE);
+    let resolver = TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+        .with_options(options)
+        .build();
+    (resolver, problem)
+}
+
 /// Probes endpoints; shared by every probe of a collector.
 pub struct Prober {
     overrides: HashMap<(String, u16), SocketAddr>,
+    resolver: TokioResolver,
     policy: AddressPolicy,
     timeout: Duration,
     connector: TlsConnector,
@@ -237,7 +294,15 @@ impl Prober {
                 webpki: Arc::clone(&webpki),
             }))
             .with_no_client_auth();
+        let (resolver, problem) = resolver(&[]);
+        if let Some(problem) = problem {
+            tracing::warn!(
+                nameserver = %FALLBACK_NAMESERVER,
+                "endpoint probes resolve through the local resolver: {problem}"
+            );
+        }
         Ok(Prober {
+            resolver,
             overrides: overrides
                 .iter()
                 .map(|o| ((o.domain.clone(), o.port), o.addr))
@@ -253,6 +318,15 @@ impl Prober {
     /// defaults alone.
     pub fn with_address_policy(mut self, policy: AddressPolicy) -> Prober {
         self.policy = policy;
+        self
+    }
+
+    /// Names are resolved by asking `nameservers` (`endpoints.nameservers`) rather than those of
+    /// `/etc/resolv.conf`; none leaves the system configuration.
+    pub fn with_nameservers(mut self, nameservers: &[SocketAddr]) -> Prober {
+        if !nameservers.is_empty() {
+            self.resolver = resolver(nameservers).0;
+        }
         self
     }
 
@@ -281,9 +355,13 @@ impl Prober {
         if let Some(addr) = self.override_for(domain, port) {
             return Ok(vec![addr]);
         }
-        let found: Vec<SocketAddr> = tokio::net::lookup_host((domain, port))
+        let found: Vec<SocketAddr> = self
+            .resolver
+            .lookup_ip(domain)
             .await
             .map_err(|e| ProbeError::Resolve(e.to_string()))?
+            .iter()
+            .map(|ip| SocketAddr::new(ip, port))
             .collect();
         if found.is_empty() {
             return Err(ProbeError::Resolve("no address".to_string()));
@@ -459,6 +537,71 @@ mod tests {
             "an override is dialled: {dialled:?}"
         );
         assert!(accepted.await.expect("task"), "the override was dialled");
+    }
+
+    /// A nameserver that receives queries and never answers, as a blackholed resolver does.
+    async fn blackhole() -> (tokio::net::UdpSocket, SocketAddr) {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = socket.local_addr().expect("addr");
+        (socket, addr)
+    }
+
+    #[test]
+    fn lookups_through_a_blackholed_nameserver_time_out_and_leave_the_blocking_pool_free() {
+        // A small blocking pool, so lookups that held its threads would show at once.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(4)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (blocking, outcomes) = runtime.block_on(async {
+            let (nameserver, addr) = blackhole().await;
+            let prober = Arc::new(
+                Prober::new(&[], &[], Duration::from_millis(500))
+                    .expect("prober")
+                    .with_nameservers(&[addr]),
+            );
+            let probes: Vec<_> = (0..200)
+                .map(|i| {
+                    let prober = Arc::clone(&prober);
+                    tokio::spawn(async move {
+                        prober
+                            .probe(&format!("host-{i}.blackhole.example"), 443)
+                            .await
+                    })
+                })
+                .collect();
+            // The lookups are in flight once the nameserver hears a query.
+            let mut query = [0u8; 512];
+            let (size, _) = nameserver.recv_from(&mut query).await.expect("a query");
+            assert!(size > 12, "a DNS message");
+            let blocking = tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::task::spawn_blocking(|| "done"),
+            )
+            .await;
+            let outcomes =
+                tokio::time::timeout(Duration::from_secs(60), futures::future::join_all(probes))
+                    .await;
+            (blocking, outcomes)
+        });
+        // Not waiting for blocking threads a lookup may still hold.
+        runtime.shutdown_background();
+        assert!(
+            matches!(blocking, Ok(Ok("done"))),
+            "the blocking pool is free while lookups wait: {blocking:?}"
+        );
+        let outcomes = outcomes.expect("every probe ends (each within its timeout)");
+        for outcome in outcomes {
+            let outcome = outcome.expect("task");
+            assert!(
+                matches!(outcome, Err(ProbeError::Timeout | ProbeError::Resolve(_))),
+                "{outcome:?}"
+            );
+        }
     }
 
     #[test]

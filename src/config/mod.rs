@@ -10,6 +10,7 @@ mod cidr;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -83,6 +84,9 @@ pub struct EndpointsConfig {
     /// Resolved addresses in these networks are never dialled (`endpoints.deny_cidrs`); it wins
     /// over `allow_cidrs`. Resolve overrides are dialled whatever the lists say.
     pub deny_cidrs: Vec<Cidr>,
+    /// Nameservers the probes resolve names with, instead of those of `/etc/resolv.conf`
+    /// (`endpoints.nameservers`; UDP, and TCP for truncated answers).
+    pub nameservers: Vec<SocketAddr>,
 }
 
 impl Default for EndpointsConfig {
@@ -96,6 +100,7 @@ impl Default for EndpointsConfig {
             ca_file: None,
             allow_cidrs: Vec::new(),
             deny_cidrs: Vec::new(),
+            nameservers: Vec::new(),
         }
     }
 }

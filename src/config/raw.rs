@@ -47,6 +47,8 @@ pub struct RawEndpoints {
     pub allow_cidrs: Vec<String>,
     #[serde(default)]
     pub deny_cidrs: Vec<String>,
+    #[serde(default)]
+    pub nameservers: Vec<String>,
 }
 
 impl RawEndpoints {
@@ -78,6 +80,13 @@ impl RawEndpoints {
         };
         let allow_cidrs = networks("allow_cidrs", &self.allow_cidrs, &defaults.allow_cidrs)?;
         let deny_cidrs = networks("deny_cidrs", &self.deny_cidrs, &defaults.deny_cidrs)?;
+        let mut nameservers = defaults.nameservers.clone();
+        for (index, text) in self.nameservers.iter().enumerate() {
+            nameservers.push(
+                nameserver(text)
+                    .map_err(|e| error(format!("endpoints.nameservers[{index}]"), e))?,
+            );
+        }
         Ok(EndpointsConfig {
             timeout,
             concurrency: within(
@@ -95,8 +104,20 @@ impl RawEndpoints {
             ca_file: self.ca_file.or_else(|| defaults.ca_file.clone()),
             allow_cidrs,
             deny_cidrs,
+            nameservers,
         })
     }
+}
+
+/// A nameserver: an IP address (port 53) or a socket address (`IP:PORT`, `[IPv6]:PORT`). Pure.
+fn nameserver(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    text.parse::<std::net::SocketAddr>().map_err(|_| {
+        format!("{text:?} is not an IP address or IP:PORT, e.g. 10.0.0.2 or 10.0.0.2:53")
+    })
 }
 
 #[derive(Debug, Deserialize)]

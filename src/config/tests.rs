@@ -258,6 +258,16 @@ fn endpoints_are_opt_in_and_validated() {
     .expect("valid");
     assert_eq!(config.endpoints.allow_cidrs[0].to_string(), "127.0.0.0/8");
     assert_eq!(config.endpoints.deny_cidrs.len(), 2);
+    assert!(config.endpoints.nameservers.is_empty(), "/etc/resolv.conf");
+    let config = parse(
+        "accounts:\n  - name: prod\nendpoints:\n  nameservers: [\"10.0.0.2\", \"127.0.0.1:5353\", \"[fd00::53]:53\"]\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.endpoints.nameservers,
+        ["10.0.0.2:53", "127.0.0.1:5353", "[fd00::53]:53"]
+            .map(|a| a.parse::<std::net::SocketAddr>().expect(a))
+    );
     // The file turns it on; the flag's interval still applies.
     let defaults = Cli::try_parse_from(["x", "--collector.endpoints.interval=5m"])
         .expect("flags")
@@ -276,6 +286,10 @@ fn endpoints_are_opt_in_and_validated() {
             "endpoints.allow_cidrs[1]",
         ),
         ("endpoints:\n  deny_cidrs: [\"nonsense\"]\n", "endpoints.deny_cidrs[0]"),
+        (
+            "endpoints:\n  nameservers: [\"10.0.0.2\", \"dns.example.com\"]\n",
+            "endpoints.nameservers[1]",
+        ),
         ("endpoints:\n  concurrency: 0\n", "endpoints.concurrency"),
         ("endpoints:\n  max_endpoints: 0\n", "endpoints.max_endpoints"),
         ("endpoints:\n  colour: blue\n", ""),
