@@ -328,6 +328,51 @@ async fn sigterm_mid_collection_exits_cleanly_and_a_restart_rebuilds_everything(
     converge(&sim, &again, Duration::from_secs(60), |_| {}).await;
 }
 
+/// A nameserver that receives queries and never answers, as a blackholed resolver does: the
+/// endpoints collector's lookups wait on it, and SIGTERM must not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_promptly_while_probes_wait_on_a_blackholed_nameserver() {
+    let sim = simulator(12, 40, FaultConfig::default()).await;
+    let nameserver = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let config = std::env::temp_dir().join(format!(
+        "tencentcloud-ssl-exporter-test-blackhole-{}.yml",
+        sim.addr().port()
+    ));
+    std::fs::write(
+        &config,
+        format!(
+            "accounts:\n  - name: default\n    endpoint: {}\n\
+             collectors:\n  endpoints:\n    enabled: true\n    interval: 1s\n\
+             endpoints:\n  timeout: 5m\n  nameservers: [\"{}\"]\n",
+            sim.endpoint(),
+            nameserver.local_addr().expect("addr")
+        ),
+    )
+    .expect("config file");
+    let mut exporter = Exporter::start(
+        &sim.endpoint(),
+        &[&format!("--config.file={}", config.display())],
+    );
+    // Probes are resolving once the nameserver hears a query (each would wait 5 minutes).
+    let heard = tokio::task::spawn_blocking(move || {
+        nameserver
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("read timeout");
+        let mut query = [0u8; 512];
+        nameserver.recv_from(&mut query).map(|(size, _)| size)
+    })
+    .await
+    .expect("task");
+    assert!(
+        heard.as_ref().is_ok_and(|size| *size > 12),
+        "no DNS query reached the nameserver: {heard:?}\n{}",
+        exporter.logs()
+    );
+    let (status, took) = exporter.terminate();
+    assert!(status.success(), "{status:?}\n{}", exporter.logs());
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
 #[test]
 fn missing_credentials_exit_non_zero_with_a_clear_message() {
     // The chain ends with the CVM role: point it at a closed local port, never the real
