@@ -40,7 +40,8 @@ use tencentcloud_ssl_api::records::RecordKind;
 pub struct EndpointsLimits {
     /// Probes in flight at once.
     pub concurrency: usize,
-    /// Most endpoints (domain and port) probed per run; the rest are counted as `over_limit`.
+    /// Most endpoints (domain and port) probed per run; the rest are counted as `over_limit`
+    /// and wait for a later run (the window rotates, see [`plan`]).
     pub max_endpoints: usize,
     /// Probe only endpoints a resolve override names.
     pub resolved_only: bool,
@@ -54,7 +55,8 @@ pub enum ProbePlan {
     Skip(&'static str),
     /// `resolved_only`, and no override names it.
     NotResolved,
-    /// Beyond `max_endpoints`.
+    /// Outside this run's window of `max_endpoints` endpoints; its last results, if recent,
+    /// are still served.
     OverLimit,
 }
 
@@ -83,34 +85,92 @@ pub fn skip_reason(domain: &str) -> Option<&'static str> {
     (!host_name).then_some("invalid_name")
 }
 
+/// The plans of one run, and how many distinct endpoints could be probed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plans {
+    /// One per target, in order.
+    pub plans: Vec<ProbePlan>,
+    /// Distinct endpoints (domain and port) neither skipped nor left unresolved.
+    pub eligible: usize,
+}
+
+impl Plans {
+    /// Runs it takes to probe every eligible endpoint: ceil(eligible / max_endpoints), at least
+    /// 1. Pure.
+    pub fn rotation_runs(&self, max_endpoints: usize) -> usize {
+        self.eligible.div_ceil(max_endpoints.max(1)).max(1)
+    }
+
+    /// Where the next run's window starts, after this one started at `offset`. Pure.
+    pub fn next_offset(&self, offset: usize, max_endpoints: usize) -> usize {
+        if self.eligible <= max_endpoints {
+            0
+        } else {
+            (offset % self.eligible + max_endpoints) % self.eligible
+        }
+    }
+}
+
 /// Decides what to do with each target (sorted as `targets::resolve` sorts them):
 /// skip what cannot be dialled, leave what no override names when `resolved_only`, and probe
-/// the first `max_endpoints` distinct endpoints. `has_override` tells whether an override names
-/// a domain and port. Pure.
+/// a window of `max_endpoints` distinct endpoints: in sorted order, from the `offset`-th
+/// (modulo their number), wrapping around. Advancing `offset` by `max_endpoints` each run
+/// ([`Plans::next_offset`]) probes every endpoint within [`Plans::rotation_runs`] runs; with
+/// no more endpoints than `max_endpoints` every one is probed every run. `has_override` tells
+/// whether an override names a domain and port. Pure.
 pub fn plan(
     targets: &[Claim],
     limits: &EndpointsLimits,
+    offset: usize,
     has_override: impl Fn(&str, u16) -> bool,
-) -> Vec<ProbePlan> {
-    let mut endpoints: BTreeSet<(&str, u16)> = BTreeSet::new();
-    targets
+) -> Plans {
+    let plans: Vec<Option<ProbePlan>> = targets
         .iter()
         .map(|t| {
             if let Some(reason) = skip_reason(&t.domain) {
-                return ProbePlan::Skip(reason);
+                return Some(ProbePlan::Skip(reason));
             }
             if limits.resolved_only && !has_override(&t.domain, t.port) {
-                return ProbePlan::NotResolved;
+                return Some(ProbePlan::NotResolved);
             }
-            let endpoint = (t.domain.as_str(), t.port);
-            if endpoints.contains(&endpoint) || endpoints.len() < limits.max_endpoints {
-                endpoints.insert(endpoint);
-                ProbePlan::Probe
-            } else {
-                ProbePlan::OverLimit
-            }
+            None
         })
-        .collect()
+        .collect();
+    let endpoints: BTreeSet<(&str, u16)> = targets
+        .iter()
+        .zip(&plans)
+        .filter(|(_, plan)| plan.is_none())
+        .map(|(t, _)| (t.domain.as_str(), t.port))
+        .collect();
+    let eligible = endpoints.len();
+    let max = limits.max_endpoints;
+    let start = if eligible == 0 { 0 } else { offset % eligible };
+    let window: HashMap<(&str, u16), bool> = endpoints
+        .into_iter()
+        .enumerate()
+        .map(|(index, endpoint)| {
+            let distance = (index + eligible - start) % eligible;
+            (endpoint, eligible <= max || distance < max)
+        })
+        .collect();
+    let plans = targets
+        .iter()
+        .zip(plans)
+        .map(|(t, plan)| {
+            plan.unwrap_or_else(|| {
+                if window
+                    .get(&(t.domain.as_str(), t.port))
+                    .copied()
+                    .unwrap_or(false)
+                {
+                    ProbePlan::Probe
+                } else {
+                    ProbePlan::OverLimit
+                }
+            })
+        })
+        .collect();
+    Plans { plans, eligible }
 }
 
 /// The expected fingerprint of a certificate detail: `CertFingerprint`, or, if it is missing
@@ -163,23 +223,32 @@ pub fn verdict(
 /// Most verdict changes logged per run; the rest are counted in one line.
 const LOGGED_CHANGES: usize = 20;
 
-/// Writes the series of one run. Pure.
+/// Writes the series of one run. `outcomes` are this run's probes and the kept results of
+/// endpoints outside its window (`OverLimit`), `probed_at` when each ran (unix seconds).
+/// Pure.
 pub fn write_run(
     builder: &mut SnapshotBuilder,
     targets: &[Claim],
     plans: &[ProbePlan],
     expected: &HashMap<String, String>,
     outcomes: &HashMap<(String, u16), Outcome>,
+    probed_at: &HashMap<(String, u16), f64>,
+    rotation_runs: usize,
 ) {
+    builder.sample(series::EndpointRotationRuns, rotation_runs as f64);
     let mut states: BTreeMap<&str, u64> = ProbePlan::STATES.iter().map(|s| (*s, 0)).collect();
     let mut fingerprints: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (target, plan) in targets.iter().zip(plans) {
-        let outcome = outcomes.get(&(target.domain.clone(), target.port));
+        let key = (target.domain.clone(), target.port);
+        let outcome = match plan {
+            ProbePlan::Probe | ProbePlan::OverLimit => outcomes.get(&key),
+            ProbePlan::Skip(_) | ProbePlan::NotResolved => None,
+        };
         // Skipped by the plan, or probed but every address the name resolved to was refused:
         // skipped, with that reason.
         let skipped = match (plan, outcome) {
             (ProbePlan::Skip(reason), _) => Some(*reason),
-            (ProbePlan::Probe, Some((Err(ProbeError::Refused { reason, .. }), _))) => Some(*reason),
+            (_, Some((Err(ProbeError::Refused { reason, .. }), _))) => Some(*reason),
             _ => None,
         };
         let state = match skipped {
@@ -212,11 +281,25 @@ pub fn write_run(
         }
         match plan {
             ProbePlan::Skip(_) => {}
-            ProbePlan::Probe => {
-                builder.sample(info, 1.0);
+            ProbePlan::Probe | ProbePlan::OverLimit => {
+                // Outside this run's window and never probed (or not lately): nothing to show.
                 let Some((outcome, duration)) = outcome else {
+                    if *plan == ProbePlan::Probe {
+                        builder.sample(info, 1.0);
+                    }
                     continue;
                 };
+                builder.sample(info, 1.0);
+                if let Some(at) = probed_at.get(&key) {
+                    builder.sample(
+                        series::EndpointProbeTimestamp {
+                            certificate_id,
+                            domain,
+                            port,
+                        },
+                        *at,
+                    );
+                }
                 builder.sample(
                     series::EndpointProbeDuration {
                         certificate_id,
@@ -290,7 +373,7 @@ pub fn write_run(
                     }
                 }
             }
-            ProbePlan::NotResolved | ProbePlan::OverLimit => {}
+            ProbePlan::NotResolved => {}
         }
     }
     for (state, count) in states {
@@ -360,6 +443,13 @@ pub(crate) struct EndpointsCollector {
     /// The last verdict on each probed target (certificate, domain, port): a change is logged
     /// once, not every run.
     verdicts: HashMap<(String, String, u16), Verdict>,
+    /// Where this run's window of `max_endpoints` endpoints starts ([`plan`]).
+    offset: usize,
+    /// Runs finished, the one under way not counted.
+    runs: u64,
+    /// The last probe of each endpoint: its outcome, when (unix seconds) and in which run.
+    /// Served while the endpoint is outside the window, for at most `rotation_runs` runs.
+    kept: HashMap<(String, u16), (Outcome, f64, u64)>,
 }
 
 impl EndpointsCollector {
@@ -387,6 +477,9 @@ impl EndpointsCollector {
             learned: HashMap::new(),
             ran: false,
             verdicts: HashMap::new(),
+            offset: 0,
+            runs: 0,
+            kept: HashMap::new(),
         }
     }
 
@@ -636,14 +729,22 @@ impl Collector for EndpointsCollector {
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let targets = self.book.targets();
         let prober = Arc::clone(&self.prober);
-        let plans = plan(&targets, &self.limits, |domain, port| {
+        let planned = plan(&targets, &self.limits, self.offset, |domain, port| {
             prober.has_override(domain, port)
         });
+        let rotation_runs = planned.rotation_runs(self.limits.max_endpoints);
+        self.offset = planned.next_offset(self.offset, self.limits.max_endpoints);
+        let Plans { plans, eligible } = planned;
         let mut errors = Vec::new();
         let certificates: BTreeSet<String> = targets
             .iter()
             .zip(&plans)
-            .filter(|(_, plan)| **plan == ProbePlan::Probe)
+            .filter(|(t, plan)| match plan {
+                ProbePlan::Probe => true,
+                // Its kept results are served: what it should serve still matters.
+                ProbePlan::OverLimit => self.kept.contains_key(&(t.domain.clone(), t.port)),
+                ProbePlan::Skip(_) | ProbePlan::NotResolved => false,
+            })
             .map(|(t, _)| t.certificate_id.clone())
             .collect();
         let versions = if certificates.is_empty() {
@@ -653,20 +754,57 @@ impl Collector for EndpointsCollector {
         };
         self.learn_expected(certificates, versions.as_ref(), &targets, &mut errors)
             .await?;
-        let outcomes = self.probe_all(&targets, &plans).await;
+        let fresh = self.probe_all(&targets, &plans).await;
+        let probed = fresh.len();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let run = self.runs;
+        self.runs += 1;
+        for (endpoint, outcome) in fresh {
+            self.kept.insert(endpoint, (outcome, now, run));
+        }
+        // Kept while the endpoint is named and its result is within the rotation's bound.
+        let named: BTreeSet<(&str, u16)> = targets
+            .iter()
+            .map(|t| (t.domain.as_str(), t.port))
+            .collect();
+        self.kept.retain(|(domain, port), (_, _, probed_in)| {
+            named.contains(&(domain.as_str(), *port)) && run - *probed_in < rotation_runs as u64
+        });
+        let outcomes: HashMap<(String, u16), Outcome> = self
+            .kept
+            .iter()
+            .map(|(endpoint, (outcome, _, _))| (endpoint.clone(), outcome.clone()))
+            .collect();
+        let probed_at: HashMap<(String, u16), f64> = self
+            .kept
+            .iter()
+            .map(|(endpoint, (_, at, _))| (endpoint.clone(), *at))
+            .collect();
         let failed = outcomes.values().filter(|(o, _)| o.is_err()).count();
         let mismatched = self.log_changes(&targets, &outcomes);
         tracing::info!(
             account = %self.core.settings.account,
             collector = "endpoints",
             targets = targets.len(),
-            probed = outcomes.len(),
+            probed,
+            eligible,
+            rotation_runs,
             probe_failures = failed,
             mismatched,
             "endpoints probed"
         );
         let mut builder = self.core.builder();
-        write_run(&mut builder, &targets, &plans, &self.expected, &outcomes);
+        write_run(
+            &mut builder,
+            &targets,
+            &plans,
+            &self.expected,
+            &outcomes,
+            &probed_at,
+            rotation_runs,
+        );
         let snapshot = self.core.seal(builder);
         self.ran = true;
         let headlines = Headlines {
@@ -776,7 +914,7 @@ mod tests {
             target("c.example.com", "c3"),
         ];
         assert_eq!(
-            plan(&targets, &limits(2, false), |_, _| false),
+            plan(&targets, &limits(2, false), 0, |_, _| false).plans,
             [
                 ProbePlan::Skip("wildcard"),
                 ProbePlan::Probe,
@@ -787,7 +925,7 @@ mod tests {
             "two certificates on one endpoint cost one probe"
         );
         assert_eq!(
-            plan(&targets, &limits(10, true), |d, _| d == "b.example.com"),
+            plan(&targets, &limits(10, true), 0, |d, _| d == "b.example.com").plans,
             [
                 ProbePlan::Skip("wildcard"),
                 ProbePlan::NotResolved,
@@ -796,6 +934,148 @@ mod tests {
                 ProbePlan::NotResolved
             ]
         );
+    }
+
+    /// The endpoints each of `runs` runs probes, advancing the offset as the collector does.
+    fn windows(targets: &[Claim], max: usize, runs: usize) -> Vec<Vec<&str>> {
+        let mut offset = 0;
+        (0..runs)
+            .map(|_| {
+                let planned = plan(targets, &limits(max, false), offset, |_, _| false);
+                offset = planned.next_offset(offset, max);
+                let mut probed: Vec<&str> = targets
+                    .iter()
+                    .zip(&planned.plans)
+                    .filter(|(_, p)| **p == ProbePlan::Probe)
+                    .map(|(t, _)| t.domain.as_str())
+                    .collect();
+                probed.dedup();
+                probed
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_window_rotates_so_every_endpoint_is_probed_within_ceil_n_over_max_runs() {
+        let targets = [
+            target("*.w.example.com", "c0"),
+            target("a.example.com", "c1"),
+            target("a.example.com", "c2"),
+            target("b.example.com", "c1"),
+            target("c.example.com", "c3"),
+            target("d.example.com", "c4"),
+            target("e.example.com", "c5"),
+        ];
+        let planned = plan(&targets, &limits(2, false), 0, |_, _| false);
+        assert_eq!(
+            planned.eligible, 5,
+            "a wildcard is not eligible; a counts once"
+        );
+        assert_eq!(planned.rotation_runs(2), 3);
+        assert_eq!(
+            windows(&targets, 2, 6),
+            [
+                vec!["a.example.com", "b.example.com"],
+                vec!["c.example.com", "d.example.com"],
+                vec!["a.example.com", "e.example.com"],
+                vec!["b.example.com", "c.example.com"],
+                vec!["d.example.com", "e.example.com"],
+                vec!["a.example.com", "b.example.com"],
+            ]
+        );
+        for max in 1..=5 {
+            let runs = 5usize.div_ceil(max);
+            let all = windows(&targets, max, 4 * runs);
+            for (start, _) in all.iter().enumerate().take(3 * runs) {
+                let covered: BTreeSet<&str> =
+                    all[start..start + runs].iter().flatten().copied().collect();
+                assert_eq!(
+                    covered.len(),
+                    5,
+                    "max {max}: runs {start}..{} probe every endpoint",
+                    start + runs
+                );
+            }
+            assert!(
+                all.iter().all(|w| w.len() == max),
+                "max {max}: full windows"
+            );
+        }
+        // Stable when everything fits: every endpoint every run, the offset stays 0.
+        let planned = plan(&targets, &limits(5, false), 3, |_, _| false);
+        assert_eq!(planned.rotation_runs(5), 1);
+        assert_eq!(planned.next_offset(3, 5), 0);
+        assert_eq!(
+            planned
+                .plans
+                .iter()
+                .filter(|p| **p == ProbePlan::Probe)
+                .count(),
+            6
+        );
+        assert_eq!(
+            windows(&targets, 9, 3),
+            vec![windows(&targets, 9, 1)[0].clone(); 3]
+        );
+    }
+
+    #[test]
+    fn an_endpoint_outside_the_window_keeps_its_last_results_and_their_time() {
+        let targets = [target("a.example.com", "c1"), target("b.example.com", "c1")];
+        let plans = [ProbePlan::Probe, ProbePlan::OverLimit];
+        let served = Served {
+            fingerprint: "aa".repeat(20),
+            not_after: None,
+            chain: Ok(()),
+        };
+        let outcomes: HashMap<(String, u16), Outcome> = [
+            (
+                ("a.example.com".to_string(), 443),
+                (Ok(served.clone()), Duration::ZERO),
+            ),
+            (
+                ("b.example.com".to_string(), 443),
+                (Ok(served), Duration::ZERO),
+            ),
+        ]
+        .into();
+        let probed_at: HashMap<(String, u16), f64> = [
+            (("a.example.com".to_string(), 443), 2000.0),
+            (("b.example.com".to_string(), 443), 1000.0),
+        ]
+        .into();
+        let expected: HashMap<String, String> = [("c1".to_string(), "aa".repeat(20))].into();
+        let mut builder = SnapshotBuilder::new("a");
+        write_run(
+            &mut builder,
+            &targets,
+            &plans,
+            &expected,
+            &outcomes,
+            &probed_at,
+            2,
+        );
+        let snapshot = builder.finish();
+        assert_eq!(
+            snapshot.chunk(Family::EndpointProbeTimestamp),
+            "tencentcloud_ssl_endpoint_probe_timestamp_seconds{account=\"a\",certificate_id=\"c1\",domain=\"a.example.com\",port=\"443\"} 2000\n\
+             tencentcloud_ssl_endpoint_probe_timestamp_seconds{account=\"a\",certificate_id=\"c1\",domain=\"b.example.com\",port=\"443\"} 1000\n"
+        );
+        assert_eq!(
+            snapshot
+                .chunk(Family::EndpointCertificateMatch)
+                .lines()
+                .count(),
+            2,
+            "the kept result is served"
+        );
+        assert_eq!(
+            snapshot.chunk(Family::EndpointRotationRuns),
+            "tencentcloud_ssl_endpoint_rotation_runs{account=\"a\"} 2\n"
+        );
+        assert!(snapshot
+            .chunk(Family::EndpointTargets)
+            .contains("state=\"over_limit\"} 1\n"));
     }
 
     #[test]
@@ -904,7 +1184,15 @@ mod tests {
         ]
         .into();
         let mut builder = SnapshotBuilder::new("a");
-        write_run(&mut builder, &targets, &plans, &expected, &outcomes);
+        write_run(
+            &mut builder,
+            &targets,
+            &plans,
+            &expected,
+            &outcomes,
+            &HashMap::new(),
+            1,
+        );
         let snapshot = builder.finish();
         let l = |d: &str, c: &str| {
             format!("{{account=\"a\",certificate_id=\"{c}\",domain=\"{d}\",port=\"443\"")
@@ -1011,7 +1299,15 @@ mod tests {
         ]
         .into();
         let mut builder = SnapshotBuilder::new("a");
-        write_run(&mut builder, &targets, &plans, &HashMap::new(), &outcomes);
+        write_run(
+            &mut builder,
+            &targets,
+            &plans,
+            &HashMap::new(),
+            &outcomes,
+            &HashMap::new(),
+            1,
+        );
         let snapshot = builder.finish();
         assert_eq!(
             snapshot.chunk(Family::EndpointSkipped),

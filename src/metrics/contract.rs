@@ -44,6 +44,35 @@ pub trait Series {
     fn values(&self) -> impl AsRef<[&str]>;
 }
 
+macro_rules! series_struct {
+    ($variant:ident, $name:literal, []) => {
+        #[doc = concat!("`", $name, "`: `account` is its only label.")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $variant;
+
+        impl Series for $variant {
+            const FAMILY: Family = Family::$variant;
+            fn values(&self) -> impl AsRef<[&str]> {
+                [] as [&str; 0]
+            }
+        }
+    };
+    ($variant:ident, $name:literal, [$($label:ident),+]) => {
+        #[doc = concat!("The labels of `", $name, "` after `account`.")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $variant<'a> {
+            $(#[allow(missing_docs)] pub $label: &'a str,)*
+        }
+
+        impl Series for $variant<'_> {
+            const FAMILY: Family = Family::$variant;
+            fn values(&self) -> impl AsRef<[&str]> {
+                [$(self.$label),*]
+            }
+        }
+    };
+}
+
 macro_rules! families {
     ($($variant:ident => $kind:ident $name:literal, [$($label:ident),*], $help:literal;)*) => {
         /// A family published from collector snapshots.
@@ -71,23 +100,11 @@ macro_rules! families {
             }
         }
 
-        /// One struct per family: its labels after `account`, by name.
+        /// One struct per family: its labels after `account`, by name (a unit struct for a
+        /// family with `account` alone).
         pub mod series {
             use super::{Family, Series};
-            $(
-                #[doc = concat!("The labels of `", $name, "` after `account`.")]
-                #[derive(Debug, Clone, Copy)]
-                pub struct $variant<'a> {
-                    $(#[allow(missing_docs)] pub $label: &'a str,)*
-                }
-
-                impl Series for $variant<'_> {
-                    const FAMILY: Family = Family::$variant;
-                    fn values(&self) -> impl AsRef<[&str]> {
-                        [$(self.$label),*]
-                    }
-                }
-            )*
+            $(series_struct!($variant, $name, [$($label),*]);)*
         }
     };
 }
@@ -146,13 +163,19 @@ families! {
         "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name; loopback_address, link_local_address, unspecified_address, multicast_address: every address the name resolves to is of that kind; denied_address: in endpoints.deny_cidrs); always 1.";
     EndpointTargets => gauge "tencentcloud_ssl_endpoint_targets",
         [state],
-        "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard, invalid name, or every address it resolves to refused), not_resolved (resolved_only is set and no resolve override names it), over_limit (beyond max_endpoints).";
+        "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard, invalid name, or every address it resolves to refused), not_resolved (resolved_only is set and no resolve override names it), over_limit (outside this run's window of max_endpoints; the window rotates, and the endpoint's last results are still served).";
     EndpointProbeSuccess => gauge "tencentcloud_ssl_endpoint_probe_success",
         [certificate_id, domain, port],
         "1 if the last probe completed a TLS handshake and received a certificate, else 0.";
     EndpointProbeError => gauge "tencentcloud_ssl_endpoint_probe_error_info",
         [certificate_id, domain, port, reason],
         "Why the last probe failed (resolve, connect, timeout, handshake, no_certificate); always 1.";
+    EndpointProbeTimestamp => gauge "tencentcloud_ssl_endpoint_probe_timestamp_seconds",
+        [certificate_id, domain, port],
+        "When the probe whose results are shown ran, as unix seconds: this run, or, for an endpoint outside this run's max_endpoints window, the last run that probed it (at most endpoint_rotation_runs runs ago).";
+    EndpointRotationRuns => gauge "tencentcloud_ssl_endpoint_rotation_runs",
+        [],
+        "Runs it takes to probe every endpoint: ceil(endpoints that can be probed / max_endpoints), 1 when all fit; each run probes the next max_endpoints of them.";
     EndpointProbeDuration => gauge "tencentcloud_ssl_endpoint_probe_duration_seconds",
         [certificate_id, domain, port],
         "Duration of the last probe: resolve, connect and TLS handshake.";
