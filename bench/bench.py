@@ -19,6 +19,11 @@ exporter, and measures in one run:
   same server with the same concurrency, the exporter's CPU per probe in a run where nothing else
   collects, the `DescribeCertificateDetail` calls (one per certificate, first run only) and the
   series and memory it adds;
+- a blackholed resolver (`--only blackhole-dns`): the endpoints collector probing 1,000
+  endpoints whose names go to a local UDP nameserver that never answers
+  (`endpoints.nameservers`), with basic auth (bcrypt) on; right-password scrape p50/p99 while the
+  probes wait on it, against the same exporter without the endpoints collector, as a ratio; then
+  how long SIGTERM takes while they wait;
 - the front door (`--only front-door`): p90/p99 and failures of a right-password scraper while 64
   clients send random wrong passwords as fast as they can, and the exporter's CPU meanwhile (from
   /proc/PID/stat); the time of a normal scrape of a multi-megabyte body while 80 clients that
@@ -31,6 +36,7 @@ Usage:
   bench/bench.py --only 2000     # one scenario (or several: --only 2000,20000)
   bench/bench.py --only front-door   # the front-door scenarios only (a few minutes)
   bench/bench.py --only endpoints    # the endpoint-probe scenario only (about a minute)
+  bench/bench.py --only blackhole-dns  # probes behind a resolver that never answers (about a minute)
 Needs wrk, nginx and openssl (Debian packages `wrk`, `nginx`). Prints a table of measured vs target;
 --check makes missed targets an error (never used in CI: timings on shared machines vary).
 """
@@ -645,6 +651,113 @@ def endpoints(args, max_endpoints, concurrency, wrk_seconds):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def blackhole_dns(args, max_endpoints, seconds):
+    """Right-password scrapes (bcrypt) while every probe's lookup waits on a nameserver that
+    never answers, against the same exporter without probes; then SIGTERM during the wait."""
+    import base64
+    import threading
+    bins = os.path.join(ROOT, "target", args.profile)
+    workdir = tempfile.mkdtemp(prefix="bench-blackhole-")
+    blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blackhole.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)  # hold the queries to count them
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.settimeout(1)
+    nameserver = f"127.0.0.1:{blackhole.getsockname()[1]}"
+    header = "Basic " + base64.b64encode(f"prometheus:{FRONT_DOOR_PASSWORD}".encode()).decode()
+    web = f"{workdir}/web.yml"
+    with open(web, "w") as f:
+        f.write(f"basic_auth_users:\n  prometheus: '{FRONT_DOOR_HASH}'\n")
+    os.chmod(web, 0o600)
+    sim_port = free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    procs = []
+
+    def exporter(name, probes):
+        config = f"{workdir}/{name}.yml"
+        with open(config, "w") as f:
+            f.write(f"accounts:\n  - name: default\n    endpoint: {sim_url}\n"
+                    f"collectors:\n  endpoints:\n    enabled: {'true' if probes else 'false'}\n    interval: 10s\n"
+                    f"endpoints:\n  timeout: 5m\n  concurrency: {max_endpoints}\n  max_endpoints: {max_endpoints}\n"
+                    f"  nameservers: [\"{nameserver}\"]\n")
+        port = free_port()
+        env = dict(os.environ, TENCENTCLOUD_SECRET_ID=DEMO_SECRET_ID, TENCENTCLOUD_SECRET_KEY=DEMO_SECRET_KEY)
+        proc = subprocess.Popen(
+            [f"{bins}/tencentcloud-ssl-exporter", f"--config.file={config}", f"--web.config.file={web}",
+             f"--web.listen-address=127.0.0.1:{port}", "--collector.interval=24h", "--log.level=warn"],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(f"{workdir}/{name}.log", "w"))
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        # Listening; no request yet, so the first right-password scrape pays its bcrypt check.
+        wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 60,
+                   f"the exporter ({name})")
+        return proc, url
+
+    def scrapes(url, window):
+        stop, latencies, failures = threading.Event(), [], []
+        thread = threading.Thread(target=right_password_scraper, args=(url, header, stop, latencies, failures, 0.05))
+        thread.start()
+        time.sleep(window)
+        stop.set()
+        thread.join()
+        return latencies, failures
+
+    def queries(window):
+        heard, deadline = 0, time.time() + window
+        while time.time() < deadline:
+            try:
+                blackhole.recvfrom(512)
+                heard += 1
+            except socket.timeout:
+                pass
+        return heard
+
+    try:
+        # Enough certificates that the bind details and rollout items name well over max_endpoints.
+        procs.append(subprocess.Popen(
+            [f"{bins}/tencentcloud-ssl-simulator", "--listen", f"127.0.0.1:{sim_port}",
+             "--certificates", "8" if args.smoke else "24", "--live-window", "0s",
+             "--max-task-time", f"{TASK_WAIT_SECONDS}s"],
+            stdout=subprocess.DEVNULL, stderr=open(f"{workdir}/simulator.log", "w")))
+        wait_until(lambda: get(f"{sim_url}/-/healthy") == b"Healthy.\n", 60, "the simulator")
+        quiet_proc, quiet_url = exporter("quiet", probes=False)
+        time.sleep(TASK_WAIT_SECONDS + 2)  # the first collection, roughly
+        quiet, quiet_failures = scrapes(quiet_url, seconds)
+        stop_all([quiet_proc])
+        probing_proc, probing_url = exporter("probing", probes=True)
+        # The probes are waiting once the nameserver hears their queries.
+        wait_until(lambda: queries(1) > 0, 120, "the first DNS query")
+        busy, busy_failures = scrapes(probing_url, seconds)
+        heard = 1  # the first, then those buffered since (retries come after the resolver's 5 s)
+        blackhole.setblocking(False)
+        try:
+            while blackhole.recvfrom(512):
+                heard += 1
+        except BlockingIOError:
+            pass
+        started = time.time()
+        probing_proc.terminate()
+        probing_proc.wait(timeout=60)
+        sigterm = time.time() - started
+        q50, q99, b50, b99 = (percentile(quiet, 50), percentile(quiet, 99), percentile(busy, 50), percentile(busy, 99))
+        failures = quiet_failures + busy_failures
+        return {"name": f"blackholed resolver ({max_endpoints} endpoints)", "rows": [
+            ("blackhole-dns: right-password scrape p50 / p99, probes waiting on DNS",
+             f"{b50:.1f} ms / {b99:.1f} ms ({len(busy)} scrapes, at least {heard} DNS queries unanswered)", "", None),
+            ("blackhole-dns: the same without probes", f"{q50:.1f} ms / {q99:.1f} ms ({len(quiet)} scrapes)", "", None),
+            ("blackhole-dns: first scrape (uncached bcrypt check), with / without probes",
+             f"{busy[0] if busy else float('nan'):.0f} ms / {quiet[0] if quiet else float('nan'):.0f} ms", "", None),
+            ("blackhole-dns: ratio p50 / p99 (with / without probes)",
+             f"{b50 / q50:.2f} / {b99 / q99:.2f}", "p99 ratio < 2", b99 / q99 < 2),
+            ("blackhole-dns: scrape failures", str(len(failures)) + (f" {failures[:3]}" if failures else ""), "0", not failures),
+            ("blackhole-dns: SIGTERM to exit while probes wait", f"{sigterm:.2f} s (exit {probing_proc.returncode})",
+             "< 5 s", sigterm < 5 and probing_proc.returncode == 0),
+        ], "rss": 0, "series": 0, "first_cycle": 0, "front_door": True}
+    finally:
+        stop_all(procs)
+        blackhole.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def front_door(args):
     """The front-door scenarios, as one result of the table."""
     if args.smoke:
@@ -661,7 +774,7 @@ def front_door(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small quick run (CI); no timing verdicts")
-    parser.add_argument("--only", help="run only these scenarios (comma-separated): a number of certificates, front-door or endpoints")
+    parser.add_argument("--only", help="run only these scenarios (comma-separated): a number of certificates, front-door, endpoints or blackhole-dns")
     parser.add_argument("--profile", default=None, help="cargo profile directory: release (default) or debug")
     parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
     parser.add_argument("--wrk-seconds", type=int, default=10)
@@ -712,6 +825,12 @@ def main():
             results.append(endpoints(args, max_endpoints=50, concurrency=8, wrk_seconds=1))
         else:
             results.append(endpoints(args, max_endpoints=2000, concurrency=32, wrk_seconds=5))
+    if args.smoke or not args.only or "blackhole-dns" in args.only.split(","):
+        print("== endpoint probes behind a nameserver that never answers ...", flush=True)
+        if args.smoke:
+            results.append(blackhole_dns(args, max_endpoints=100, seconds=2))
+        else:
+            results.append(blackhole_dns(args, max_endpoints=1000, seconds=10))
 
     missed = 0
     print("\n| scenario | measure | measured | target | |")
