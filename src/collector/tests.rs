@@ -919,7 +919,7 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
             max_endpoints: 100,
             resolved_only: true,
         },
-        book,
+        Arc::clone(&book),
         Arc::new(prober),
     );
 
@@ -1072,6 +1072,57 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         &format!("{stale_l}}} 1\n"),
     );
     assert!(certificate_list.calls_async().await >= 1);
+
+    // Three endpoints a run out of seven: the window rotates, and the endpoints outside it keep
+    // their last results, so every endpoint shows within ceil(7 / 3) = 3 runs, and stays.
+    let mut rotating = EndpointsCollector::new(
+        client(&server.base_url()),
+        settings(),
+        EndpointsLimits {
+            concurrency: 4,
+            max_endpoints: 3,
+            resolved_only: true,
+        },
+        Arc::clone(&book),
+        Arc::new(
+            Prober::new(
+                &overrides,
+                &[pki.ca.der().clone()],
+                Duration::from_millis(800),
+            )
+            .expect("prober"),
+        ),
+    );
+    let shown =
+        |s: &crate::metrics::Snapshot, family: Family| -> std::collections::BTreeSet<String> {
+            s.chunk(family)
+                .lines()
+                .filter_map(|l| l.split("domain=\"").nth(1))
+                .filter_map(|l| l.split("\"}").next())
+                .map(str::to_string)
+                .collect()
+        };
+    for (run, expected) in [(1, 3), (2, 6), (3, 7), (4, 7), (5, 7)] {
+        let collected = rotating.collect().await.expect("runs");
+        let s = &collected.snapshot;
+        assert_eq!(
+            shown(s, Family::EndpointProbeSuccess).len(),
+            expected,
+            "run {run}: {}",
+            s.chunk(Family::EndpointProbeSuccess)
+        );
+        assert_eq!(
+            shown(s, Family::EndpointProbeTimestamp),
+            shown(s, Family::EndpointProbeSuccess),
+            "run {run}: every result shown says when it was probed"
+        );
+        assert_eq!(
+            s.chunk(Family::EndpointRotationRuns),
+            "tencentcloud_ssl_endpoint_rotation_runs{account=\"default\"} 3\n"
+        );
+        assert_has(s, Family::EndpointTargets, "state=\"probed\"} 3\n");
+        assert_has(s, Family::EndpointTargets, "state=\"over_limit\"} 4\n");
+    }
 }
 
 #[tokio::test]
