@@ -208,33 +208,43 @@ const RESOLVER_CACHE: usize = 4096;
 const FALLBACK_NAMESERVER: SocketAddr =
     SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 53);
 
+/// The nameservers of one address, over UDP and TCP (for truncated answers). Pure.
+fn fixed(addrs: &[SocketAddr]) -> ResolverConfig {
+    let mut config = ResolverConfig::new();
+    for addr in addrs {
+        config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
+        config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
+    }
+    config
+}
+
+/// The system configuration as read, or, when it could not be read or names no nameserver,
+/// the local resolver ([`FALLBACK_NAMESERVER`]) and why. Pure.
+fn system_config(
+    read: Result<(ResolverConfig, ResolverOpts), hickory_resolver::ResolveError>,
+) -> (ResolverConfig, ResolverOpts, Option<String>) {
+    match read {
+        Ok((config, options)) if !config.name_servers().is_empty() => (config, options, None),
+        Ok((_, options)) => (
+            fixed(&[FALLBACK_NAMESERVER]),
+            options,
+            Some("/etc/resolv.conf names no nameserver".to_string()),
+        ),
+        Err(e) => (
+            fixed(&[FALLBACK_NAMESERVER]),
+            ResolverOpts::default(),
+            Some(format!("reading /etc/resolv.conf: {e}")),
+        ),
+    }
+}
+
 /// The resolver of the system configuration (`/etc/resolv.conf`), or of `nameservers` when
 /// some are given (UDP, then TCP for truncated answers; `/etc/hosts` is read either way).
 /// When the system configuration cannot be read, the local resolver (127.0.0.1:53) is asked,
 /// and the second value says why.
 fn resolver(nameservers: &[SocketAddr]) -> (TokioResolver, Option<String>) {
-    let fixed = |addrs: &[SocketAddr]| {
-        let mut config = ResolverConfig::new();
-        for addr in addrs {
-            config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
-            config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
-        }
-        config
-    };
     let (config, mut options, problem) = if nameservers.is_empty() {
-        match hickory_resolver::system_conf::read_system_conf() {
-            Ok((config, options)) if !config.name_servers().is_empty() => (config, options, None),
-            Ok((_, options)) => (
-                fixed(&[FALLBACK_NAMESERVER]),
-                options,
-                Some("/etc/resolv.conf names no nameserver".to_string()),
-            ),
-            Err(e) => (
-                fixed(&[FALLBACK_NAMESERVER]),
-                ResolverOpts::default(),
-                Some(format!("reading /etc/resolv.conf: {e}")),
-            ),
-        }
+        system_config(hickory_resolver::system_conf::read_system_conf())
     } else {
         (fixed(nameservers), ResolverOpts::default(), None)
     };
@@ -537,6 +547,41 @@ mod tests {
             "an override is dialled: {dialled:?}"
         );
         assert!(accepted.await.expect("task"), "the override was dialled");
+    }
+
+    #[test]
+    fn the_system_configuration_or_the_local_resolver_when_it_cannot_be_read() {
+        use hickory_resolver::system_conf::parse_resolv_conf;
+        let servers = |config: &ResolverConfig| -> Vec<(SocketAddr, Protocol)> {
+            config
+                .name_servers()
+                .iter()
+                .map(|n| (n.socket_addr, n.protocol))
+                .collect()
+        };
+        let (config, options, problem) = system_config(parse_resolv_conf(
+            "nameserver 10.0.0.2\noptions timeout:2\n",
+        ));
+        assert_eq!(problem, None);
+        assert_eq!(
+            servers(&config)[0],
+            ("10.0.0.2:53".parse().expect("addr"), Protocol::Udp)
+        );
+        assert_eq!(options.timeout, Duration::from_secs(2), "its options kept");
+        let local = vec![
+            (FALLBACK_NAMESERVER, Protocol::Udp),
+            (FALLBACK_NAMESERVER, Protocol::Tcp),
+        ];
+        let (config, _, problem) = system_config(parse_resolv_conf("search example.com\n"));
+        assert_eq!(servers(&config), local);
+        assert!(problem.is_some_and(|p| p.contains("no nameserver")));
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let (config, _, problem) = system_config(Err(missing.into()));
+        assert_eq!(servers(&config), local);
+        assert!(
+            problem.is_some_and(|p| p.contains("no such file")),
+            "the reason is logged"
+        );
     }
 
     /// A nameserver that receives queries and never answers, as a blackholed resolver does.
