@@ -7,8 +7,10 @@
 //! through the account's client (its rate limit, retries and budget), again only when the
 //! certificate's content may have changed under its ID (an upload-update replaces it: the
 //! certificate list shows other validity dates, or an upload-update entry is newer than the
-//! fetch); probes each endpoint once with bounded
-//! concurrency and a per-probe timeout; and compares the served leaf with the expected one.
+//! fetch); probes each endpoint of this run's window (at most `max_endpoints`, rotating across
+//! runs, see [`plan`]) once with bounded concurrency and a per-probe timeout; and compares the
+//! served leaf with the expected one. Endpoints outside the window keep their last results,
+//! with the time of that probe.
 //!
 //! A probe that fails is a fact about the endpoint, not a failure of the collector: it shows in
 //! `tencentcloud_ssl_endpoint_probe_success` and `…_probe_error_info`. The run fails

@@ -157,7 +157,7 @@ families! {
         "SHA-1 fingerprint of the certificate (DescribeCertificateDetail CertFingerprint, lower-case hex), for the certificates whose endpoints are probed; always 1.";
     EndpointInfo => gauge "tencentcloud_ssl_endpoint_info",
         [certificate_id, domain, port, resource_type, source],
-        "An endpoint the API says serves the certificate, probed or skipped this run; source is bind (the bind-resource detail) or the rollout record type (upload_update, update, deploy); always 1.";
+        "An endpoint the API says serves the certificate, probed (this run, or lately when outside the rotating max_endpoints window) or skipped; source is bind (the bind-resource detail) or the rollout record type (upload_update, update, deploy); always 1.";
     EndpointSkipped => gauge "tencentcloud_ssl_endpoint_skipped_info",
         [certificate_id, domain, port, reason],
         "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name; loopback_address, link_local_address, unspecified_address, multicast_address: every address the name resolves to is of that kind; denied_address: in endpoints.deny_cidrs); always 1.";
