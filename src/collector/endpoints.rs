@@ -239,6 +239,8 @@ pub fn write_run(
 ) {
     builder.sample(series::EndpointRotationRuns, rotation_runs as f64);
     let mut states: BTreeMap<&str, u64> = ProbePlan::STATES.iter().map(|s| (*s, 0)).collect();
+    // Endpoints, not (endpoint, certificate) pairs: one named for two certificates counts once.
+    let mut counted: BTreeSet<(&str, u16)> = BTreeSet::new();
     let mut fingerprints: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (target, plan) in targets.iter().zip(plans) {
         let key = (target.domain.clone(), target.port);
@@ -257,7 +259,9 @@ pub fn write_run(
             Some(_) => ProbePlan::Skip("").state(),
             None => plan.state(),
         };
-        *states.entry(state).or_default() += 1;
+        if counted.insert((target.domain.as_str(), target.port)) {
+            *states.entry(state).or_default() += 1;
+        }
         let port = target.port.to_string();
         let (certificate_id, domain, port) =
             (target.certificate_id.as_str(), &*target.domain, &*port);
@@ -886,6 +890,35 @@ mod tests {
         assert_eq!(newest.get("c1"), Some(&9));
         assert_eq!(newest.get("c2"), Some(&3));
         assert_eq!(newest.get("c3"), None, "bind claims are not upload-updates");
+    }
+
+    #[test]
+    fn endpoint_targets_count_endpoints_not_certificate_pairs() {
+        // One endpoint the API names for two certificates (RSA and ECC on one listener).
+        let targets = [
+            target("a.example.com", "rsa"),
+            target("a.example.com", "ecc"),
+        ];
+        let plans = [ProbePlan::Probe, ProbePlan::Probe];
+        let mut builder = SnapshotBuilder::new("a");
+        write_run(
+            &mut builder,
+            &targets,
+            &plans,
+            &HashMap::new(),
+            &HashMap::new(),
+            &HashMap::new(),
+            1,
+        );
+        let snapshot = builder.finish();
+        assert!(snapshot
+            .chunk(Family::EndpointTargets)
+            .contains("state=\"probed\"} 1\n"));
+        assert_eq!(
+            snapshot.chunk(Family::EndpointInfo).lines().count(),
+            2,
+            "one info each"
+        );
     }
 
     #[test]
