@@ -42,6 +42,10 @@ pub struct Claim {
     /// rollout entry's (or record's) creation time. `None` when the answer gave no time it could
     /// be read from, which ranks older than any statement with one.
     pub stated_at: Option<i64>,
+    /// Why the binding serves nothing now, when the API's state of the instance says so (a LIVE
+    /// domain with HTTPS off, a CDN domain offline, …): such an endpoint is shown as skipped,
+    /// never probed. `None` for a live one.
+    pub inactive: Option<&'static str>,
 }
 
 /// The targets the claims make, one per (endpoint, expected certificate), sorted by domain,
@@ -187,6 +191,7 @@ mod tests {
             resource_type: "cdn".into(),
             source,
             stated_at: Some(at),
+            inactive: None,
         }
     }
 

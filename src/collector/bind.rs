@@ -124,6 +124,7 @@ impl BindCollector {
                         resource_type: entry.resource_type.to_string(),
                         source: BIND_SOURCE,
                         stated_at,
+                        inactive: bound.inactive,
                     });
                 }
             }

@@ -129,7 +129,7 @@ pub fn plan(
     let plans: Vec<Option<ProbePlan>> = targets
         .iter()
         .map(|t| {
-            if let Some(reason) = skip_reason(&t.domain) {
+            if let Some(reason) = t.inactive.or_else(|| skip_reason(&t.domain)) {
                 return Some(ProbePlan::Skip(reason));
             }
             if limits.resolved_only && !has_override(&t.domain, t.port) {
@@ -842,6 +842,7 @@ mod tests {
             resource_type: "cdn".into(),
             source: BIND_SOURCE,
             stated_at: None,
+            inactive: None,
         }
     }
 
@@ -968,6 +969,22 @@ mod tests {
                 ProbePlan::Probe,
                 ProbePlan::NotResolved
             ]
+        );
+        // A binding the API says serves nothing now is skipped with why, even when resolvable;
+        // the same endpoint claimed live by another certificate is probed.
+        let inactive = Claim {
+            inactive: Some("https_off"),
+            ..target("a.example.com", "c4")
+        };
+        let plans = plan(
+            &[inactive, target("a.example.com", "c1")],
+            &limits(10, false),
+            0,
+            |_, _| true,
+        );
+        assert_eq!(
+            plans.plans,
+            [ProbePlan::Skip("https_off"), ProbePlan::Probe]
         );
     }
 

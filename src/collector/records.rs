@@ -275,6 +275,7 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
             resource_type,
             source: kind.label(),
             stated_at: at,
+            inactive: None,
         })
         .collect()
 }

@@ -869,6 +869,7 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         resource_type: if source == BIND_SOURCE { "cdn" } else { "clb" }.into(),
         source,
         stated_at: Some(100),
+        inactive: None,
     };
     let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"]));
     book.publish(

@@ -160,7 +160,7 @@ families! {
         "An endpoint the API says serves the certificate, probed (this run, or lately when outside the rotating max_endpoints window) or skipped; source is bind (the bind-resource detail) or the rollout record type (upload_update, update, deploy); always 1.";
     EndpointSkipped => gauge "tencentcloud_ssl_endpoint_skipped_info",
         [certificate_id, domain, port, reason],
-        "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name; loopback_address, link_local_address, unspecified_address, multicast_address: every address the name resolves to is of that kind; denied_address: in endpoints.deny_cidrs); always 1.";
+        "An endpoint the API names that is not probed, and why (wildcard: a wildcard name cannot be dialled; invalid_name: not a host name; loopback_address, link_local_address, unspecified_address, multicast_address: every address the name resolves to is of that kind; denied_address: in endpoints.deny_cidrs; https_off, domain_offline, https_billing_off, domain_disabled, not_deployed: the API's state of the instance says the binding serves nothing now); always 1.";
     EndpointTargets => gauge "tencentcloud_ssl_endpoint_targets",
         [state],
         "Endpoints the API names, by what the last run did with them: probed, skipped (wildcard, invalid name, or every address it resolves to refused), not_resolved (resolved_only is set and no resolve override names it), over_limit (outside this run's window of max_endpoints; the window rotates, and the endpoint's last results are still served).";

@@ -236,6 +236,49 @@ pub struct BoundDomain {
     pub domain: String,
     /// `VirtualPort` or `Port` of the instance, if it names a valid one.
     pub port: Option<u16>,
+    /// Why the binding serves nothing now, when its instance's documented state says so (see
+    /// [`inactive_state`]); `None` for a live binding.
+    pub inactive: Option<&'static str>,
+}
+
+/// Why an instance of `resource_type` (lower case) serves no HTTPS with the certificate now,
+/// by the states its detail documents; `None` when it does (or says nothing). Pure.
+///
+/// - LIVE `Status`: -1 "domain not associated with a certificate", 0 "HTTPS off" (1 is on);
+/// - CDN `Status` `offline` or `rejected` (`online`, `processing` serve), and `HttpsBillingSwitch`
+///   `off` (HTTPS requests are not enabled);
+/// - COS `Status` `DISABLED`;
+/// - TEO (EdgeOne) `Status` `failed` (application failed), `issued` (binding failed) or
+///   `applying` (`deployed`, `processing` serve).
+pub fn inactive_state(resource_type: &str, instance: &Map<String, Value>) -> Option<&'static str> {
+    let text = |key: &str| match instance.get(key) {
+        Some(Value::String(s)) => Some(s.trim().to_ascii_lowercase()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match resource_type {
+        "live" => match text("Status").as_deref() {
+            Some("-1") | Some("0") => Some("https_off"),
+            _ => None,
+        },
+        "cdn" => match (
+            text("Status").as_deref(),
+            text("HttpsBillingSwitch").as_deref(),
+        ) {
+            (Some("offline") | Some("rejected"), _) => Some("domain_offline"),
+            (_, Some("off")) => Some("https_billing_off"),
+            _ => None,
+        },
+        "cos" => match text("Status").as_deref() {
+            Some("disabled") => Some("domain_disabled"),
+            _ => None,
+        },
+        "teo" => match text("Status").as_deref() {
+            Some("failed") | Some("issued") | Some("applying") => Some("not_deployed"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// What a detail parse collects beyond the counts.
@@ -322,7 +365,8 @@ pub fn parse_detail_page_with(
     let mut page = parse_detail_page(response)?;
     if collect.instance_ids || collect.domains_of.is_some() {
         for (key, value) in response {
-            let Some(regions) = page.types.get_mut(&key.to_ascii_lowercase()) else {
+            let resource_type = key.to_ascii_lowercase();
+            let Some(regions) = page.types.get_mut(&resource_type) else {
                 continue;
             };
             // The entries `parse_detail_page` kept, in order: an entry it skipped as undecodable
@@ -336,7 +380,12 @@ pub fn parse_detail_page_with(
                 .filter(|entry| parse_region(entry).is_ok());
             for (region, entry) in regions.iter_mut().zip(entries) {
                 if let Some(cert_id) = collect.domains_of {
-                    collect_domains(entry, cert_id, None, &mut region.domains);
+                    let within = Within {
+                        resource_type: &resource_type,
+                        port: None,
+                        inactive: None,
+                    };
+                    collect_domains(entry, cert_id, within, &mut region.domains);
                 }
                 if !collect.instance_ids {
                     continue;
@@ -511,38 +560,65 @@ fn port_of(object: &Map<String, Value>) -> Option<u16> {
         .filter(|p| *p != 0)
 }
 
-fn push_domain(text: &str, port: Option<u16>, out: &mut Vec<BoundDomain>) {
-    out.extend(domains_in(text).map(|domain| BoundDomain { domain, port }));
+fn push_domain(
+    text: &str,
+    port: Option<u16>,
+    inactive: Option<&'static str>,
+    out: &mut Vec<BoundDomain>,
+) {
+    out.extend(domains_in(text).map(|domain| BoundDomain {
+        domain,
+        port,
+        inactive,
+    }));
 }
 
 /// Collects the domains under `object` that serve `cert_id` (see [`Collect::domains_of`]); a
 /// port named by an object applies to everything under it.
+/// The instance the domains are found under; what the domains under it inherit.
+#[derive(Debug, Clone, Copy)]
+struct Within<'a> {
+    /// Lower-case resource type of the entry.
+    resource_type: &'a str,
+    port: Option<u16>,
+    inactive: Option<&'static str>,
+}
+
 fn collect_domains(
     object: &Map<String, Value>,
     cert_id: &str,
-    port: Option<u16>,
+    within: Within<'_>,
     out: &mut Vec<BoundDomain>,
 ) {
     if names_other_certificate(object, cert_id) {
         return;
     }
-    let port = port_of(object).or(port);
+    let within = Within {
+        port: port_of(object).or(within.port),
+        inactive: within
+            .inactive
+            .or_else(|| inactive_state(within.resource_type, object)),
+        ..within
+    };
+    let (port, inactive) = (within.port, within.inactive);
     for (key, value) in object {
         let key = key.as_str();
         if NOT_SERVED_KEYS.contains(&key) {
             continue;
         }
         match value {
-            Value::String(text) if DOMAIN_KEYS.contains(&key) => push_domain(text, port, out),
+            Value::String(text) if DOMAIN_KEYS.contains(&key) => {
+                push_domain(text, port, inactive, out)
+            }
             Value::Array(items) if DOMAIN_LIST_KEYS.contains(&key) => {
                 for text in items.iter().filter_map(Value::as_str) {
-                    push_domain(text, port, out);
+                    push_domain(text, port, inactive, out);
                 }
             }
-            Value::Object(inner) => collect_domains(inner, cert_id, port, out),
+            Value::Object(inner) => collect_domains(inner, cert_id, within, out),
             Value::Array(items) => {
                 for inner in items.iter().filter_map(Value::as_object) {
-                    collect_domains(inner, cert_id, port, out);
+                    collect_domains(inner, cert_id, within, out);
                 }
             }
             _ => {}
@@ -721,6 +797,68 @@ mod tests {
             page.types["tcb"][0].instance_ids,
             ["www.test.com", "www.test.com"]
         );
+    }
+
+    /// Only live bindings are endpoints: the documented states that mean the domain does not
+    /// serve the certificate now mark it inactive, with why.
+    #[test]
+    fn bindings_that_serve_nothing_are_marked_with_why() {
+        let value = serde_json::json!({
+            "LIVE": [{"Region": "", "TotalCount": 3, "InstanceList": [
+                {"Domain": "off.live.example.com", "Status": 0},
+                {"Domain": "none.live.example.com", "Status": -1},
+                {"Domain": "on.live.example.com", "Status": 1}]}],
+            "CDN": [{"Region": "", "TotalCount": 4, "InstanceList": [
+                {"Domain": "offline.cdn.example.com", "Status": "offline", "HttpsBillingSwitch": "on"},
+                {"Domain": "rejected.cdn.example.com", "Status": "rejected"},
+                {"Domain": "nobilling.cdn.example.com", "Status": "online", "HttpsBillingSwitch": "off"},
+                {"Domain": "on.cdn.example.com", "Status": "online", "HttpsBillingSwitch": "on"}]}],
+            "COS": [{"Region": "ap-guangzhou", "TotalCount": 2, "InstanceList": [
+                {"Domain": "off.cos.example.com", "Status": "DISABLED"},
+                {"Domain": "on.cos.example.com", "Status": "ENABLED"}]}],
+            "TEO": [{"Region": "", "TotalCount": 4, "InstanceList": [
+                {"Host": "failed.teo.example.com", "Status": "failed"},
+                {"Host": "issued.teo.example.com", "Status": "issued"},
+                {"Host": "applying.teo.example.com", "Status": "applying"},
+                {"Host": "on.teo.example.com", "Status": "deployed"}]}],
+            "CLB": [{"Region": "ap-guangzhou", "TotalCount": 1, "InstanceList": [
+                {"LoadBalancerId": "lb-1", "Listeners": [{"Rules": [{"Domain": "clb.example.com"}]}]}]}]
+        });
+        let page = parse_detail_page_with(
+            value.as_object().expect("object"),
+            Collect {
+                instance_ids: false,
+                domains_of: Some("c"),
+            },
+        )
+        .expect("ok");
+        let mut got: Vec<(String, Option<&str>)> = page
+            .types
+            .values()
+            .flatten()
+            .flat_map(|r| &r.domains)
+            .map(|d| (d.domain.clone(), d.inactive))
+            .collect();
+        got.sort();
+        let want = [
+            ("applying.teo.example.com", Some("not_deployed")),
+            ("clb.example.com", None),
+            ("failed.teo.example.com", Some("not_deployed")),
+            ("issued.teo.example.com", Some("not_deployed")),
+            ("nobilling.cdn.example.com", Some("https_billing_off")),
+            ("none.live.example.com", Some("https_off")),
+            ("off.cos.example.com", Some("domain_disabled")),
+            ("off.live.example.com", Some("https_off")),
+            ("offline.cdn.example.com", Some("domain_offline")),
+            ("on.cdn.example.com", None),
+            ("on.cos.example.com", None),
+            ("on.live.example.com", None),
+            ("on.teo.example.com", None),
+            ("rejected.cdn.example.com", Some("domain_offline")),
+        ];
+        let want: Vec<(String, Option<&str>)> =
+            want.iter().map(|(d, r)| (d.to_string(), *r)).collect();
+        assert_eq!(got, want);
     }
 
     /// A region entry that cannot be decoded is skipped; the next one keeps its own instances
