@@ -55,22 +55,42 @@ pub(super) fn unknown_user_hash<'a>(hashes: impl IntoIterator<Item = &'a str>) -
     let cost = unknown_user_cost(hashes);
     format!("$2y${cost:02}${}", &DUMMY_HASH["$2y$10$".len()..])
 }
-/// bcrypt costs accepted in `basic_auth_users`: above 16 one verification takes seconds.
-pub(super) const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=16;
-/// Checks a `basic_auth_users` value without running bcrypt (reloads stay cheap).
+/// bcrypt costs accepted in `basic_auth_users`: Go's `bcrypt.MinCost..=MaxCost`, as
+/// exporter-toolkit. A high cost only makes each new password slow to check: verification runs
+/// on the blocking pool, one at a time, and its outcome is cached.
+pub(super) const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+
+/// A `basic_auth_users` value as the bcrypt crate reads it: Go accepts any minor version
+/// (`$2$`, `$2a$`, `$2b$`, `$2x$`, `$2y$`) and computes the same for all; the crate reads all but
+/// `$2$`, which becomes `$2a$` (the same algorithm).
+pub(super) fn normalise_bcrypt_hash(hash: &str) -> String {
+    match hash.strip_prefix("$2$") {
+        Some(rest) => format!("$2a${rest}"),
+        None => hash.to_string(),
+    }
+}
+
+/// Checks a `basic_auth_users` value without running bcrypt (reloads stay cheap), with the
+/// messages of Go's `bcrypt.Cost` where it refuses the same.
 pub(super) fn check_bcrypt_hash(user: &str, hash: &str) -> Result<(), WebConfigError> {
     let place = format!("basic_auth_users.{user}");
-    let parts: bcrypt::HashParts = hash.parse().map_err(|_| {
+    if hash.len() < 59 {
+        return Err(error(
+            &place,
+            "crypto/bcrypt: hashedSecret too short to be a bcrypted password",
+        ));
+    }
+    let parts: bcrypt::HashParts = normalise_bcrypt_hash(hash).parse().map_err(|_| {
         error(
             &place,
-            "is not a bcrypt hash (htpasswd -nBC 10 \"\" | tr -d ':\\n')",
+            "is not a bcrypt hash ($2a$, $2b$, $2x$, $2y$ or $2$, a cost of two digits, 53 characters of salt and digest; htpasswd -nBC 10 \"\" | tr -d ':\\n')",
         )
     })?;
     if !BCRYPT_COSTS.contains(&parts.get_cost()) {
         return Err(error(
             &place,
             format!(
-                "bcrypt cost {} is outside {}..={} (higher costs make every new password take seconds)",
+                "crypto/bcrypt: cost {} is outside allowed inclusive range {}..{}",
                 parts.get_cost(),
                 BCRYPT_COSTS.start(),
                 BCRYPT_COSTS.end()

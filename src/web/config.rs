@@ -10,7 +10,7 @@ use hyper::HeaderMap;
 use serde::Deserialize;
 use tencentcloud_ssl_api::credentials::warn_if_readable_by_others;
 
-use super::auth::{check_bcrypt_hash, unknown_user_hash};
+use super::auth::{check_bcrypt_hash, normalise_bcrypt_hash, unknown_user_hash};
 use super::error::{error, WebConfigError};
 use super::files::Watched;
 use super::rate_limit::{self, RateLimit};
@@ -22,8 +22,42 @@ struct RawWebConfig {
     tls_server_config: Option<tls::RawTls>,
     http_server_config: Option<RawHttp>,
     rate_limit: Option<rate_limit::RawRateLimit>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     basic_auth_users: BTreeMap<String, String>,
+}
+
+/// A YAML mapping into a map, refusing a key given twice (as exporter-toolkit's strict YAML
+/// does: `key "x" already set in map`) instead of keeping one of them.
+fn unique_keys<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a mapping of strings")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "key {key:?} already set in map"
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Visitor)
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,17 +65,18 @@ struct RawWebConfig {
 struct RawHttp {
     /// Accepted for compatibility; this exporter serves HTTP/1.1.
     http2: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     headers: BTreeMap<String, String>,
 }
 
-/// Headers exporter-toolkit lets a web config set.
-const ALLOWED_HEADERS: &[&str] = &[
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "X-Frame-Options",
-    "X-XSS-Protection",
-    "Content-Security-Policy",
+/// Headers exporter-toolkit lets a web config set (names exactly as written here), and the
+/// values allowed where it restricts them.
+const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
+    ("Strict-Transport-Security", &[]),
+    ("X-Content-Type-Options", &["nosniff"]),
+    ("X-Frame-Options", &["deny", "sameorigin"]),
+    ("X-XSS-Protection", &[]),
+    ("Content-Security-Policy", &[]),
 ];
 
 /// One validated version of the web configuration; the default is plain HTTP without
@@ -91,23 +126,11 @@ impl WebConfig {
         } else {
             serde_norway::from_str(text).map_err(|e| error("web config", e.to_string()))?
         };
-        let mut files = Vec::new();
-        let tls = raw
-            .tls_server_config
-            .map(|t| tls::load(t, base, &mut files))
-            .transpose()?
-            .map(Arc::new);
-        let mut users = HashMap::new();
-        for (user, hash) in raw.basic_auth_users {
-            if user.is_empty() || user.contains(':') {
-                return Err(error(
-                    "basic_auth_users",
-                    format!("{user:?} is not a valid user name"),
-                ));
-            }
-            check_bcrypt_hash(&user, &hash)?;
-            users.insert(user, hash);
-        }
+        let http2 = raw
+            .http_server_config
+            .as_ref()
+            .and_then(|h| h.http2)
+            .unwrap_or(true);
         let mut headers = Vec::new();
         if let Some(http) = raw.http_server_config {
             if http.http2 == Some(true) {
@@ -115,13 +138,20 @@ impl WebConfig {
             }
             for (name, value) in http.headers {
                 let place = format!("http_server_config.headers.{name}");
-                if !ALLOWED_HEADERS
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case(&name))
-                {
+                let Some((_, values)) = ALLOWED_HEADERS.iter().find(|(h, _)| *h == name) else {
                     return Err(error(
                         &place,
-                        format!("only {ALLOWED_HEADERS:?} may be set"),
+                        format!("HTTP header {name:?} can not be configured"),
+                    ));
+                };
+                if !values.is_empty() && !values.contains(&value.as_str()) {
+                    let expected: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+                    return Err(error(
+                        &place,
+                        format!(
+                            "invalid value for {name}. Expected one of: [{}], but got: {value:?}",
+                            expected.join(" ")
+                        ),
                     ));
                 }
                 let name = HeaderName::try_from(name.as_str())
@@ -131,6 +161,23 @@ impl WebConfig {
                 headers.push((name, value));
             }
         }
+        let mut users = HashMap::new();
+        for (user, hash) in raw.basic_auth_users {
+            if user.is_empty() || user.contains(':') {
+                return Err(error(
+                    "basic_auth_users",
+                    format!("{user:?} is not a valid user name"),
+                ));
+            }
+            check_bcrypt_hash(&user, &hash)?;
+            users.insert(user, normalise_bcrypt_hash(&hash));
+        }
+        // exporter-toolkit's order: headers, then the bcrypt hashes, then TLS.
+        let mut files = Vec::new();
+        let tls = match raw.tls_server_config {
+            Some(t) => tls::load(t, base, http2, &mut files)?.map(Arc::new),
+            None => None,
+        };
         let rate_limit = raw.rate_limit.map(rate_limit::load).transpose()?.flatten();
         let unknown_user_hash = unknown_user_hash(users.values().map(String::as_str));
         Ok(WebConfig {
@@ -201,22 +248,97 @@ mod tests {
     #[test]
     fn numbers_are_range_checked_with_the_key() {
         for (text, place) in [
-            ("rate_limit:\n  interval: 1s\n", "rate_limit.burst"),
-            ("rate_limit:\n  interval: 1s\n  burst: 0\n", "rate_limit.burst"),
             ("rate_limit:\n  interval: 1s\n  burst: -3\n", "rate_limit.burst"),
-            (
-                "rate_limit:\n  interval: 1s\n  burst: 99999999999\n",
-                "rate_limit.burst",
-            ),
+            ("rate_limit:\n  interval: -1s\n  burst: 1\n", "rate_limit.interval"),
+            ("rate_limit:\n  interval: -5\n  burst: 1\n", "rate_limit.interval"),
+            // Go durations have no days.
             ("rate_limit:\n  interval: 30d\n  burst: 1\n", "rate_limit.interval"),
             ("rate_limit:\n  interval: soon\n  burst: 1\n", "rate_limit.interval"),
             (
-                "basic_auth_users:\n  alice: '$2y$31$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'\n",
+                "basic_auth_users:\n  alice: '$2y$32$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'\n",
+                "basic_auth_users.alice",
+            ),
+            (
+                "basic_auth_users:\n  alice: '$2y$03$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'\n",
                 "basic_auth_users.alice",
             ),
         ] {
             let err = WebConfig::parse(text, Path::new(".")).expect_err(text);
             assert_eq!(err.place, place, "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_intervals_are_go_durations_or_nanoseconds() {
+        use std::time::Duration;
+        for (text, interval, burst) in [
+            ("interval: 1m30s\n  burst: 2", Duration::from_secs(90), 2),
+            ("interval: 1.5s\n  burst: 1", Duration::from_millis(1500), 1),
+            ("interval: 250ms\n  burst: 1", Duration::from_millis(250), 1),
+            ("interval: 10us\n  burst: 1", Duration::from_micros(10), 1),
+            (
+                "interval: 1000000000\n  burst: 1",
+                Duration::from_secs(1),
+                1,
+            ),
+            // No upper bound (Go's Duration holds 292 years).
+            (
+                "interval: 8760h\n  burst: 1",
+                Duration::from_secs(8760 * 3600),
+                1,
+            ),
+            // An interval without burst: every request is refused, as Go's limiter does.
+            ("interval: 1s", Duration::from_secs(1), 0),
+        ] {
+            let config =
+                WebConfig::parse(&format!("rate_limit:\n  {text}\n"), Path::new(".")).expect(text);
+            let limit = config.rate_limit.expect(text);
+            assert_eq!((limit.interval, limit.burst), (interval, burst), "{text}");
+        }
+        for off in ["interval: 0", "interval: 0s", "burst: 5", "interval: '-0'"] {
+            let config =
+                WebConfig::parse(&format!("rate_limit:\n  {off}\n"), Path::new(".")).expect(off);
+            assert!(config.rate_limit.is_none(), "{off}");
+        }
+    }
+
+    #[test]
+    fn bcrypt_hashes_of_every_go_prefix_and_cost_are_accepted() {
+        let tail = "$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+        for prefix in ["$2a$", "$2b$", "$2x$", "$2y$", "$2$"] {
+            for cost in ["04", "10", "18", "31"] {
+                let hash = format!("{prefix}{cost}{tail}");
+                let text = format!("basic_auth_users:\n  alice: '{hash}'\n");
+                let config = WebConfig::parse(&text, Path::new(".")).expect(&hash);
+                // Nothing is hashed at load: the unknown-user hash of cost 31 is made, not computed.
+                let parts: bcrypt::HashParts =
+                    config.unknown_user_hash.parse().expect("a bcrypt hash");
+                assert_eq!(parts.get_cost(), cost.parse::<u32>().expect("cost"));
+            }
+        }
+        // `$2$` verifies as the bcrypt crate's `$2a$` (Go computes the same for every prefix).
+        let hash = bcrypt::hash_with_result("pw", 4)
+            .expect("hash")
+            .format_for_version(bcrypt::Version::TwoA);
+        let go_2 = format!("$2${}", &hash[4..]);
+        let config = WebConfig::parse(
+            &format!("basic_auth_users:\n  u: '{go_2}'\n"),
+            Path::new("."),
+        )
+        .expect("valid");
+        assert!(bcrypt::verify("pw", &config.users["u"]).expect("valid hash"));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused() {
+        let hash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+        for text in [
+            format!("basic_auth_users:\n  alice: '{hash}'\n  alice: '{hash}'\n"),
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Frame-Options: deny\n".to_string(),
+            "rate_limit:\n  burst: 1\n  burst: 2\n".to_string(),
+        ] {
+            let err = WebConfig::parse(&text, Path::new(".")).expect_err(&text);
+            assert!(err.message.contains("already set") || err.message.contains("duplicate"), "{text}: {err}");
         }
     }
 
@@ -235,6 +357,8 @@ mod tests {
                 "tls_server_config:\n  key_file: k.pem\n",
                 "tls_server_config",
             ),
+            ("auth_excluded_paths: [/health]\n", "web config"),
+            ("bearer_auth_tokens: [secret]\n", "web config"),
             ("unknown_key: 1\n", "web config"),
         ] {
             let err = WebConfig::parse(text, Path::new(".")).expect_err(text);
