@@ -233,6 +233,10 @@ impl WebConfig {
 }
 
 #[cfg(test)]
+#[path = "toolkit_testdata.rs"]
+mod toolkit_testdata;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
