@@ -383,7 +383,7 @@ async fn web_config_auth_client_san_good() {
     let pki = Pki::new("san-good");
     let config = pki
         .load(&format!(
-            "{TLS}  client_auth_type: RequireAnyClientCert\n  client_allowed_sans:\n    - one\n    - test3\n    - two\n    - ops@example.com\n    - 10.0.0.1\n    - 'spiffe://cluster/ns/monitoring/sa/prometheus'\n"
+            "{TLS}  client_auth_type: RequireAnyClientCert\n  client_allowed_sans:\n    - one\n    - test3\n    - two\n    - allowed\n    - ops@example.com\n    - 10.0.0.1\n    - 'spiffe://cluster/ns/monitoring/sa/prometheus'\n"
         ))
         .expect("valid");
     let offer = |client| Offer {
@@ -412,8 +412,8 @@ async fn web_config_auth_client_san_good() {
             .await
             .expect("e-mail, IP and URI SANs count");
     }
-    // Exact and case-sensitive; the subject CN ("allowed") is not looked at.
-    for san in [dns("TEST3"), dns("test"), dns("allowed")] {
+    // Exact and case-sensitive; the subject CN ("allowed", which the list names) is not looked at.
+    for san in [dns("TEST3"), dns("test"), dns("other")] {
         let client = pki.client(vec![san], false);
         let offer = Offer {
             client: Some(&client),
