@@ -451,3 +451,73 @@ async fn a_panicking_collector_shows_success_0_at_once_and_comes_back() {
         Some(1.0)
     );
 }
+
+/// A self-signed client certificate (clientAuth) with the DNS SAN `san`, as one PEM buffer of
+/// certificate and key (what `reqwest::Identity::from_pem` reads).
+fn client_identity(san: &str) -> reqwest::Identity {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec![san.to_string()]).expect("params");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.self_signed(&key).expect("cert");
+    let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+    reqwest::Identity::from_pem(pem.as_bytes()).expect("identity")
+}
+
+/// exporter-toolkit's `web_config_auth_client_san.{good,bad}.yaml` against the real binary: an
+/// inline certificate and key, `RequireAnyClientCert` (never verified), and
+/// `client_allowed_sans`; a client whose SAN is listed is served, others are refused at the
+/// handshake, and the inline key is never logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_allowed_sans_admit_only_the_listed_names_on_the_real_binary() {
+    let dir = temp_dir("client-sans");
+    let (cert, key) = common::self_signed_localhost();
+    let indent = |pem: &str| pem.trim_end().replace('\n', "\n    ");
+    let web = dir.join("web.yml");
+    write_atomic(
+        &web,
+        &format!(
+            "tls_server_config:\n  cert: |\n    {}\n  key: |\n    {}\n  client_auth_type: RequireAnyClientCert\n  client_allowed_sans: [one, scraper, two]\n",
+            indent(&cert),
+            indent(&key)
+        ),
+    );
+    private(&web);
+    let exporter = Exporter::spawn(
+        &[
+            "--demo".to_string(),
+            format!("--web.config.file={}", web.display()),
+        ],
+        &[],
+    );
+    let healthy = format!("{}/-/healthy", exporter.base.replace("http://", "https://"));
+    let client = |identity: Option<reqwest::Identity>| {
+        let builder = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes()).expect("pem"))
+            .tls_built_in_root_certs(false)
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(10));
+        match identity {
+            Some(identity) => builder.identity(identity),
+            None => builder,
+        }
+        .build()
+        .expect("client")
+    };
+    let listed = client(Some(client_identity("scraper")));
+    common::wait_for_200(&exporter, || listed.get(&healthy)).await;
+    let unlisted = client(Some(client_identity("stranger")));
+    assert!(
+        unlisted.get(&healthy).send().await.is_err(),
+        "a SAN not in the list is refused"
+    );
+    assert!(
+        client(None).get(&healthy).send().await.is_err(),
+        "no client certificate is refused"
+    );
+    let logs = exporter.logs();
+    assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+    assert!(
+        logs.contains("client certificates are not verified"),
+        "{logs}"
+    );
+}
