@@ -137,9 +137,18 @@ def stop_all(procs):
             proc.kill()
 
 
-def run_wrk(url, seconds):
+# What Prometheus 3 sends: OpenMetrics first.
+PROMETHEUS_3_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+    "application/openmetrics-text;version=0.0.1;q=0.4,"
+    "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+)
+
+
+def run_wrk(url, seconds, headers=()):
+    extra = [arg for header in headers for arg in ("-H", header)]
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip", url],
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-H", "Accept-Encoding: gzip", *extra, url],
         check=True, capture_output=True, text=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -280,11 +289,15 @@ def scenario(args, name, certificates, records, latency_ms, scale, steady, scrap
             try:
                 ours_rps, ours_p99, ours_err = run_wrk(f"{exp_url}/metrics", args.wrk_seconds)
                 nginx_rps, nginx_p99, _ = run_wrk(nginx.url(), args.wrk_seconds)
+                om_rps, om_p99, _ = run_wrk(
+                    f"{exp_url}/metrics", args.wrk_seconds, [f"Accept: {PROMETHEUS_3_ACCEPT}"]
+                )
             finally:
                 nginx.stop()
             p99_target = 5.0 if certificates <= 2000 else 50.0
             rows.append(("scrape req/s ours / nginx (gzip)", f"{ours_rps:,.0f} / {nginx_rps:,.0f} = {ours_rps / nginx_rps:.2f}", ">= 0.8", ours_rps / nginx_rps >= 0.8))
             rows.append(("scrape p99 ours (nginx)", f"{ours_p99:.2f} ms ({nginx_p99:.2f} ms)", f"< {p99_target:g} ms", ours_p99 < p99_target))
+            rows.append(("scrape req/s OpenMetrics (Prometheus 3's Accept) / text, both gzip", f"{om_rps:,.0f} / {ours_rps:,.0f} = {om_rps / ours_rps:.2f}", "", None))
             rows.append(("scrape bytes plain / gzip", f"{len(plain):,} / {len(gz):,}", "", None))
             if ours_err:
                 rows.append(("scrape errors", ours_err, "none", False))
