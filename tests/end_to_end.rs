@@ -103,6 +103,8 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
             || name.ends_with("_total")
             || name == "tencentcloud_ssl_endpoint_targets"
             || name == "tencentcloud_ssl_endpoint_probe_duration_seconds"
+            || name == "tencentcloud_ssl_endpoint_probe_timestamp_seconds"
+            || name == "tencentcloud_ssl_endpoint_rotation_runs"
         {
             assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
             continue;
