@@ -60,6 +60,12 @@ pub struct SimConfig {
     /// Start the demo's TLS endpoints (on `127.0.0.1`, free ports) and add their series to the
     /// truth.
     pub tls_endpoints: bool,
+    /// When set, the data set churns at this period: every step regenerates it around the
+    /// current time, alternately under the same seed (the same certificate IDs with new dates:
+    /// renewals) and under the next seed (new IDs: the old certificates, records and their
+    /// domains deleted, new ones created), with a certificate count that varies by a few. The
+    /// TLS endpoints stay those of the first data set. For soak tests of a client's memory.
+    pub churn_every: Option<Duration>,
 }
 
 impl SimConfig {
@@ -79,13 +85,15 @@ impl SimConfig {
             max_skew_seconds: 300,
             rate_limit_scale: 1.0,
             tls_endpoints: true,
+            churn_every: None,
         }
     }
 }
 
 struct State {
     config: SimConfig,
-    dataset: Dataset,
+    /// Replaced whole on every churn step; readers clone the `Arc` and answer from one version.
+    dataset: Mutex<Arc<Dataset>>,
     tasks: Mutex<Tasks>,
     faults: Mutex<(FaultConfig, Rng)>,
     windows: Mutex<HashMap<String, (u64, u32)>>,
@@ -102,11 +110,12 @@ impl State {
     /// The truth now: the contract's series, and the endpoints' when they run.
     fn truth(&self, account: &str, max_age_seconds: i64) -> String {
         let now_ms = now_unix_millis();
+        let dataset = self.dataset();
         let tasks = self.tasks.lock();
-        let mut text = truth::truth(&self.dataset, &tasks, account, now_ms, max_age_seconds);
+        let mut text = truth::truth(&dataset, &tasks, account, now_ms, max_age_seconds);
         if self.config.tls_endpoints {
             text.push_str(&truth::endpoint_truth(
-                &self.dataset,
+                &dataset,
                 &tasks,
                 &self.endpoints,
                 account,
@@ -114,6 +123,39 @@ impl State {
             ));
         }
         text
+    }
+
+    fn dataset(&self) -> Arc<Dataset> {
+        Arc::clone(&self.dataset.lock())
+    }
+}
+
+/// The data set of churn step `step` (1, 2, ...) from the first one's spec, built around `now`.
+fn churned_spec(first: &DatasetSpec, step: u64, now: i64) -> DatasetSpec {
+    let mut spec = first.clone();
+    // Odd steps replace (the next seed: new IDs), even steps renew (the seed of the step
+    // before, so the same IDs, with dates a day later).
+    spec.seed = first.seed.wrapping_add(step.div_ceil(2) * 1_000_003);
+    let wobble = (step % 5) as usize;
+    spec.certificates = (first.certificates + wobble).saturating_sub(2).max(1);
+    spec.records = (first.records + wobble).saturating_sub(2);
+    spec.now = now;
+    spec
+}
+
+async fn churn_loop(state: Arc<State>, every: Duration, stop: CancellationToken) {
+    let first = state.config.dataset.clone();
+    let mut step = 0u64;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        step += 1;
+        // Renewals move the dates: each step's world is built a day further on.
+        let now = now_unix_millis() / 1000 + step as i64 * 86_400;
+        let dataset = Dataset::generate(churned_spec(&first, step, now));
+        *state.dataset.lock() = Arc::new(dataset);
     }
 }
 
@@ -172,7 +214,7 @@ impl Simulator {
             (Vec::new(), Vec::new())
         };
         let state = Arc::new(State {
-            dataset,
+            dataset: Mutex::new(Arc::new(dataset)),
             tasks: Mutex::new(Tasks::default()),
             faults: Mutex::new((config.faults.clone(), Rng::new(config.fault_seed))),
             windows: Mutex::new(HashMap::new()),
@@ -185,6 +227,14 @@ impl Simulator {
             config,
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stop.clone()));
+        let mut endpoint_tasks = endpoint_tasks;
+        if let Some(every) = state.config.churn_every.filter(|d| !d.is_zero()) {
+            endpoint_tasks.push(tokio::spawn(churn_loop(
+                Arc::clone(&state),
+                every,
+                stop.clone(),
+            )));
+        }
         Ok(Simulator {
             addr,
             state,
@@ -203,8 +253,9 @@ impl Simulator {
         format!("http://{}", self.addr)
     }
 
-    pub fn dataset(&self) -> &Dataset {
-        &self.state.dataset
+    /// The data set now (the first one unless `churn_every` is set).
+    pub fn dataset(&self) -> Arc<Dataset> {
+        self.state.dataset()
     }
 
     /// Expected series now, as exposition lines (with the endpoints' series when
@@ -241,7 +292,7 @@ impl Simulator {
             return Vec::new();
         }
         self.state
-            .dataset
+            .dataset()
             .wildcard_targets()
             .map(|t| (t.certificate_id.clone(), t.domain.clone()))
             .collect()
@@ -296,7 +347,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
         }
         (Method::GET, "/-/sim/minimal-calls") => {
             let calls = state
-                .dataset
+                .dataset()
                 .minimal_calls(now_unix_millis() / 1000, max_age_param(&query));
             Ok(answer(
                 StatusCode::OK,
@@ -483,9 +534,10 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
                     format!("the body is not a JSON object: {e}"),
                 )
             })?;
+            let dataset = state.dataset();
             let mut tasks = state.tasks.lock();
             let mut ctx = Ctx {
-                dataset: &state.dataset,
+                dataset: &dataset,
                 tasks: &mut tasks,
                 now_ms,
                 list_limit_cap: state.config.list_limit_cap,
@@ -632,9 +684,10 @@ mod tests {
     }
 
     fn detail(sim: &Simulator, id: &str) -> Value {
+        let dataset = sim.state.dataset();
         let mut tasks = sim.state.tasks.lock();
         let mut ctx = Ctx {
-            dataset: &sim.state.dataset,
+            dataset: &dataset,
             tasks: &mut tasks,
             now_ms: now_unix_millis(),
             list_limit_cap: None,
@@ -647,6 +700,34 @@ mod tests {
             body.as_object().expect("map"),
         )
         .expect("detail")
+    }
+
+    #[test]
+    fn churn_alternates_replacing_and_renewing() {
+        let first = DatasetSpec::new(7, 20, 1_700_000_000);
+        let ids = |spec: DatasetSpec| -> Vec<(String, i64)> {
+            Dataset::generate(spec)
+                .certificates
+                .iter()
+                .map(|c| (c.id.clone(), c.not_after))
+                .collect()
+        };
+        let (a, b) = (
+            ids(churned_spec(&first, 1, 1_700_086_400)),
+            ids(churned_spec(&first, 2, 1_700_172_800)),
+        );
+        let original = ids(first.clone());
+        assert!(a
+            .iter()
+            .all(|(id, _)| original.iter().all(|(o, _)| o != id)));
+        let common: Vec<_> = a
+            .iter()
+            .filter(|(id, _)| b.iter().any(|(i, _)| i == id))
+            .collect();
+        assert!(common.len() >= 18, "a renewal keeps the IDs");
+        assert!(common
+            .iter()
+            .all(|(id, t)| b.iter().any(|(i, u)| i == id && u > t)));
     }
 
     #[tokio::test]
@@ -663,7 +744,8 @@ mod tests {
         );
         let ca_pem = sim.ca_pem();
         let overrides = sim.resolve_overrides();
-        let now = sim.dataset().spec.now;
+        let dataset = sim.dataset();
+        let now = dataset.spec.now;
         assert_eq!(overrides.len(), endpoints.len());
         for (endpoint, line) in endpoints.iter().zip(&overrides) {
             assert_eq!(
@@ -704,10 +786,7 @@ mod tests {
                     assert_ne!(fingerprint, api_fingerprint.to_lowercase());
                     assert!(verdict.is_ok(), "{verdict:?}");
                     assert_eq!(endpoint.served_not_after, now + 5 * 86_400);
-                    let cert = sim
-                        .dataset()
-                        .certificate(&endpoint.certificate_id)
-                        .expect("cert");
+                    let cert = dataset.certificate(&endpoint.certificate_id).expect("cert");
                     assert!(cert.not_after > now + 30 * 86_400);
                 }
                 Served::Unreachable => unreachable!("not probed"),
@@ -746,17 +825,16 @@ mod tests {
         // Once the bind tasks are done, the truth names every endpoint.
         assert!(!sim.truth("default", 30 * 86_400).contains("endpoint_info"));
         {
+            let dataset = sim.state.dataset();
             let mut tasks = sim.state.tasks.lock();
             let mut ctx = Ctx {
-                dataset: &sim.state.dataset,
+                dataset: &dataset,
                 tasks: &mut tasks,
                 now_ms: now_unix_millis() - 60_000,
                 list_limit_cap: None,
                 pki: &sim.state.pki,
             };
-            let ids: Vec<&str> = sim
-                .state
-                .dataset
+            let ids: Vec<&str> = dataset
                 .demo_targets
                 .iter()
                 .map(|t| t.certificate_id.as_str())

@@ -62,6 +62,10 @@ struct Args {
     /// overrides and the demo CA.
     #[arg(long)]
     tls_endpoints: bool,
+    /// Churn the data set at this period (certificates renewed under the same IDs, replaced by
+    /// new IDs, records and domains with them; for soak tests); off when absent or 0s.
+    #[arg(long, value_parser = parse_duration)]
+    churn_every: Option<Duration>,
 }
 
 #[tokio::main]
@@ -91,6 +95,7 @@ async fn main() -> ExitCode {
     config.list_limit_cap = args.list_limit_cap;
     config.rate_limit_scale = args.rate_limit_scale;
     config.tls_endpoints = args.tls_endpoints;
+    config.churn_every = args.churn_every;
     config.faults = FaultConfig {
         rate: args.fault_rate,
         kinds,
