@@ -28,7 +28,12 @@ exporter, and measures in one run:
   clients send random wrong passwords as fast as they can, and the exporter's CPU meanwhile (from
   /proc/PID/stat); the time of a normal scrape of a multi-megabyte body while 80 clients that
   send a request and never read hold `--web.max-connections=64`; how soon a certificate replaced
-  the way a Kubernetes secret volume does (atomic `..data` swap) is served.
+  the way a Kubernetes secret volume does (atomic `..data` swap) is served;
+- a soak (`--only soak`, `--soak-runs N`, default 10,000): every collector at 1 s against a
+  simulator whose data set churns (`--churn-every 5s`: certificates renewed and replaced, records
+  and domains with them) with 5% faults, the endpoints collector probing a local TLS server; RSS,
+  series and every internal map size (`tencentcloud_ssl_internal_entries`) at the start, after
+  warm-up (10% of the runs) and at the end, with the ratios end / warm.
 
 Usage:
   bench/bench.py                 # full run: 400, 2,000 and 20,000 certificates (takes ~30 min)
@@ -37,6 +42,7 @@ Usage:
   bench/bench.py --only front-door   # the front-door scenarios only (a few minutes)
   bench/bench.py --only endpoints    # the endpoint-probe scenario only (about a minute)
   bench/bench.py --only blackhole-dns  # probes behind a resolver that never answers (about a minute)
+  bench/bench.py --only soak --soak-runs 10000  # churn and faults, memory flat? (~2.8 h; not in a full run)
 Needs wrk, nginx and openssl (Debian packages `wrk`, `nginx`). Prints a table of measured vs target;
 --check makes missed targets an error (never used in CI: timings on shared machines vary).
 """
@@ -771,6 +777,96 @@ def blackhole_dns(args, max_endpoints, seconds):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def soak(args, runs):
+    """Every collector at the shortest interval (1 s) against a simulator whose data set churns
+    (certificates renewed and replaced every 5 s, records and domains with them) with faults on,
+    and the endpoints collector probing a local TLS server: RSS, series and the exporter's
+    internal map sizes (tencentcloud_ssl_internal_entries) at the start, after warm-up (10% of
+    the runs) and at the end. A run here is one 1 s interval; only a crash fails it."""
+    bins = os.path.join(ROOT, "target", args.profile)
+    workdir = tempfile.mkdtemp(prefix="bench-soak-")
+    self_signed(workdir, "probe")
+    tls_port, sim_port, exp_port = free_port(), free_port(), free_port()
+    with open(f"{workdir}/nginx.conf", "w") as f:
+        f.write(NGINX_TLS.format(dir=workdir, port=tls_port))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    sim_url, exp_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
+    procs = []
+    try:
+        procs.append(subprocess.Popen([nginx, "-p", workdir, "-c", f"{workdir}/nginx.conf", "-g", "daemon off;"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(
+            [f"{bins}/tencentcloud-ssl-simulator", "--listen", f"127.0.0.1:{sim_port}", "--certificates", "24",
+             "--live-window", "20s", "--max-task-time", "2s", "--churn-every", "5s",
+             "--fault-rate", "0.05", "--slow", "2s", "--no-rate-limits"],
+            stdout=subprocess.DEVNULL, stderr=open(f"{workdir}/simulator.log", "w")))
+        wait_until(lambda: get(f"{sim_url}/-/healthy") == b"Healthy.\n", 60, "the simulator")
+        env = dict(os.environ, TENCENTCLOUD_SECRET_ID=DEMO_SECRET_ID, TENCENTCLOUD_SECRET_KEY=DEMO_SECRET_KEY)
+        exporter = subprocess.Popen(
+            [f"{bins}/tencentcloud-ssl-exporter", f"--tencentcloud.endpoint={sim_url}",
+             f"--web.listen-address=127.0.0.1:{exp_port}", "--collector.interval=1s",
+             "--collector.deploy.interval=1s", "--log.level=error", "--tencentcloud.timeout=5s",
+             "--collector.endpoints", "--collector.endpoints.interval=1s",
+             f"--collector.endpoints.resolve=*:443:127.0.0.1:{tls_port}", "--collector.endpoints.max=100",
+             "--collector.endpoints.concurrency=16", f"--collector.endpoints.ca-file={workdir}/probe.crt"],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(f"{workdir}/exporter.log", "w"))
+        procs.append(exporter)
+        wait_until(lambda: get(f"{exp_url}/-/ready") == b"Ready.\n", 300, "the first collection")
+
+        def sample():
+            if exporter.poll() is not None:
+                raise SystemExit(f"soak: the exporter exited with {exporter.returncode} (log in {workdir})")
+            text = get(f"{exp_url}/metrics").decode()
+            entries = {k: v for k, v in samples(text, "tencentcloud_ssl_internal_entries").items()}
+            series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+            return {"rss": rss_bytes(exporter.pid), "series": series, "entries": entries}
+
+        started = time.time()
+        points = {"start": sample()}
+        warm_at = max(1, runs // 10)
+        marks = sorted({warm_at, *[runs * i // 10 for i in range(2, 11)]})
+        curve = []
+        for mark in marks:
+            time.sleep(max(0.0, started + mark - time.time()))
+            point = sample()
+            curve.append((mark, point["rss"]))
+            if mark == warm_at:
+                points["warm"] = point
+        points["end"] = point
+        elapsed = time.time() - started
+        stats = json.loads(get(f"{sim_url}/-/sim/stats"))
+        faults = total(stats, lambda k: "fault:" in k)
+        start, warm, end = points["start"], points["warm"], points["end"]
+        ratio = lambda a, b: f"{a / b:.2f}" if b else "-"
+        rows = [
+            ("soak: runs (1 s intervals, every collector) / elapsed",
+             f"{runs:,} / {elapsed:,.0f} s (10,000 runs take {10_000 / 3600:.1f} h at this interval)", "", None),
+            ("soak: faults injected / API answers", f"{faults:,} / {total(stats):,}", "", None),
+            ("soak: RSS start / warm / end (end/warm)",
+             f"{start['rss'] / 1e6:.1f} / {warm['rss'] / 1e6:.1f} / {end['rss'] / 1e6:.1f} MB ({ratio(end['rss'], warm['rss'])})",
+             "flat", None),
+            ("soak: RSS curve (run: MB)", ", ".join(f"{m}: {r / 1e6:.1f}" for m, r in curve), "", None),
+            ("soak: series start / warm / end (end/warm)",
+             f"{start['series']} / {warm['series']} / {end['series']} ({ratio(end['series'], warm['series'])})", "", None),
+        ]
+        for key in sorted(set(warm["entries"]) | set(end["entries"])):
+            w, e = warm["entries"].get(key, 0), end["entries"].get(key, 0)
+            rows.append((f"soak: entries {key} warm / end", f"{w:.0f} / {e:.0f} ({ratio(e, w)})", "", None))
+        return {"name": f"soak ({runs:,} runs, churn and faults)", "rows": rows, "rss": 0, "series": 0,
+                "first_cycle": 0, "front_door": True}
+    finally:
+        stop_all(procs)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def front_door(args):
     """The front-door scenarios, as one result of the table."""
     if args.smoke:
@@ -787,7 +883,7 @@ def front_door(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="small quick run (CI); no timing verdicts")
-    parser.add_argument("--only", help="run only these scenarios (comma-separated): a number of certificates, front-door, endpoints or blackhole-dns")
+    parser.add_argument("--only", help="run only these scenarios (comma-separated): a number of certificates, front-door, endpoints, blackhole-dns or soak")
     parser.add_argument("--profile", default=None, help="cargo profile directory: release (default) or debug")
     parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
     parser.add_argument("--wrk-seconds", type=int, default=10)
@@ -795,6 +891,8 @@ def main():
     parser.add_argument("--storm-seconds", type=int, default=30)
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--soak-runs", type=int, default=None,
+                        help="runs (1 s intervals) of the soak scenario; default 10000 (50 with --smoke)")
     args = parser.parse_args()
     args.profile = args.profile or ("debug" if args.smoke else "release")
     for tool in ["wrk", "nginx"]:
@@ -844,6 +942,10 @@ def main():
             results.append(blackhole_dns(args, max_endpoints=100, seconds=2))
         else:
             results.append(blackhole_dns(args, max_endpoints=1000, seconds=10))
+    if args.smoke or (args.only and "soak" in args.only.split(",")):
+        runs = args.soak_runs or (50 if args.smoke else 10_000)
+        print(f"== soak: {runs:,} runs with churn and faults ...", flush=True)
+        results.append(soak(args, runs))
 
     missed = 0
     print("\n| scenario | measure | measured | target | |")
