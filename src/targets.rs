@@ -166,6 +166,11 @@ impl TargetBook {
     }
 
     /// The targets of every source's claims still valid now ([`expected_targets`]).
+    /// Claims held, over every source (valid or not: what the book keeps in memory).
+    pub fn claims(&self) -> usize {
+        self.published.lock().values().map(|p| p.claims.len()).sum()
+    }
+
     pub fn targets(&self) -> Vec<Claim> {
         let now = Instant::now();
         let claims: Vec<Claim> = self

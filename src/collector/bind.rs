@@ -709,6 +709,8 @@ impl CertBinding {
 impl BindCollector {
     fn snapshot(&mut self, ids: &[String]) -> Snapshot {
         let mut builder = self.core.builder();
+        self.core
+            .entries(&mut builder, "bindings", self.cache.len());
         for cert_id in ids {
             if let Some(held) = self.cache.get(cert_id) {
                 write_binding(&mut builder, cert_id, &held.value);

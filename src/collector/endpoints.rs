@@ -802,6 +802,15 @@ impl Collector for EndpointsCollector {
             "endpoints probed"
         );
         let mut builder = self.core.builder();
+        for (map, entries) in [
+            ("expected", self.expected.len()),
+            ("learned", self.learned.len()),
+            ("verdicts", self.verdicts.len()),
+            ("kept", self.kept.len()),
+            ("claims", self.book.claims()),
+        ] {
+            self.core.entries(&mut builder, map, entries);
+        }
         write_run(
             &mut builder,
             &targets,

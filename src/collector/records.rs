@@ -719,6 +719,9 @@ impl RecordsCollector {
     /// The run's snapshot: the held state of each of `rows`, in their order.
     fn render(&mut self, rows: &[ListedRecord]) -> Snapshot {
         let mut builder = self.core.builder();
+        self.core.entries(&mut builder, "records", self.cache.len());
+        self.core.entries(&mut builder, "listed", self.listed.len());
+        self.core.entries(&mut builder, "warned", self.warned.len());
         for row in rows {
             if let Some(held) = self.cache.get(&row.id) {
                 write_record(

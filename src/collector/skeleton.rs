@@ -305,6 +305,12 @@ impl Core {
         builder
     }
 
+    /// Writes the size of `map`, one of the maps the collector keeps between runs.
+    pub(crate) fn entries(&self, builder: &mut SnapshotBuilder, map: &str, entries: usize) {
+        let collector = self.name;
+        builder.sample(series::InternalEntries { collector, map }, entries as f64);
+    }
+
     /// Seals `builder` into the run's snapshot, remembering its sizes for the next run.
     pub(crate) fn seal(&mut self, builder: SnapshotBuilder) -> Snapshot {
         let snapshot = builder.finish();

@@ -203,6 +203,9 @@ families! {
     TotalsMismatches => counter "tencentcloud_ssl_totals_mismatches_total",
         [collector, action],
         "API answers whose stated totals (TotalCount, SuccessTotalCount, ...) disagreed with the rows received.";
+    InternalEntries => gauge "tencentcloud_ssl_internal_entries",
+        [collector, map],
+        "Entries of a map the collector keeps between runs (caches of final results, what a probe expects, the claims of the target book), after its last run: each is bounded by what the API lists now.";
     CollectorSuccess => gauge "tencentcloud_ssl_collector_success",
         [collector],
         "1 if the collector's last run succeeded completely, else 0.";
