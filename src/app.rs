@@ -266,7 +266,7 @@ async fn serve(
             env!("CARGO_PKG_VERSION"),
             REVISION,
         )),
-        readiness: Arc::new(Readiness::new()),
+        readiness: Arc::new(Readiness::new(telemetry.clone())),
         stop_collectors: CancellationToken::new(),
         prober: prober(&setup)?,
         telemetry,

@@ -20,7 +20,8 @@
 //! - [`collector`]: one file per collector (`certificates`, `bind`, `deploy`, `endpoints`)
 //!   behind a small trait, plus the one pager, fan-out and stale-merge they share; each run
 //!   builds a snapshot.
-//! - `readiness`: counts collectors that have not finished a first run.
+//! - `readiness`: which collectors are still on their first run; ready once those that gate
+//!   readiness (the fast ones) have run.
 //! - `scheduler`: runs each collector on its own schedule, skip-not-stack.
 //! - [`web`]: the web configuration (`--web.config.file`: TLS, basic auth, headers, rate limit;
 //!   followed for changes) and the HTTP server: `/metrics`, `/-/healthy`, `/-/ready` and a landing page over hyper.

@@ -9,7 +9,7 @@
 //! counted in `tencentcloud_ssl_collector_restarts_total`, and started again, with a fresh
 //! collector (no state of the dead one is trusted), after an exponential backoff.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::collector::Collector;
 use crate::metrics::{series, Exposition, RunReport, SnapshotBuilder};
-use crate::readiness::Readiness;
+use crate::readiness::{FirstRun, Readiness};
 use crate::telemetry::Telemetry;
 
 /// Where a collector task publishes, and when it stops.
@@ -74,14 +74,19 @@ fn restart_backoff(deaths: u32) -> Duration {
 }
 
 /// Spawns the supervised task that runs a collector made by `make` until shutdown; `make` is
-/// called again for every restart.
+/// called again for every restart. The collector's first run is registered at once (so
+/// readiness knows, before the server answers, whether to wait for it).
 pub(crate) fn spawn<C, F>(make: F, schedule: Schedule) -> tokio::task::JoinHandle<()>
 where
     C: Collector,
     F: Fn() -> C + Send + 'static,
 {
-    schedule.readiness.expect_one();
-    tokio::spawn(supervise(make, schedule))
+    let first = make();
+    let first_run =
+        schedule
+            .readiness
+            .starting(&schedule.account, first.name(), first.gates_readiness());
+    tokio::spawn(supervise(make, first, schedule, first_run))
 }
 
 /// The text of a panic payload (`panic!` gives a `&str` or a `String`).
@@ -93,20 +98,20 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-async fn supervise<C, F>(make: F, schedule: Schedule)
+async fn supervise<C, F>(make: F, first: C, schedule: Schedule, first_run: Arc<FirstRun>)
 where
     C: Collector,
     F: Fn() -> C + Send + 'static,
 {
-    // Readiness counts a first run once, whichever incarnation (or death) ends it.
-    let first_done = Arc::new(AtomicBool::new(false));
     let mut deaths = 0u32;
+    let mut next = Some(first);
     loop {
-        let collector = make();
+        let mut collector = next.take().unwrap_or_else(&make);
+        collector.report_progress_to(first_run.progress());
         let name = collector.name();
         let account = schedule.account.as_str();
         let born = Instant::now();
-        let task = tokio::spawn(run(collector, schedule.clone(), Arc::clone(&first_done)));
+        let task = tokio::spawn(run(collector, schedule.clone(), Arc::clone(&first_run)));
         // On shutdown the task sees the same token and returns at once.
         let outcome = task.await;
         if schedule.shutdown.is_cancelled() {
@@ -136,9 +141,8 @@ where
         }
         schedule.exposition.mark_failed(account, name);
         schedule.telemetry.collector_restarted(account, name);
-        if !first_done.swap(true, Ordering::AcqRel) {
-            schedule.readiness.first_run_done();
-        }
+        // A death ends the first run too: its outcome (success 0) is what is served.
+        first_run.ended();
         if born.elapsed() >= HEALTHY_LIFETIME {
             deaths = 0;
         }
@@ -159,7 +163,7 @@ fn deliberate_panic_due(hook: Option<&AtomicU32>) -> bool {
     })
 }
 
-async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc<AtomicBool>) {
+async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_run: Arc<FirstRun>) {
     let name = collector.name();
     let account = schedule.account.as_str();
     // The action the endpoint said it does not offer, once it has said so (logged once).
@@ -283,9 +287,8 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_done: Arc
             }
         };
         schedule.exposition.publish(account, name, report);
-        if !first_done.swap(true, Ordering::AcqRel) {
-            schedule.readiness.first_run_done();
-        }
+        // After the publish: a scrape never sees "complete" without the run's data.
+        first_run.ended();
         let wait = if unavailable_now {
             UNAVAILABLE_RETRY.max(schedule.interval)
         } else {
@@ -323,6 +326,8 @@ pub(crate) fn spawn_housekeeping(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicBool;
+
     use super::*;
     use crate::collector::{CollectError, Collected};
     use crate::metrics::{Format, Snapshot};
@@ -336,6 +341,10 @@ mod tests {
     impl Collector for Flaky {
         fn name(&self) -> &'static str {
             "certificates"
+        }
+
+        fn gates_readiness(&self) -> bool {
+            true
         }
 
         fn collect(
@@ -448,7 +457,7 @@ mod tests {
             interval: Duration::from_secs(3600),
             stale_intervals: 3,
             exposition: Arc::clone(exposition),
-            readiness: Arc::new(Readiness::new()),
+            readiness: Arc::new(Readiness::new(telemetry.clone())),
             telemetry: telemetry.clone(),
             shutdown: CancellationToken::new(),
             deliberate_panics: None,
@@ -480,13 +489,14 @@ mod tests {
             }
         };
         let task = spawn(make, schedule);
+        assert!(!readiness.answer().0, "waits for the first run");
         // The first death: success 0 at once, ready (the first run ended), one restart counted.
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(
             success(&exposition).as_deref(),
             Some("tencentcloud_ssl_collector_success{account=\"a\",collector=\"certificates\"} 0")
         );
-        assert!(readiness.is_ready());
+        assert!(readiness.answer().0);
         // Backoff 1 s, then a second death, backoff 2 s, then a good run.
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 2);

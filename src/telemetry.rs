@@ -1,6 +1,6 @@
 //! The exporter's own live metrics, kept in a `prometheus` registry: its API traffic, the front
-//! door (requests refused, connections dropped, web configuration reloads) and collector
-//! restarts.
+//! door (requests refused, connections dropped, web configuration reloads), collector
+//! restarts, and which collectors are still on their first run (and how far it has got).
 //!
 //! These move between collections, so they are not part of a collector snapshot: the exposition
 //! module renders this registry into a small tail at most once a second and serves it after the
@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Metric names of this module (the rest of the contract lives in `metrics::contract`).
@@ -23,6 +24,8 @@ pub const WEB_CONFIG_LAST_RELOAD_SUCCESSFUL: &str =
 pub const WEB_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
     "tencentcloud_ssl_web_config_last_reload_success_timestamp_seconds";
 pub const COLLECTOR_RESTARTS_TOTAL: &str = "tencentcloud_ssl_collector_restarts_total";
+pub const COLLECTOR_FIRST_RUN_COMPLETE: &str = "tencentcloud_ssl_collector_first_run_complete";
+pub const COLLECTOR_RUN_ITEMS: &str = "tencentcloud_ssl_collector_run_items";
 
 /// Why a request was refused (`reason` of [`WEB_REQUESTS_REJECTED_TOTAL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +99,12 @@ pub struct Telemetry {
     pub web_config_last_reload_success_timestamp: Gauge,
     /// Collector tasks restarted after a panic or an unexpected exit, by account and collector.
     pub collector_restarts: IntCounterVec,
+    /// 0 while a collector is on its first run, 1 once that run has ended (whatever its
+    /// outcome), by account and collector; every enabled collector has one from the start.
+    pub collector_first_run_complete: IntGaugeVec,
+    /// Items of the latest run's longest step, planned and done, by account, collector and
+    /// state, for the collectors that count them.
+    pub collector_run_items: IntGaugeVec,
     /// Bumped after every change that a scrape must see at once (a state the server acts on,
     /// such as the web configuration in force): the exposition re-renders its cached tail when
     /// this moved, instead of waiting for the tail's age limit.
@@ -180,6 +189,22 @@ impl Telemetry {
             &["account", "collector"],
         )
         .expect("static metric definition is valid");
+        let collector_first_run_complete = IntGaugeVec::new(
+            Opts::new(
+                COLLECTOR_FIRST_RUN_COMPLETE,
+                "1 once the collector's first run has ended (successful or not), 0 while it lasts: until then its families are absent (not collected yet, never zero).",
+            ),
+            &["account", "collector"],
+        )
+        .expect("static metric definition is valid");
+        let collector_run_items = IntGaugeVec::new(
+            Opts::new(
+                COLLECTOR_RUN_ITEMS,
+                "Items of the latest run's longest step (the deploy collector: certificates whose records are listed), planned and done so far; for collectors that count them.",
+            ),
+            &["account", "collector", "state"],
+        )
+        .expect("static metric definition is valid");
         // Always present, so an alert on a reload failure has a series from the start.
         web_config_last_reload_successful.set(1);
         for reason in [
@@ -210,6 +235,8 @@ impl Telemetry {
                 web_config_last_reload_success_timestamp,
             ),
             collector_restarts: register(&registry, collector_restarts),
+            collector_first_run_complete: register(&registry, collector_first_run_complete),
+            collector_run_items: register(&registry, collector_run_items),
             registry,
             epoch: Arc::new(AtomicU64::new(0)),
         }
@@ -249,6 +276,16 @@ impl Telemetry {
         self.collector_restarts
             .with_label_values(&[account, collector])
             .inc();
+    }
+
+    /// Records whether a collector's first run has ended; an end is seen by the next scrape.
+    pub fn first_run(&self, account: &str, collector: &str, complete: bool) {
+        self.collector_first_run_complete
+            .with_label_values(&[account, collector])
+            .set(i64::from(complete));
+        if complete {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Records one attempt.

@@ -186,7 +186,7 @@ async fn the_demos_alerts_reach_the_receivers_their_severity_routes_to() {
         &["--demo".to_string(), "--collector.interval=5s".to_string()],
         &[],
     );
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_collected(Duration::from_secs(60)).await;
     let (webhook_port, received) = webhook_receiver().await;
 
     let am_dir = temp_dir("alertmanager");

@@ -127,7 +127,7 @@ async fn several_accounts_from_a_file_and_no_secret_in_logs_or_metrics() {
         ],
         &[],
     );
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_collected(Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let text = exporter.metrics().await;
     let logs = exporter.logs();
@@ -277,7 +277,7 @@ async fn per_instance_series_are_opt_in() {
         ],
         &[],
     );
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_collected(Duration::from_secs(60)).await;
     let text = exporter.metrics().await;
     let instances = text
         .lines()

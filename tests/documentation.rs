@@ -72,6 +72,11 @@ fn the_metric_table_lists_every_family_and_nothing_else() {
     let telemetry = Telemetry::new();
     telemetry.observe("a", "DescribeCertificates", "OK", 0.1);
     telemetry.collector_restarted("a", "bind");
+    telemetry.first_run("a", "deploy", false);
+    telemetry
+        .collector_run_items
+        .with_label_values(&["a", "deploy", "done"])
+        .set(1);
     let text = telemetry.render();
     families.extend(
         text.lines()

@@ -253,7 +253,7 @@ async fn wrong_credentials_are_reported_without_a_retry_storm() {
             ),
         ],
     );
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_collected(Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let text = exporter.metrics().await;
     let logs = exporter.logs();
@@ -395,7 +395,7 @@ fn missing_credentials_exit_non_zero_with_a_clear_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_mode_serves_every_family_of_the_contract() {
     let exporter = Exporter::spawn(&["--demo".to_string()], &[]);
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_collected(Duration::from_secs(60)).await;
     let text = exporter.metrics().await;
     let (_, landing) = exporter.get("/").await.expect("landing page");
     // Everything but the opt-in per-instance series, and what only an endpoint without an

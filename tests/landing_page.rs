@@ -38,7 +38,7 @@ async fn the_landing_page_says_whether_it_works_and_runs_no_api_string() {
         return;
     }
     let exporter = Exporter::spawn(&["--demo".to_string()], &[]);
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_collected(Duration::from_secs(60)).await;
     let url = format!("{}/", exporter.base);
     let profile = std::env::temp_dir().join(format!("landing-chromium-{}", std::process::id()));
 

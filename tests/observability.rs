@@ -334,7 +334,7 @@ async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
         &["--demo".to_string(), "--collector.interval=5s".to_string()],
         &[],
     );
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_collected(Duration::from_secs(60)).await;
     let target = exporter.base.trim_start_matches("http://").to_string();
     let prometheus = start_prometheus(&binary, &target);
 

@@ -470,6 +470,14 @@ impl Collector for BindCollector {
         self.core.name
     }
 
+    /// No: besides its batched tasks (100 certificates a call), which the API computes in its
+    /// own time (up to the poll timeout), a first run fetches one detail per bound
+    /// certificate, so it grows with the account. Until it ends, nothing is said about
+    /// bindings (its families are absent, never "bound to nothing").
+    fn gates_readiness(&self) -> bool {
+        false
+    }
+
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let outcome = self.run().await;
         self.core.tried(outcome)

@@ -162,6 +162,11 @@ impl Collector for CertificatesCollector {
         self.core.name
     }
 
+    /// One paged list, a thousand certificates a call.
+    fn gates_readiness(&self) -> bool {
+        true
+    }
+
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let core = &self.core;
         let certificates = list_certificates(&core.client, &self.filter, &core.findings).await?;

@@ -723,12 +723,30 @@ impl Collector for EndpointsCollector {
         self.core.name
     }
 
+    /// No: its first run waits for every source of targets (bind, the rollout records) to
+    /// answer once, deploy records included, then probes what they name.
+    fn gates_readiness(&self) -> bool {
+        false
+    }
+
     async fn before_run(&mut self) {
         if self.ran {
             tokio::time::sleep(jitter(self.core.settings.interval)).await;
         } else {
-            // The first run waits (at most one interval) for the sources' first answers.
-            self.book.wait_complete(self.core.settings.interval).await;
+            // The first run waits for every source's first answer, however long a slow one
+            // (deploy records at a large account) takes: a source that has not answered is not
+            // "no bindings", and probing without it could expect the wrong certificate (the
+            // newest statement about an endpoint wins). Its families stay absent meanwhile.
+            while !self.book.complete() {
+                self.book.wait_complete(self.core.settings.interval).await;
+                if !self.book.complete() {
+                    tracing::info!(
+                        account = %self.core.settings.account,
+                        collector = "endpoints",
+                        "waiting for every source of endpoints to finish its first run before the first probes"
+                    );
+                }
+            }
         }
     }
 

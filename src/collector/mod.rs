@@ -27,7 +27,9 @@ mod skeleton;
 
 pub(crate) use fetch::{fan_out, fetch_each, merge, Held, Refresh};
 pub(crate) use paging::{fetch_pages, list_certificate_states, list_certificates, page_by_rows};
-pub(crate) use skeleton::{CollectError, Collected, Collector, CollectorSettings, Core, Findings};
+pub(crate) use skeleton::{
+    CollectError, Collected, Collector, CollectorSettings, Core, Findings, Progress,
+};
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::{
     fetch_each, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError, Collected,
-    Collector, CollectorSettings, Core, Findings, Held, Refresh,
+    Collector, CollectorSettings, Core, Findings, Held, Progress, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
@@ -531,7 +531,7 @@ impl RecordsCollector {
             .filter(|c| c.deployable != Some(false) || !settled(&c.certificate_id))
             .map(|c| c.certificate_id.clone())
             .collect();
-        // The first run lists at the action's limit (readiness waits for it); later runs spread
+        // The first run lists at the action's limit (it is shown as such until it ends); later runs spread
         // their calls over half the interval.
         let gap = if self.listed.is_empty() {
             Duration::ZERO
@@ -542,6 +542,7 @@ impl RecordsCollector {
         };
         let start = Instant::now();
         let this = &*self;
+        this.core.progress.plan(to_list.len());
         // A credentials or permission failure stops the loop at the first one.
         let lists = fetch_each(
             to_list.into_iter().enumerate(),
@@ -549,7 +550,9 @@ impl RecordsCollector {
             |(index, id)| async move {
                 let slot = gap.saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
                 tokio::time::sleep_until(start + slot).await;
-                this.list_one(Some(&id)).await
+                let rows = this.list_one(Some(&id)).await;
+                this.core.progress.advance();
+                rows
             },
         )
         .await?;
@@ -602,6 +605,17 @@ impl RecordsCollector {
 impl Collector for RecordsCollector {
     fn name(&self) -> &'static str {
         self.core.name
+    }
+
+    /// Upload-update and update records are one paged list (and the details of the records
+    /// still moving) whatever the number of certificates; deploy records are listed per
+    /// certificate, so that first run grows with the account and does not gate readiness.
+    fn gates_readiness(&self) -> bool {
+        self.kind != RecordKind::Deploy
+    }
+
+    fn report_progress_to(&mut self, progress: Progress) {
+        self.core.progress = progress;
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {

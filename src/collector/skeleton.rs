@@ -2,12 +2,16 @@
 //! settings of one account, the [`Findings`] of what runs could not take at face value, and
 //! [`Core`], what every collector holds and the steps every run takes around its own work (a
 //! snapshot builder sized like the last one with the findings in it; publishing the endpoints
-//! its answers name; telling the target book when a run failed).
+//! its answers name; telling the target book when a run failed), and [`Progress`], how far a
+//! long run has got.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use prometheus::{IntGauge, IntGaugeVec};
 
 use crate::headlines::Headlines;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
@@ -86,6 +90,96 @@ pub(crate) trait Collector: Send + 'static {
     /// collectors that feed this one); none by default.
     fn before_run(&mut self) -> impl Future<Output = ()> + Send {
         std::future::ready(())
+    }
+
+    /// Whether `/-/ready` waits for its first run. True only for a collector whose run costs
+    /// a few calls whatever the account's size (one list, paged), so readiness comes within a
+    /// minute at any size; one whose calls grow with the certificates (a call per certificate,
+    /// or per bound certificate) or that waits for others keeps the default, false: its first
+    /// run is shown as such (`tencentcloud_ssl_collector_first_run_complete 0`, the landing
+    /// page), and its families are absent until it ends.
+    fn gates_readiness(&self) -> bool {
+        false
+    }
+
+    /// Hands the collector the [`Progress`] its runs report to; a collector that counts its
+    /// items keeps it (in [`Core`]), the others ignore it.
+    fn report_progress_to(&mut self, _progress: Progress) {}
+}
+
+/// How far a collector's latest run has got, in the items of its longest step (the deploy
+/// collector: certificates whose records are listed): exported as
+/// `tencentcloud_ssl_collector_run_items{state="planned"|"done"}` once the collector first
+/// reports, and shown on the landing page and in the readiness answer while its first run
+/// lasts. Clones share the counts; the default one counts without exporting (tests, and a
+/// collector built before the scheduler hands it its own).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Progress {
+    shared: Arc<ProgressCounts>,
+}
+
+#[derive(Debug, Default)]
+struct ProgressCounts {
+    planned: AtomicU64,
+    done: AtomicU64,
+    reported: AtomicBool,
+    /// The family and labels it is exported under, when it is.
+    family: Option<(IntGaugeVec, String, &'static str)>,
+    /// The (planned, done) series, made at the first report (a collector that never reports
+    /// has none).
+    gauges: OnceLock<(IntGauge, IntGauge)>,
+}
+
+impl Progress {
+    /// Progress of `collector` of `account`, exported in `family` (labels account, collector,
+    /// state).
+    pub(crate) fn exported(family: IntGaugeVec, account: &str, collector: &'static str) -> Self {
+        Progress {
+            shared: Arc::new(ProgressCounts {
+                family: Some((family, account.to_string(), collector)),
+                ..ProgressCounts::default()
+            }),
+        }
+    }
+
+    fn gauges(&self) -> Option<&(IntGauge, IntGauge)> {
+        let shared = &*self.shared;
+        let (family, account, collector) = shared.family.as_ref()?;
+        Some(shared.gauges.get_or_init(|| {
+            let gauge = |state| family.with_label_values(&[account.as_str(), collector, state]);
+            (gauge("planned"), gauge("done"))
+        }))
+    }
+
+    /// A run starts a step of `items` items, none done yet.
+    pub(crate) fn plan(&self, items: usize) {
+        let items = u64::try_from(items).unwrap_or(u64::MAX);
+        self.shared.planned.store(items, Ordering::Release);
+        self.shared.done.store(0, Ordering::Release);
+        self.shared.reported.store(true, Ordering::Release);
+        if let Some((planned, done)) = self.gauges() {
+            planned.set(i64::try_from(items).unwrap_or(i64::MAX));
+            done.set(0);
+        }
+    }
+
+    /// One more item of the step is done (answered or failed).
+    pub(crate) fn advance(&self) {
+        self.shared.done.fetch_add(1, Ordering::AcqRel);
+        if let Some((_, done)) = self.gauges() {
+            done.inc();
+        }
+    }
+
+    /// (done, planned) of the latest step, once the collector has reported one.
+    pub(crate) fn get(&self) -> Option<(u64, u64)> {
+        let shared = &*self.shared;
+        shared.reported.load(Ordering::Acquire).then(|| {
+            (
+                shared.done.load(Ordering::Acquire),
+                shared.planned.load(Ordering::Acquire),
+            )
+        })
     }
 }
 
@@ -249,6 +343,8 @@ pub(crate) struct Core {
     last_sizes: Vec<usize>,
     /// Where the endpoints its answers name are published (endpoints collector on).
     targets: Option<Arc<TargetBook>>,
+    /// Where its runs report how far they have got.
+    pub progress: Progress,
 }
 
 impl Core {
@@ -266,6 +362,7 @@ impl Core {
             settings,
             last_sizes: Vec::new(),
             targets: None,
+            progress: Progress::default(),
         }
     }
 
@@ -316,5 +413,45 @@ impl Core {
         let snapshot = builder.finish();
         self.last_sizes = snapshot.sizes();
         snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_shared_by_clones_and_exported_from_the_first_report() {
+        let family = IntGaugeVec::new(
+            prometheus::Opts::new("items", "items"),
+            &["account", "collector", "state"],
+        )
+        .expect("valid");
+        let progress = Progress::exported(family.clone(), "a", "deploy");
+        use prometheus::core::Collector as _;
+        let series = || {
+            family
+                .collect()
+                .iter()
+                .map(|f| f.get_metric().len())
+                .sum::<usize>()
+        };
+        assert_eq!(progress.get(), None);
+        assert_eq!(series(), 0, "no series before the first report");
+        let held = progress.clone();
+        held.plan(3);
+        held.advance();
+        held.advance();
+        assert_eq!(progress.get(), Some((2, 3)));
+        let gauge = |state| family.with_label_values(&["a", "deploy", state]).get();
+        assert_eq!((gauge("done"), gauge("planned")), (2, 3));
+        // A new step starts from none done.
+        progress.plan(5);
+        assert_eq!(held.get(), Some((0, 5)));
+        assert_eq!(gauge("done"), 0);
+        let detached = Progress::default();
+        detached.plan(1);
+        detached.advance();
+        assert_eq!(detached.get(), Some((1, 1)));
     }
 }

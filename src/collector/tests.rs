@@ -1155,3 +1155,38 @@ async fn a_failed_source_run_does_not_hold_the_first_probes_back() {
     );
     assert!(book.targets().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes() {
+    use super::endpoints::{EndpointsCollector, EndpointsLimits};
+    use crate::probe::Prober;
+    use crate::targets::{TargetBook, BIND_SOURCE};
+    use std::sync::Arc;
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "deploy"]));
+    let prober = Prober::new(&[], &[], Duration::from_secs(1)).expect("prober");
+    let mut collector = EndpointsCollector::new(
+        client("http://127.0.0.1:9"),
+        settings(),
+        EndpointsLimits {
+            concurrency: 4,
+            max_endpoints: 100,
+            resolved_only: true,
+        },
+        Arc::clone(&book),
+        Arc::new(prober),
+    );
+    book.publish(BIND_SOURCE, Vec::new(), Duration::from_secs(3600));
+    let waiting = tokio::spawn(async move {
+        collector.before_run().await;
+        collector
+    });
+    // The deploy collector's first run outlasts many intervals: its silence is not "nothing
+    // deployed", so the endpoints are not probed on what bind alone says.
+    tokio::time::sleep(settings().interval * 10).await;
+    assert!(!waiting.is_finished());
+    book.tried("deploy");
+    tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .expect("runs once every source answered")
+        .expect("joined");
+}

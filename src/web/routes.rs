@@ -96,10 +96,11 @@ fn response(status: StatusCode, content_type: &'static str, body: Chunks) -> Res
 fn landing_page(state: &ServerState) -> String {
     let collectors = state.exposition.status();
     let api_calls = state.telemetry.api_calls_by_account();
+    let first_runs = state.readiness.waiting();
     status_page::render(&PageInput {
         collectors: &collectors,
         api_calls: &api_calls,
-        ready: state.readiness.is_ready(),
+        first_runs: &first_runs,
         telemetry_path: &state.config.telemetry_path,
         now: tencentcloud_ssl_api::time::now_unix_millis() as f64 / 1000.0,
     })
@@ -175,14 +176,17 @@ pub fn handle(state: &ServerState, request: &Request<Incoming>) -> Response<Chun
     let text = "text/plain; charset=utf-8";
     match path {
         "/-/healthy" => response(StatusCode::OK, text, Chunks::text("Healthy.\n")),
-        "/-/ready" if state.readiness.is_ready() => {
-            response(StatusCode::OK, text, Chunks::text("Ready.\n"))
+        "/-/ready" => {
+            // Ready once the fast collectors have run once; the body names every collector
+            // still on its first run, waited for or not.
+            let (ready, body) = state.readiness.answer();
+            let status = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            response(status, text, Chunks::new(vec![Bytes::from(body)]))
         }
-        "/-/ready" => response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            text,
-            Chunks::text("Not ready: collectors have not finished their first run.\n"),
-        ),
         "/" => response(
             StatusCode::OK,
             "text/html; charset=utf-8",

@@ -1,7 +1,8 @@
 //! The landing page: "is it working?" at a glance, the first thing an operator opens after a
 //! deploy. Per account: the headline numbers, the certificates about to expire, every
-//! collector's last run (result, duration, what went wrong in plain words, the next run), and
-//! the API calls so far. Plain HTML without scripts, rendered from the state a scrape serves;
+//! collector's last run (result, duration, what went wrong in plain words, the next run) or,
+//! for one still on its first run, that nothing of it is collected yet and how far it has got,
+//! and the API calls so far. Plain HTML without scripts, rendered from the state a scrape serves;
 //! every string that came from the API or the configuration is escaped.
 
 use std::collections::BTreeMap;
@@ -11,13 +12,15 @@ use std::time::Duration;
 use crate::duration::format_duration;
 use crate::headlines::Headline;
 use crate::metrics::CollectorStatus;
+use crate::readiness::Waiting;
 use crate::telemetry::ApiCalls;
 
 /// What the page shows, gathered by the server.
 pub(super) struct PageInput<'a> {
     pub collectors: &'a [CollectorStatus],
     pub api_calls: &'a BTreeMap<String, ApiCalls>,
-    pub ready: bool,
+    /// The collectors still on their first run (readiness waits for those that gate it).
+    pub first_runs: &'a [Waiting],
     /// The telemetry path, for the links.
     pub telemetry_path: &'a str,
     /// Now, as unix seconds.
@@ -72,23 +75,47 @@ pub(super) fn render(input: &PageInput) -> String {
          <a href=\"{metrics}\">Metrics</a> · <a href=\"-/healthy\">Health</a> · \
          <a href=\"-/ready\">Readiness</a></p>\n",
         env!("CARGO_PKG_VERSION"),
-        if input.ready {
+        if input.first_runs.iter().all(|w| !w.gates) {
             "<span class=\"ok\">ready</span>"
         } else {
-            "<span class=\"warn\">not ready: collectors are still on their first run</span>"
+            "<span class=\"warn\">not ready: the certificate and record lists are still on their first run</span>"
         },
     );
-    let mut accounts: BTreeMap<&str, Vec<&CollectorStatus>> = BTreeMap::new();
+    let mut accounts: BTreeMap<&str, (Vec<&CollectorStatus>, Vec<&Waiting>)> = BTreeMap::new();
     for status in input.collectors {
-        accounts.entry(&status.account).or_default().push(status);
+        accounts.entry(&status.account).or_default().0.push(status);
+    }
+    for waiting in input.first_runs {
+        let (ran, first) = accounts.entry(&waiting.account).or_default();
+        // Between its publish and the end of its first run, a collector is in both.
+        if !ran.iter().any(|s| s.collector == waiting.collector) {
+            first.push(waiting);
+        }
     }
     if accounts.is_empty() {
         out.push_str("<p>No collector has finished a run yet.</p>\n");
     }
-    for (account, collectors) in &accounts {
+    for (account, (collectors, first_runs)) in &accounts {
         let _ = writeln!(out, "<h2>Account {}</h2>", escape_html(account));
+        if !first_runs.is_empty() {
+            let names: Vec<String> = first_runs
+                .iter()
+                .map(|w| escape_html(w.collector))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<p class=\"warn\">Not collected yet: {} {} still on {} first run; until it ends \
+                 {} families are absent (not zero, not \"nothing bound\"), and the numbers below \
+                 leave {} out.</p>",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" },
+                if names.len() == 1 { "its" } else { "their" },
+                if names.len() == 1 { "its" } else { "their" },
+                if names.len() == 1 { "it" } else { "them" },
+            );
+        }
         write_headlines(&mut out, collectors, &metrics, input.now);
-        write_collectors(&mut out, collectors, input.now);
+        write_collectors(&mut out, collectors, first_runs, input.now);
         if let Some(calls) = input.api_calls.get(*account) {
             let _ = writeln!(
                 out,
@@ -143,8 +170,14 @@ fn write_headlines(out: &mut String, collectors: &[&CollectorStatus], metrics: &
     }
 }
 
-/// One row per collector: result, last run, duration, next run, and what went wrong.
-fn write_collectors(out: &mut String, collectors: &[&CollectorStatus], now: f64) {
+/// One row per collector: result, last run, duration, next run, and what went wrong; for one
+/// still on its first run, that and how far it has got.
+fn write_collectors(
+    out: &mut String,
+    collectors: &[&CollectorStatus],
+    first_runs: &[&Waiting],
+    now: f64,
+) {
     out.push_str(
         "<table><tr><th>collector</th><th>result</th><th>last run</th><th>duration</th>\
          <th>next run</th><th>last success</th><th>problem</th></tr>\n",
@@ -168,6 +201,24 @@ fn write_collectors(out: &mut String, collectors: &[&CollectorStatus], now: f64)
                 .last_success_unix
                 .map_or_else(|| "never".to_string(), |t| relative(t, now)),
             status.problem.as_deref().map_or_else(String::new, escape_html),
+        );
+    }
+    for waiting in first_runs {
+        let progress = waiting
+            .progress
+            .map_or_else(String::new, |(done, planned)| {
+                format!(": {done} of {planned} items")
+            });
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><span class=\"warn\">first run{progress}</span></td>\
+             <td>—</td><td>—</td><td>—</td><td>never</td><td>not collected yet{}</td></tr>",
+            escape_html(waiting.collector),
+            if waiting.gates {
+                "; readiness waits for it"
+            } else {
+                ""
+            },
         );
     }
     out.push_str("</table>\n");
@@ -232,7 +283,7 @@ mod tests {
         let page = render(&PageInput {
             collectors: &collectors,
             api_calls: &calls,
-            ready: true,
+            first_runs: &[],
             telemetry_path: "/metrics",
             now: 1_010.0,
         });
@@ -246,5 +297,54 @@ mod tests {
         assert!(page.contains("10s ago") && page.contains("in 4m50s"));
         assert!(page.contains("API answers so far: 12 · not OK: 2 · throttled: 1"));
         assert!(page.contains("href=\"metrics\""));
+        assert!(page.contains("<span class=\"ok\">ready</span>") && !page.contains("first run"));
+    }
+
+    #[test]
+    fn collectors_on_their_first_run_are_named_with_their_progress() {
+        let collectors = [status(
+            "certificates",
+            None,
+            Headlines {
+                counts: vec![(Headline::Expired, 0)],
+                expiring: Vec::new(),
+            },
+        )];
+        let first_runs = [Waiting {
+            account: "prod <b>".into(),
+            collector: "deploy",
+            gates: false,
+            progress: Some((120, 400)),
+        }];
+        let page = render(&PageInput {
+            collectors: &collectors,
+            api_calls: &BTreeMap::new(),
+            first_runs: &first_runs,
+            telemetry_path: "/metrics",
+            now: 1_010.0,
+        });
+        assert!(page.contains("<span class=\"ok\">ready</span>"), "{page}");
+        assert!(page.contains("Not collected yet: deploy is still on its first run"));
+        assert!(page.contains(
+            "<td>deploy</td><td><span class=\"warn\">first run: 120 of 400 items</span>"
+        ));
+        let gating = [Waiting {
+            collector: "certificates",
+            gates: true,
+            progress: None,
+            ..first_runs[0].clone()
+        }];
+        let page = render(&PageInput {
+            collectors: &[],
+            api_calls: &BTreeMap::new(),
+            first_runs: &gating,
+            telemetry_path: "/metrics",
+            now: 1_010.0,
+        });
+        assert!(page.contains("not ready: the certificate and record lists"));
+        assert!(
+            page.contains("not collected yet; readiness waits for it"),
+            "{page}"
+        );
     }
 }

@@ -185,6 +185,25 @@ impl Exporter {
         );
     }
 
+    /// Waits until every collector's first run has ended: `/-/ready` answers exactly `Ready.`
+    /// (ready comes earlier, once the fast collectors have run; until the rest end, the body
+    /// names them).
+    pub async fn wait_collected(&self, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some((200, body)) = self.get("/-/ready").await {
+                if body == "Ready.\n" {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "first runs not all ended within {within:?}; logs:\n{}",
+            self.logs()
+        );
+    }
+
     /// Sends SIGTERM and returns the exit status and how long the exit took.
     pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
         let pid = self.child.id().to_string();

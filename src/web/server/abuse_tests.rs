@@ -61,7 +61,7 @@ async fn serve_with(
         config,
         web: Arc::new(FrontDoor::new(None, web, telemetry.clone())),
         exposition,
-        readiness: Arc::new(Readiness::new()),
+        readiness: Arc::new(Readiness::new(telemetry.clone())),
         telemetry: telemetry.clone(),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
