@@ -449,3 +449,166 @@ async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
         );
     }
 }
+
+/// `account/collector` → `tencentcloud_ssl_collector_first_run_complete`, as Prometheus has it.
+async fn first_runs(prometheus: &Prometheus) -> std::collections::BTreeMap<String, f64> {
+    query(prometheus, "tencentcloud_ssl_collector_first_run_complete")
+        .await
+        .iter()
+        .filter_map(|sample| {
+            let collector = sample["metric"]["collector"].as_str()?;
+            let value = sample["value"][1].as_str()?.parse().ok()?;
+            Some((collector.to_string(), value))
+        })
+        .collect()
+}
+
+/// The alerts Prometheus holds active (pending or firing): their labels.
+async fn active_alerts(prometheus: &Prometheus) -> Vec<Value> {
+    let alerts = get_json(api_url(prometheus, "/api/v1/alerts", &[])).await;
+    alerts["data"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a["labels"].clone())
+        .collect()
+}
+
+/// What of `alerts` could only come from `collector`'s data (or its absence).
+fn alerts_on(collector: &str, alerts: &[Value]) -> Vec<Value> {
+    alerts
+        .iter()
+        .filter(|labels| {
+            let name = labels["alertname"].as_str().unwrap_or_default();
+            labels["collector"] == collector
+                || labels["record_type"] == collector
+                || match collector {
+                    "bind" => name.starts_with("TencentCloudSSLCertificateExpi"),
+                    // The endpoints collector probes once every source has answered.
+                    "deploy" => name.starts_with("TencentCloudSSLEndpoint"),
+                    _ => false,
+                }
+        })
+        .cloned()
+        .collect()
+}
+
+/// A large account in small: the deploy collector's first run (one list call per certificate)
+/// is slowed to a call a second, the bind collector's details likewise. `/-/ready` answers 200
+/// long before they end; meanwhile their `first_run_complete` is 0, their families are absent,
+/// and a real Prometheus with the shipped rules holds no alert that comes from them (nor the
+/// endpoints alerts, which wait for every source). Once each run ends, its data and its alerts
+/// (the demo has expiring bound certificates and endpoints serving another certificate) appear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_first_runs_are_not_waited_for_and_no_alert_fires_on_what_they_have_not_collected() {
+    let Some(binary) = common::tool("prometheus", "REQUIRE_PROMETHEUS") else {
+        return;
+    };
+    let started = Instant::now();
+    let exporter = Exporter::spawn(
+        &[
+            "--demo".to_string(),
+            "--collector.interval=5s".to_string(),
+            "--tencentcloud.rate-limit=DescribeHostDeployRecord=1".to_string(),
+            "--tencentcloud.rate-limit=DescribeCertificateBindResourceTaskDetail=1".to_string(),
+        ],
+        &[],
+    );
+    let target = exporter.base.trim_start_matches("http://").to_string();
+    let prometheus = start_prometheus(&binary, &target);
+
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let ready_after = started.elapsed();
+    let (_, body) = exporter.get("/-/ready").await.expect("ready answers");
+    let text = exporter.metrics().await;
+    assert!(
+        body.starts_with("Ready.\n") && body.contains("default/deploy ("),
+        "ready while deploy is on its first run, its progress named: {body}"
+    );
+    assert_eq!(
+        common::value_of(
+            &text,
+            "tencentcloud_ssl_collector_first_run_complete{account=\"default\",collector=\"deploy\"}"
+        ),
+        Some(0.0)
+    );
+    assert!(
+        !text.contains("record_type=\"deploy\"") && !text.contains("\ntencentcloud_ssl_endpoint_"),
+        "nothing of deploy or endpoints is served: {text}"
+    );
+    for family in [
+        "tencentcloud_ssl_collector_success{account=\"default\",collector=\"deploy\"}",
+        "tencentcloud_ssl_collector_last_success_timestamp_seconds{account=\"default\",collector=\"deploy\"}",
+    ] {
+        assert_eq!(common::value_of(&text, family), None, "{family}");
+    }
+    let (_, landing) = exporter.get("/").await.expect("landing page");
+    assert!(landing.contains("Not collected yet: "), "{landing}");
+
+    // While the slow first runs last: what Prometheus evaluated (alerts first, then the state
+    // they were evaluated on, which only goes from 0 to 1) holds nothing from them.
+    let mut observed = std::collections::BTreeMap::<&str, usize>::new();
+    let deploy_done = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "deploy's first run never ended; logs:\n{}",
+            exporter.logs()
+        );
+        let alerts = active_alerts(&prometheus).await;
+        let states = first_runs(&prometheus).await;
+        for collector in ["bind", "deploy"] {
+            if states.get(collector) == Some(&0.0) {
+                *observed.entry(collector).or_default() += 1;
+                let from = alerts_on(collector, &alerts);
+                assert!(
+                    from.is_empty(),
+                    "alerts on {collector}'s uncollected data: {from:?}"
+                );
+            }
+        }
+        let text = exporter.metrics().await;
+        if common::value_of(
+            &text,
+            "tencentcloud_ssl_collector_first_run_complete{account=\"default\",collector=\"deploy\"}",
+        ) == Some(1.0)
+        {
+            break started.elapsed();
+        }
+        assert!(
+            !text.contains("record_type=\"deploy\""),
+            "deploy records served before the run ended"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        observed.get("deploy").is_some_and(|n| *n >= 3),
+        "Prometheus evaluated the rules during deploy's first run: {observed:?}"
+    );
+
+    // After: their data, and the alerts on it, come.
+    let mut seen_after = BTreeSet::new();
+    let wanted = ["bind", "deploy"];
+    while !wanted.iter().all(|c| seen_after.contains(*c)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(420),
+            "alerts after the first runs: {seen_after:?}; logs:\n{}",
+            exporter.logs()
+        );
+        let alerts = active_alerts(&prometheus).await;
+        for collector in wanted {
+            if !alerts_on(collector, &alerts).is_empty() {
+                seen_after.insert(collector);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (_, body) = exporter.get("/-/ready").await.expect("ready answers");
+    eprintln!(
+        "ready after {:.1}s; deploy's first run ended after {:.1}s: ratio {:.3}; bind observed on its first run {} times",
+        ready_after.as_secs_f64(),
+        deploy_done.as_secs_f64(),
+        ready_after.as_secs_f64() / deploy_done.as_secs_f64(),
+        observed.get("bind").copied().unwrap_or(0)
+    );
+    assert_eq!(body, "Ready.\n", "every first run has ended");
+}
