@@ -1,7 +1,7 @@
 //! Readiness and first runs: `/-/ready` answers 200 once the exporter serves and every
 //! collector that gates readiness ([`Collector::gates_readiness`](crate::collector::Collector::gates_readiness):
-//! the certificate list and the record lists whose cost does not grow with the account) has
-//! finished its first run. Every collector's first run is tracked, gating or not: exported as
+//! those whose first run is a few calls at any size, the certificate list) has finished its
+//! first run. Every collector's first run is tracked, gating or not: exported as
 //! `tencentcloud_ssl_collector_first_run_complete` and shown, with its progress, by the readiness
 //! answer and the landing page.
 

@@ -102,8 +102,8 @@ pub struct Telemetry {
     /// 0 while a collector is on its first run, 1 once that run has ended (whatever its
     /// outcome), by account and collector; every enabled collector has one from the start.
     pub collector_first_run_complete: IntGaugeVec,
-    /// Items of the latest run's longest step, planned and done, by account, collector and
-    /// state, for the collectors that count them.
+    /// Items of the current per-item step of a collector's run, planned and done, by account,
+    /// collector and state, for the collectors that count them.
     pub collector_run_items: IntGaugeVec,
     /// Bumped after every change that a scrape must see at once (a state the server acts on,
     /// such as the web configuration in force): the exposition re-renders its cached tail when
@@ -200,7 +200,7 @@ impl Telemetry {
         let collector_run_items = IntGaugeVec::new(
             Opts::new(
                 COLLECTOR_RUN_ITEMS,
-                "Items of the latest run's longest step (the deploy collector: certificates whose records are listed), planned and done so far; for collectors that count them.",
+                "Items of the current per-item step of the collector's run, planned and done so far (deploy: certificates whose records are listed, then records whose details are fetched; upload_update, update: records whose details are fetched); for collectors that count them.",
             ),
             &["account", "collector", "state"],
         )

@@ -92,12 +92,13 @@ pub(crate) trait Collector: Send + 'static {
         std::future::ready(())
     }
 
-    /// Whether `/-/ready` waits for its first run. True only for a collector whose run costs
-    /// a few calls whatever the account's size (one list, paged), so readiness comes within a
-    /// minute at any size; one whose calls grow with the certificates (a call per certificate,
-    /// or per bound certificate) or that waits for others keeps the default, false: its first
-    /// run is shown as such (`tencentcloud_ssl_collector_first_run_complete 0`, the landing
-    /// page), and its families are absent until it ends.
+    /// Whether `/-/ready` waits for its first run. True only for a collector whose first run
+    /// costs a few calls whatever the account's size (one list, paged), so readiness comes
+    /// within a minute at any size; one whose calls grow with the account (a call per
+    /// certificate, per bound certificate or per record) or that waits for others keeps the
+    /// default, false: its first run is shown as such
+    /// (`tencentcloud_ssl_collector_first_run_complete 0`, the landing page, the readiness
+    /// answer), and its families are absent until it ends.
     fn gates_readiness(&self) -> bool {
         false
     }
@@ -107,8 +108,9 @@ pub(crate) trait Collector: Send + 'static {
     fn report_progress_to(&mut self, _progress: Progress) {}
 }
 
-/// How far a collector's latest run has got, in the items of its longest step (the deploy
-/// collector: certificates whose records are listed): exported as
+/// How far a collector's run has got, in the items of its current per-item step (the deploy
+/// collector: certificates whose records are listed, then records whose details are fetched;
+/// a step's calls are what a long first run spends its time on): exported as
 /// `tencentcloud_ssl_collector_run_items{state="planned"|"done"}` once the collector first
 /// reports, and shown on the landing page and in the readiness answer while its first run
 /// lasts. Clones share the counts; the default one counts without exporting (tests, and a

@@ -177,7 +177,7 @@ pub fn handle(state: &ServerState, request: &Request<Incoming>) -> Response<Chun
     match path {
         "/-/healthy" => response(StatusCode::OK, text, Chunks::text("Healthy.\n")),
         "/-/ready" => {
-            // Ready once the fast collectors have run once; the body names every collector
+            // Ready once the certificate list has run once; the body names every collector
             // still on its first run, waited for or not.
             let (ready, body) = state.readiness.answer();
             let status = if ready {

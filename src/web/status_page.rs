@@ -78,7 +78,7 @@ pub(super) fn render(input: &PageInput) -> String {
         if input.first_runs.iter().all(|w| !w.gates) {
             "<span class=\"ok\">ready</span>"
         } else {
-            "<span class=\"warn\">not ready: the certificate and record lists are still on their first run</span>"
+            "<span class=\"warn\">not ready: the certificate list is still on its first run</span>"
         },
     );
     let mut accounts: BTreeMap<&str, (Vec<&CollectorStatus>, Vec<&Waiting>)> = BTreeMap::new();
@@ -341,7 +341,7 @@ mod tests {
             telemetry_path: "/metrics",
             now: 1_010.0,
         });
-        assert!(page.contains("not ready: the certificate and record lists"));
+        assert!(page.contains("not ready: the certificate list"));
         assert!(
             page.contains("not collected yet; readiness waits for it"),
             "{page}"
