@@ -427,6 +427,9 @@ mod tests {
             }
         };
         let task = spawn(make, schedule);
+        assert!(telemetry.render().contains(
+            "tencentcloud_ssl_collector_first_run_complete{account=\"a\",collector=\"deploy\"} 0"
+        ));
         tokio::time::sleep(Duration::from_millis(10)).await;
         let served = text(&exposition);
         assert!(served.contains(
@@ -435,6 +438,9 @@ mod tests {
         assert!(served.contains(
             "tencentcloud_ssl_action_unavailable{account=\"a\",collector=\"deploy\",action=\"DescribeHostDeployRecord\"} 1\n"
         ));
+        assert!(telemetry.render().contains(
+            "tencentcloud_ssl_collector_first_run_complete{account=\"a\",collector=\"deploy\"} 1"
+        ), "the first run ended, without success or failure");
         let status = exposition.status();
         assert!(status[0]
             .problem
