@@ -105,6 +105,7 @@ fn known_metric_names() -> BTreeSet<String> {
         .map(|f| f.def().name.to_string())
         .collect();
     names.insert("tencentcloud_ssl_api_requests_total".into());
+    names.insert(tencentcloud_ssl_exporter::telemetry::COLLECTOR_FIRST_RUN_COMPLETE.into());
     for suffix in ["bucket", "sum", "count"] {
         names.insert(format!(
             "tencentcloud_ssl_api_request_duration_seconds_{suffix}"
@@ -493,6 +494,17 @@ fn alerts_on(collector: &str, alerts: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// The query of the dashboard panel titled `title`, Grafana's variables as "All" selects them
+/// but `$record_type`, set to `record_type`.
+fn panel_query(title: &str, record_type: &str) -> String {
+    dashboards()
+        .iter()
+        .flat_map(|(_, dashboard)| queries(dashboard))
+        .find(|(t, _)| t == title)
+        .map(|(_, expr)| substitute(&expr.replace("$record_type", record_type)))
+        .unwrap_or_else(|| panic!("no panel {title}"))
+}
+
 /// A large account in small: the deploy collector's first run (one list call per certificate)
 /// is slowed to a call a second, the bind collector's details likewise. `/-/ready` answers 200
 /// long before they end; meanwhile their `first_run_complete` is 0, their families are absent,
@@ -555,6 +567,8 @@ async fn slow_first_runs_are_not_waited_for_and_no_alert_fires_on_what_they_have
     let (_, landing) = exporter.get("/").await.expect("landing page");
     assert!(landing.contains("Not collected yet: "), "{landing}");
 
+    let bound_instances = panel_query("Bound resource instances", ".*");
+    let deploy_records = panel_query("Records", "deploy");
     // While the slow first runs last: what Prometheus evaluated (alerts first, then the state
     // they were evaluated on, which only goes from 0 to 1) holds nothing from them.
     let mut observed = std::collections::BTreeMap::<&str, usize>::new();
@@ -565,14 +579,21 @@ async fn slow_first_runs_are_not_waited_for_and_no_alert_fires_on_what_they_have
             exporter.logs()
         );
         let alerts = active_alerts(&prometheus).await;
+        // The dashboards' counts show no data, not 0, for what is not collected yet.
+        let bound = query(&prometheus, &bound_instances).await;
+        let records = query(&prometheus, &deploy_records).await;
         let states = first_runs(&prometheus).await;
-        for collector in ["bind", "deploy"] {
+        for (collector, panel) in [("bind", &bound), ("deploy", &records)] {
             if states.get(collector) == Some(&0.0) {
                 *observed.entry(collector).or_default() += 1;
                 let from = alerts_on(collector, &alerts);
                 assert!(
                     from.is_empty(),
                     "alerts on {collector}'s uncollected data: {from:?}"
+                );
+                assert!(
+                    panel.is_empty(),
+                    "a dashboard shows {collector}'s uncollected data as {panel:?}"
                 );
             }
         }
@@ -611,6 +632,9 @@ async fn slow_first_runs_are_not_waited_for_and_no_alert_fires_on_what_they_have
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for expr in [&bound_instances, &deploy_records] {
+        assert!(!query(&prometheus, expr).await.is_empty(), "{expr}");
     }
     let (_, body) = exporter.get("/-/ready").await.expect("ready answers");
     eprintln!(
