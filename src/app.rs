@@ -431,14 +431,20 @@ impl Wiring<'_> {
             .map(|_| Arc::new(TargetBook::new(target_sources(plan))));
         let mut tasks = Vec::new();
         if let Some(interval) = plan.certificates {
-            let (client, settings, filter) = (
+            let (client, settings, filter, tag_labels) = (
                 client.clone(),
                 self.settings(account, interval),
                 config.certificates.clone(),
+                config.tag_labels.clone(),
             );
             tasks.push(scheduler::spawn(
                 move || {
-                    CertificatesCollector::new(client.clone(), settings.clone(), filter.clone())
+                    CertificatesCollector::new(
+                        client.clone(),
+                        settings.clone(),
+                        filter.clone(),
+                        tag_labels.clone(),
+                    )
                 },
                 self.schedule(account, interval),
             ));

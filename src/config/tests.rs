@@ -363,3 +363,45 @@ fn each_section_validates_alone() {
     );
     assert!(filter.include_expired);
 }
+
+#[test]
+fn tag_labels_become_label_names_and_collisions_are_refused() {
+    let config =
+        parse("accounts:\n  - name: a\ncertificates:\n  tag_labels: [team, cost-center, 团队]\n")
+            .expect("valid");
+    let labels: Vec<(&str, &str)> = config
+        .tag_labels
+        .iter()
+        .map(|t| (t.key.as_str(), t.label.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("team", "tag_team"),
+            ("cost-center", "tag_cost_center"),
+            ("团队", "tag___")
+        ]
+    );
+    assert!(parse("accounts:\n  - name: a\n")
+        .expect("valid")
+        .tag_labels
+        .is_empty());
+    let collision =
+        parse("accounts:\n  - name: a\ncertificates:\n  tag_labels: [team-a, team_a]\n")
+            .expect_err("two keys, one label");
+    assert_eq!(collision.place, "certificates.tag_labels[1]");
+    assert!(
+        collision.message.contains("tag_team_a"),
+        "{}",
+        collision.message
+    );
+    assert!(
+        collision.message.contains("\"team-a\""),
+        "{}",
+        collision.message
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\ncertificates:\n  tag_labels: [\" \"]\n"),
+        "certificates.tag_labels[0]"
+    );
+}
