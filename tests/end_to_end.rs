@@ -91,12 +91,15 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
     let text = converge(&sim, &exporter, Duration::from_secs(90), |_| {}).await;
 
     let series = contract_series(&text);
-    // Everything but the opt-in per-instance series, and what only an endpoint without an
-    // action shows (the simulator offers every action).
-    for family in Family::ALL
-        .iter()
-        .filter(|f| !matches!(f, Family::BoundInstanceInfo | Family::ActionUnavailable))
-    {
+    // Everything but the opt-in per-instance series and tag labels (no certificates.tag_labels
+    // here), and what only an endpoint without an action shows (the simulator offers every
+    // action).
+    for family in Family::ALL.iter().filter(|f| {
+        !matches!(
+            f,
+            Family::BoundInstanceInfo | Family::ActionUnavailable | Family::CertificateTags
+        )
+    }) {
         let name = family.def().name;
         if name.contains("_collector_")
             || name.contains("build_info")
@@ -398,12 +401,15 @@ async fn demo_mode_serves_every_family_of_the_contract() {
     exporter.wait_ready(Duration::from_secs(60)).await;
     let text = exporter.metrics().await;
     let (_, landing) = exporter.get("/").await.expect("landing page");
-    // Everything but the opt-in per-instance series, and what only an endpoint without an
-    // action shows (the simulator offers every action).
-    for family in Family::ALL
-        .iter()
-        .filter(|f| !matches!(f, Family::BoundInstanceInfo | Family::ActionUnavailable))
-    {
+    // Everything but the opt-in per-instance series and tag labels (no certificates.tag_labels
+    // here), and what only an endpoint without an action shows (the simulator offers every
+    // action).
+    for family in Family::ALL.iter().filter(|f| {
+        !matches!(
+            f,
+            Family::BoundInstanceInfo | Family::ActionUnavailable | Family::CertificateTags
+        )
+    }) {
         let name = family.def().name;
         assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
     }
