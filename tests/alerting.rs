@@ -197,8 +197,14 @@ fn the_routing_by_team_sends_each_teams_alerts_to_it_and_the_rest_by_severity() 
     );
     // (labels of an alert, the receiver it must reach)
     let cases: [(&[&str], &str); 7] = [
-        (&["tag_team=payments", "severity=critical"], "payments-pager"),
-        (&["tag_team=payments", "severity=warning"], "payments-tickets"),
+        (
+            &["tag_team=payments", "severity=critical"],
+            "payments-pager",
+        ),
+        (
+            &["tag_team=payments", "severity=warning"],
+            "payments-tickets",
+        ),
         (&["tag_team=payments", "severity=info"], "payments-tickets"),
         (&["tag_team=web", "severity=critical"], "web-pager"),
         (&["tag_team=search", "severity=warning"], "tickets"),
