@@ -142,7 +142,7 @@ pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, 
     }
 }
 
-/// Text as [`text`] reads it, as a type (for [`Lenient`]).
+/// Text sent as a string, a number or a boolean (`null` is empty), as a type (for [`Lenient`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Text(pub String);
 
