@@ -298,6 +298,14 @@ async fn the_demos_alerts_reach_the_receivers_their_severity_routes_to() {
         ("TencentCloudSSLUnmatchedDomains", "/tickets"),
         ("TencentCloudSSLBindTaskFailing", "/tickets"),
         ("TencentCloudSSLBindQueryErrors", "/default"),
+        // What newer API fields say: a revoked certificate still bound, a hosting replacement
+        // overdue, an intermediate expiring before its leaf.
+        ("TencentCloudSSLRevokedCertificateStillBound", "/pager"),
+        ("TencentCloudSSLHostingReplacementOverdue", "/tickets"),
+        (
+            "TencentCloudSSLChainCertificateExpiresBeforeLeaf",
+            "/tickets",
+        ),
     ]
     .into_iter()
     .collect();
