@@ -1160,13 +1160,15 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         .await;
     let mut b_detail = detail_mocks.remove(1);
     b_detail.delete_async().await;
+    // The new content comes with another chain: its intermediate expires on another day.
+    let mut new_content = certificate_detail("B", &previous);
+    new_content["Response"]["CertChainInfo"][1]["ValidTo"] = json!("2029-01-01 08:00:00");
     b_detail = server
         .mock_async(|when, then| {
             when.method(POST)
                 .header("x-tc-action", "DescribeCertificateDetail")
                 .json_body(json!({"CertificateId": "B"}));
-            then.status(200)
-                .json_body(certificate_detail("B", &previous));
+            then.status(200).json_body(new_content);
         })
         .await;
     let third = collector.collect().await.expect("runs");
@@ -1182,6 +1184,12 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         &third.snapshot,
         Family::EndpointCertificateMatch,
         &format!("{stale_l}}} 1\n"),
+    );
+    let chains = third.snapshot.chunk(Family::CertificateChainNotAfter);
+    assert!(
+        chains.contains("certificate_id=\"B\",depth=\"1\",subject=\"Test Intermediate\",issuer=\"Test Root\"} 1861920000\n")
+            && chains.contains("certificate_id=\"A\",depth=\"1\",subject=\"Test Intermediate\",issuer=\"Test Root\"} 1830297600\n"),
+        "the chain follows the content too:\n{chains}"
     );
     assert!(certificate_list.calls_async().await >= 1);
 
