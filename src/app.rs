@@ -66,7 +66,7 @@ impl Setup {
         let defaults = cli.config_defaults();
         let mut config = match &cli.config_file {
             Some(path) => Config::load(path, &defaults)?,
-            None => Config::from_defaults(&defaults),
+            None => Config::from_defaults(&defaults)?,
         };
         if let Some(path) = &cli.config_file {
             if config.has_inline_secret() {

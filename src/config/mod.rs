@@ -55,6 +55,9 @@ pub struct Defaults {
     pub bind_poll_timeout: Duration,
     /// Rollout records older than this are not exported.
     pub records_max_age: Duration,
+    /// Certificate tag keys exported as labels (`--certificates.tag-label`), unless the file
+    /// names its own.
+    pub tag_labels: Vec<String>,
     /// Whether the `endpoints` collector runs unless the file says otherwise.
     pub endpoints_enabled: bool,
     /// Refresh interval of the `endpoints` collector.
@@ -355,10 +358,13 @@ fn duration_at(
 }
 
 impl Config {
-    /// The single account that flags and environment variables describe.
-    pub fn from_defaults(defaults: &Defaults) -> Config {
+    /// The single account that flags and environment variables describe; an error when two
+    /// tag keys give the same label.
+    pub fn from_defaults(defaults: &Defaults) -> Result<Config, ConfigError> {
         let interval = defaults.interval;
-        Config {
+        let tag_labels = tag_labels(defaults.tag_labels.clone())
+            .map_err(|e| error("--certificates.tag-label", e.message))?;
+        Ok(Config {
             accounts: vec![AccountConfig {
                 name: defaults.account.clone(),
                 endpoint: defaults.endpoint.clone(),
@@ -382,12 +388,12 @@ impl Config {
                 include_expired: true,
                 ..CertificateFilter::default()
             },
-            tag_labels: Vec::new(),
+            tag_labels,
             records_max_age: defaults.records_max_age,
             detail_series: false,
             endpoints: defaults.endpoints.clone(),
             source: None,
-        }
+        })
     }
 
     /// Reads and validates a file; `defaults` supplies what the file leaves out.
@@ -432,7 +438,11 @@ impl Config {
         let collectors = validate_collectors(raw.collectors, defaults)?;
         let endpoints = raw.endpoints.validate(&defaults.endpoints)?;
         let mut raw_certificates = raw.certificates;
-        let tag_labels = tag_labels(std::mem::take(&mut raw_certificates.tag_labels))?;
+        let keys = match std::mem::take(&mut raw_certificates.tag_labels) {
+            keys if keys.is_empty() => defaults.tag_labels.clone(),
+            keys => keys,
+        };
+        let tag_labels = tag_labels(keys)?;
         let certificates = validate_certificates(raw_certificates)?;
         let records_max_age = duration_at(
             "records.max_age",

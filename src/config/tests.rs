@@ -404,4 +404,45 @@ fn tag_labels_become_label_names_and_collisions_are_refused() {
         place_of("accounts:\n  - name: a\ncertificates:\n  tag_labels: [\" \"]\n"),
         "certificates.tag_labels[0]"
     );
+
+    let flags = Cli::try_parse_from([
+        "x",
+        "--certificates.tag-label=team",
+        "--certificates.tag-label",
+        "env",
+    ])
+    .expect("flags")
+    .config_defaults();
+    let from_flags = Config::from_defaults(&flags).expect("valid");
+    let labels: Vec<&str> = from_flags
+        .tag_labels
+        .iter()
+        .map(|t| t.label.as_str())
+        .collect();
+    assert_eq!(labels, ["tag_team", "tag_env"]);
+    let file_without = Config::parse("accounts:\n  - name: a\n", &flags).expect("valid");
+    assert_eq!(
+        file_without.tag_labels, from_flags.tag_labels,
+        "the flags when the file says nothing"
+    );
+    let file_with = Config::parse(
+        "accounts:\n  - name: a\ncertificates:\n  tag_labels: [owner]\n",
+        &flags,
+    )
+    .expect("valid");
+    assert_eq!(file_with.tag_labels.len(), 1, "the file's own replace them");
+    let colliding = Cli::try_parse_from([
+        "x",
+        "--certificates.tag-label=cost-center",
+        "--certificates.tag-label=cost.center",
+    ])
+    .expect("flags")
+    .config_defaults();
+    let error = Config::from_defaults(&colliding).expect_err("one label for two keys");
+    assert_eq!(error.place, "--certificates.tag-label");
+    assert!(
+        error.message.contains("tag_cost_center"),
+        "{}",
+        error.message
+    );
 }
