@@ -36,15 +36,33 @@ impl CertificatesCollector {
 }
 
 /// Builds the snapshot of a certificate list, with the tag keys of `tag_labels` as labels of
-/// `tencentcloud_ssl_certificate_tags_info`. Pure.
+/// `tencentcloud_ssl_certificate_tags_info`; what could not be read is returned. Pure.
 pub fn snapshot(
     account: &str,
     certificates: &[Certificate],
     tag_labels: &[TagLabel],
 ) -> (Snapshot, Vec<String>) {
     let mut builder = SnapshotBuilder::new(account);
-    let errors = write_certificates(&mut builder, certificates, tag_labels);
+    let written = write_certificates(&mut builder, certificates, tag_labels);
+    let mut errors = written.errors;
+    errors.extend(
+        written
+            .unreadable
+            .into_iter()
+            .map(|(id, field, error)| format!("certificate {id}: {field}: {error}")),
+    );
     (builder.finish(), errors)
+}
+
+/// What writing a certificate list could not read.
+#[derive(Debug, Default)]
+struct Unread {
+    /// Fields every certificate has (`CertEndTime`, `CertBeginTime`) that could not be read: the
+    /// run is not a full success.
+    errors: Vec<String>,
+    /// Optional fields of newer API versions that could not be read, as (certificate, field,
+    /// why): left out, logged and counted as not understood, the run still a success.
+    unreadable: Vec<(String, &'static str, String)>,
 }
 
 /// Writes the series of `certificates` into `builder`; what could not be read is returned. Pure.
@@ -52,8 +70,9 @@ fn write_certificates(
     builder: &mut SnapshotBuilder,
     certificates: &[Certificate],
     tag_labels: &[TagLabel],
-) -> Vec<String> {
+) -> Unread {
     let mut errors = Vec::new();
+    let mut unreadable = Vec::new();
     for cert in certificates {
         let id = cert.certificate_id.as_str();
         builder.sample(
@@ -115,7 +134,17 @@ fn write_certificates(
                 unix as f64,
             );
         }
-        if let Some(unix) = time_of("CertRevokedTime", cert.revoked_time()) {
+        let mut optional_time = |field: &'static str, text: &str| {
+            if text.is_empty() {
+                return None;
+            }
+            let unix = time::parse_api_time(text);
+            if unix.is_none() {
+                unreadable.push((id.to_string(), field, format!("{text:?} is not a time")));
+            }
+            unix
+        };
+        if let Some(unix) = optional_time("CertRevokedTime", cert.revoked_time()) {
             builder.sample(
                 series::CertificateRevoked { certificate_id: id },
                 unix as f64,
@@ -134,7 +163,7 @@ fn write_certificates(
                 1.0,
             );
         }
-        if let Some(unix) = time_of("CertServiceEndTime", cert.service_end_time()) {
+        if let Some(unix) = optional_time("CertServiceEndTime", cert.service_end_time()) {
             builder.sample(
                 series::CertificateServiceEnd { certificate_id: id },
                 unix as f64,
@@ -154,15 +183,17 @@ fn write_certificates(
                     series::CertificateHostingReplaceBeforeExpiry { certificate_id: id },
                     (days * 86_400) as f64,
                 ),
-                Some(days) => errors.push(format!(
-                    "certificate {id}: HostingConfig.ReplaceTime {days} is not a number of days"
+                Some(days) => unreadable.push((
+                    id.to_string(),
+                    "HostingConfig.ReplaceTime",
+                    format!("{days} is not a number of days"),
                 )),
                 None => {}
             }
         }
         write_tags(builder, cert, tag_labels);
     }
-    errors
+    Unread { errors, unreadable }
 }
 
 /// The tag series of one certificate: one `tag_info` per distinct tag, and, when tag keys are
@@ -272,7 +303,12 @@ impl Collector for CertificatesCollector {
             }
         }
         let mut builder = core.builder();
-        let errors = write_certificates(&mut builder, &certificates, &self.tag_labels);
+        let Unread { errors, unreadable } =
+            write_certificates(&mut builder, &certificates, &self.tag_labels);
+        for (id, field, error) in unreadable {
+            core.findings
+                .unreadable_field(action::DESCRIBE_CERTIFICATES, &id, field, &error);
+        }
         let snapshot = self.core.seal(builder);
         let headlines = headlines(&certificates, time::now_unix());
         Ok(Collected {
@@ -354,6 +390,32 @@ mod tests {
             .collect();
         assert_eq!(listed, ["sooner", "soon"]);
         assert_eq!(h.expiring[0].alias, "web \"prod\"");
+    }
+
+    #[test]
+    fn unreadable_newer_fields_are_left_out_without_failing_the_run() {
+        use tencentcloud_ssl_api::certificates::HostingConfig;
+        use tencentcloud_ssl_api::{Lenient, Text};
+        let mut odd = cert("c1", "2026-01-01 07:59:59");
+        odd.cert_revoked_time = Lenient(Ok(Text("yesterday".into())));
+        odd.hosting_config = Lenient(Ok(HostingConfig {
+            replace_time: Some(-3),
+            replace_start_time: "00:00:00".into(),
+            replace_end_time: "23:59:59".into(),
+        }));
+        let mut builder = SnapshotBuilder::new("default");
+        let unread = write_certificates(&mut builder, &[odd], &[]);
+        assert!(unread.errors.is_empty(), "{:?}", unread.errors);
+        let fields: Vec<&str> = unread.unreadable.iter().map(|(_, f, _)| *f).collect();
+        assert_eq!(fields, ["CertRevokedTime", "HostingConfig.ReplaceTime"]);
+        let snapshot = builder.finish();
+        assert_eq!(snapshot.chunk(Family::CertificateRevoked), "");
+        assert_eq!(
+            snapshot.chunk(Family::CertificateHostingReplaceBeforeExpiry),
+            ""
+        );
+        assert!(!snapshot.chunk(Family::CertificateHostingInfo).is_empty());
+        assert!(!snapshot.chunk(Family::CertificateNotAfter).is_empty());
     }
 
     #[test]
