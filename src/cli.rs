@@ -131,7 +131,7 @@ pub struct Cli {
     #[arg(long = "collector.bind.poll-timeout", default_value = "2m", value_parser = parse_poll_timeout, value_name = "DURATION")]
     pub bind_poll_timeout: Duration,
 
-    /// A certificate tag key to export as the label tag_<key> of
+    /// A certificate tag key to export as the label `tag_<key>` of
     /// tencentcloud_ssl_certificate_tags_info (characters outside [a-zA-Z0-9_] become _), for
     /// routing alerts by owner. Repeatable; the configuration file's certificates.tag_labels
     /// replaces these.
