@@ -38,7 +38,7 @@ fn rendering(c: &mut Criterion) {
         .items;
     let mut group = c.benchmark_group("render");
     group.bench_function("certificates_snapshot_1000", |b| {
-        b.iter(|| certificates::snapshot("default", black_box(&certs)))
+        b.iter(|| certificates::snapshot("default", black_box(&certs), &[]))
     });
 
     // About 10k series: the size of a 2,000-certificate account.

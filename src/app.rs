@@ -66,7 +66,7 @@ impl Setup {
         let defaults = cli.config_defaults();
         let mut config = match &cli.config_file {
             Some(path) => Config::load(path, &defaults)?,
-            None => Config::from_defaults(&defaults),
+            None => Config::from_defaults(&defaults)?,
         };
         if let Some(path) = &cli.config_file {
             if config.has_inline_secret() {
@@ -431,14 +431,20 @@ impl Wiring<'_> {
             .map(|_| Arc::new(TargetBook::new(target_sources(plan))));
         let mut tasks = Vec::new();
         if let Some(interval) = plan.certificates {
-            let (client, settings, filter) = (
+            let (client, settings, filter, tag_labels) = (
                 client.clone(),
                 self.settings(account, interval),
                 config.certificates.clone(),
+                config.tag_labels.clone(),
             );
             tasks.push(scheduler::spawn(
                 move || {
-                    CertificatesCollector::new(client.clone(), settings.clone(), filter.clone())
+                    CertificatesCollector::new(
+                        client.clone(),
+                        settings.clone(),
+                        filter.clone(),
+                        tag_labels.clone(),
+                    )
                 },
                 self.schedule(account, interval),
             ));

@@ -131,6 +131,13 @@ pub struct Cli {
     #[arg(long = "collector.bind.poll-timeout", default_value = "2m", value_parser = parse_poll_timeout, value_name = "DURATION")]
     pub bind_poll_timeout: Duration,
 
+    /// A certificate tag key to export as the label `tag_<key>` of
+    /// tencentcloud_ssl_certificate_tags_info (characters outside [a-zA-Z0-9_] become _), for
+    /// routing alerts by owner. Repeatable; the configuration file's certificates.tag_labels
+    /// replaces these.
+    #[arg(long = "certificates.tag-label", value_name = "KEY")]
+    pub tag_labels: Vec<String>,
+
     /// Deploy records created longer ago than this are not exported.
     #[arg(long = "collector.deploy.max-age", default_value = "30d", value_parser = parse_max_age, value_name = "DURATION")]
     pub deploy_max_age: Duration,
@@ -398,6 +405,7 @@ impl Cli {
             }),
             bind_poll_timeout: self.bind_poll_timeout,
             records_max_age: self.deploy_max_age,
+            tag_labels: self.tag_labels.clone(),
             endpoints_enabled: self.endpoints || self.demo,
             endpoints_interval: self.endpoints_interval.unwrap_or(if self.demo {
                 self.effective_interval()

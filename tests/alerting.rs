@@ -173,6 +173,62 @@ fn the_shipped_routing_is_valid_and_documented() {
     );
 }
 
+#[test]
+fn the_routing_by_team_sends_each_teams_alerts_to_it_and_the_rest_by_severity() {
+    let path = "deploy/alertmanager/routing-by-team.yml";
+    let text = read(path);
+    assert!(
+        read("docs/alerts.md").contains(text.trim()),
+        "docs/alerts.md shows {path} verbatim"
+    );
+    let Some(amtool) = common::tool("amtool", "REQUIRE_ALERTMANAGER") else {
+        return;
+    };
+    let check = Command::new(&amtool)
+        .arg("check-config")
+        .arg(root().join(path))
+        .output()
+        .expect("amtool runs");
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // (labels of an alert, the receiver it must reach)
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["tag_team=payments", "severity=critical"],
+            "payments-pager",
+        ),
+        (
+            &["tag_team=payments", "severity=warning"],
+            "payments-tickets",
+        ),
+        (&["tag_team=payments", "severity=info"], "payments-tickets"),
+        (&["tag_team=web", "severity=critical"], "web-pager"),
+        (&["tag_team=search", "severity=warning"], "tickets"),
+        (&["severity=critical"], "pager"),
+        (&["severity=info"], "default"),
+    ];
+    for (labels, receiver) in cases {
+        let out = Command::new(&amtool)
+            .args(["config", "routes", "test"])
+            .arg(format!("--config.file={}", root().join(path).display()))
+            .arg(format!("--verify.receivers={receiver}"))
+            .arg("alertname=TencentCloudSSLCertificateExpiringSoon")
+            .args(labels)
+            .output()
+            .expect("amtool runs");
+        assert!(
+            out.status.success(),
+            "{labels:?} should reach {receiver}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demos_alerts_reach_the_receivers_their_severity_routes_to() {
     let Some(prometheus_bin) = common::tool("prometheus", "REQUIRE_PROMETHEUS") else {
@@ -242,6 +298,14 @@ async fn the_demos_alerts_reach_the_receivers_their_severity_routes_to() {
         ("TencentCloudSSLUnmatchedDomains", "/tickets"),
         ("TencentCloudSSLBindTaskFailing", "/tickets"),
         ("TencentCloudSSLBindQueryErrors", "/default"),
+        // What newer API fields say: a revoked certificate still bound, a hosting replacement
+        // overdue, an intermediate expiring before its leaf.
+        ("TencentCloudSSLRevokedCertificateStillBound", "/pager"),
+        ("TencentCloudSSLHostingReplacementOverdue", "/tickets"),
+        (
+            "TencentCloudSSLChainCertificateExpiresBeforeLeaf",
+            "/tickets",
+        ),
     ]
     .into_iter()
     .collect();

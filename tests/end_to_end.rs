@@ -91,12 +91,15 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
     let text = converge(&sim, &exporter, Duration::from_secs(90), |_| {}).await;
 
     let series = contract_series(&text);
-    // Everything but the opt-in per-instance series, and what only an endpoint without an
-    // action shows (the simulator offers every action).
-    for family in Family::ALL
-        .iter()
-        .filter(|f| !matches!(f, Family::BoundInstanceInfo | Family::ActionUnavailable))
-    {
+    // Everything but the opt-in per-instance series and tag labels (no certificates.tag_labels
+    // here), and what only an endpoint without an action shows (the simulator offers every
+    // action).
+    for family in Family::ALL.iter().filter(|f| {
+        !matches!(
+            f,
+            Family::BoundInstanceInfo | Family::ActionUnavailable | Family::CertificateTags
+        )
+    }) {
         let name = family.def().name;
         if name.contains("_collector_")
             || name.contains("build_info")
@@ -155,6 +158,41 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
 /// throttling code, InternalError, HTTP 502/503 with HTML, truncated JSON, empty body, an answer
 /// slower than the client timeout, connection reset). For 30 s the exporter must keep answering
 /// /metrics and /-/healthy; then, faults still on, its values must equal the simulator's truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_tag_key_labels_every_certificate_that_has_it() {
+    let sim = simulator(3, 24, FaultConfig::default()).await;
+    let exporter = Exporter::start(
+        &sim.endpoint(),
+        &["--collector.interval=1s", "--certificates.tag-label=team"],
+    );
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    // From the world model: the `team` tag of each certificate, if it has one.
+    let expected: Vec<String> = sim
+        .dataset()
+        .certificates
+        .iter()
+        .map(|cert| {
+            let team = cert
+                .tags
+                .iter()
+                .find(|(key, _)| key == "team")
+                .map_or(String::new(), |(_, value)| format!(",tag_team=\"{value}\""));
+            format!(
+                "tencentcloud_ssl_certificate_tags_info{{account=\"default\",certificate_id=\"{}\"{team}}} 1",
+                cert.id
+            )
+        })
+        .collect();
+    assert!(expected.iter().any(|l| l.contains("tag_team=")));
+    assert!(expected.iter().any(|l| !l.contains("tag_team=")));
+    let text = exporter.metrics().await;
+    let served: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("tencentcloud_ssl_certificate_tags_info{"))
+        .collect();
+    assert_eq!(served, expected, "one per certificate, in list order");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keeps_serving_and_converges_with_ten_percent_of_calls_failing() {
     let faults = FaultConfig {
@@ -398,12 +436,15 @@ async fn demo_mode_serves_every_family_of_the_contract() {
     exporter.wait_collected(Duration::from_secs(60)).await;
     let text = exporter.metrics().await;
     let (_, landing) = exporter.get("/").await.expect("landing page");
-    // Everything but the opt-in per-instance series, and what only an endpoint without an
-    // action shows (the simulator offers every action).
-    for family in Family::ALL
-        .iter()
-        .filter(|f| !matches!(f, Family::BoundInstanceInfo | Family::ActionUnavailable))
-    {
+    // Everything but the opt-in per-instance series and tag labels (no certificates.tag_labels
+    // here), and what only an endpoint without an action shows (the simulator offers every
+    // action).
+    for family in Family::ALL.iter().filter(|f| {
+        !matches!(
+            f,
+            Family::BoundInstanceInfo | Family::ActionUnavailable | Family::CertificateTags
+        )
+    }) {
         let name = family.def().name;
         assert!(text.contains(&format!("\n{name}{{")), "{name} missing");
     }

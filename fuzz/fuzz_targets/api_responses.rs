@@ -21,7 +21,7 @@ use tencentcloud_ssl_exporter::metrics::SnapshotBuilder;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(page) = parse_response::<DescribeCertificatesResponse>("A", data) {
-        let (snapshot, _) = certificates::snapshot("fuzz", &page.certificates.items);
+        let (snapshot, _) = certificates::snapshot("fuzz", &page.certificates.items, &[]);
         let _ = snapshot.series();
     }
     if let Ok(detail) = parse_response::<CertificateDetail>("A", data) {

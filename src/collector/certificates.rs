@@ -1,9 +1,10 @@
 //! The `certificates` collector: identity and validity of every certificate.
 
 use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Core};
-use crate::config::CertificateFilter;
+use crate::config::{CertificateFilter, TagLabel};
 use crate::headlines::{Expiring, Headline, Headlines, MOST_LISTED};
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
+use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::certificates::{normalized_type, status_name, Certificate};
 use tencentcloud_ssl_api::client::Client;
 use tencentcloud_ssl_api::time;
@@ -11,6 +12,7 @@ use tencentcloud_ssl_api::time;
 pub(crate) struct CertificatesCollector {
     core: Core,
     filter: CertificateFilter,
+    tag_labels: Vec<TagLabel>,
 }
 
 impl CertificatesCollector {
@@ -18,29 +20,59 @@ impl CertificatesCollector {
         client: Client,
         settings: CollectorSettings,
         filter: CertificateFilter,
+        tag_labels: Vec<TagLabel>,
     ) -> Self {
         CertificatesCollector {
             core: Core::new(
                 "certificates",
                 client,
                 settings,
-                &[tencentcloud_ssl_api::action::DESCRIBE_CERTIFICATES],
+                &[action::DESCRIBE_CERTIFICATES],
             ),
             filter,
+            tag_labels,
         }
     }
 }
 
-/// Builds the snapshot of a certificate list. Pure.
-pub fn snapshot(account: &str, certificates: &[Certificate]) -> (Snapshot, Vec<String>) {
+/// Builds the snapshot of a certificate list, with the tag keys of `tag_labels` as labels of
+/// `tencentcloud_ssl_certificate_tags_info`; what could not be read is returned. Pure.
+pub fn snapshot(
+    account: &str,
+    certificates: &[Certificate],
+    tag_labels: &[TagLabel],
+) -> (Snapshot, Vec<String>) {
     let mut builder = SnapshotBuilder::new(account);
-    let errors = write_certificates(&mut builder, certificates);
+    let written = write_certificates(&mut builder, certificates, tag_labels);
+    let mut errors = written.errors;
+    errors.extend(
+        written
+            .unreadable
+            .into_iter()
+            .map(|(id, field, error)| format!("certificate {id}: {field}: {error}")),
+    );
     (builder.finish(), errors)
 }
 
+/// What writing a certificate list could not read.
+#[derive(Debug, Default)]
+struct Unread {
+    /// Fields every certificate has (`CertEndTime`, `CertBeginTime`) that could not be read: the
+    /// run is not a full success.
+    errors: Vec<String>,
+    /// Optional fields of newer API versions that could not be read, as (certificate, field,
+    /// why): left out, logged and counted as not understood, the run still a success.
+    unreadable: Vec<(String, &'static str, String)>,
+}
+
 /// Writes the series of `certificates` into `builder`; what could not be read is returned. Pure.
-fn write_certificates(builder: &mut SnapshotBuilder, certificates: &[Certificate]) -> Vec<String> {
+fn write_certificates(
+    builder: &mut SnapshotBuilder,
+    certificates: &[Certificate],
+    tag_labels: &[TagLabel],
+) -> Unread {
     let mut errors = Vec::new();
+    let mut unreadable = Vec::new();
     for cert in certificates {
         let id = cert.certificate_id.as_str();
         builder.sample(
@@ -102,8 +134,103 @@ fn write_certificates(builder: &mut SnapshotBuilder, certificates: &[Certificate
                 unix as f64,
             );
         }
+        let mut optional_time = |field: &'static str, text: &str| {
+            if text.is_empty() {
+                return None;
+            }
+            let unix = time::parse_api_time(text);
+            if unix.is_none() {
+                unreadable.push((id.to_string(), field, format!("{text:?} is not a time")));
+            }
+            unix
+        };
+        if let Some(unix) = optional_time("CertRevokedTime", cert.revoked_time()) {
+            builder.sample(
+                series::CertificateRevoked { certificate_id: id },
+                unix as f64,
+            );
+        }
+        if !cert.service_id().is_empty() {
+            let extra = cert.extra();
+            builder.sample(
+                series::CertificateServiceInfo {
+                    certificate_id: id,
+                    service_id: cert.service_id(),
+                    service_status: cert.service_status(),
+                    service_renew_certificate_id: extra.service_renew_certificate_id.trim(),
+                    service_origin_certificate_id: extra.service_origin_certificate_id.trim(),
+                },
+                1.0,
+            );
+        }
+        if let Some(unix) = optional_time("CertServiceEndTime", cert.service_end_time()) {
+            builder.sample(
+                series::CertificateServiceEnd { certificate_id: id },
+                unix as f64,
+            );
+        }
+        if let Some(hosting) = cert.hosting_config() {
+            builder.sample(
+                series::CertificateHostingInfo {
+                    certificate_id: id,
+                    replace_window_start: hosting.replace_start_time.trim(),
+                    replace_window_end: hosting.replace_end_time.trim(),
+                },
+                1.0,
+            );
+            match hosting.replace_time {
+                Some(days) if (0..=36_500).contains(&days) => builder.sample(
+                    series::CertificateHostingReplaceBeforeExpiry { certificate_id: id },
+                    (days * 86_400) as f64,
+                ),
+                Some(days) => unreadable.push((
+                    id.to_string(),
+                    "HostingConfig.ReplaceTime",
+                    format!("{days} is not a number of days"),
+                )),
+                None => {}
+            }
+        }
+        write_tags(builder, cert, tag_labels);
     }
-    errors
+    Unread { errors, unreadable }
+}
+
+/// The tag series of one certificate: one `tag_info` per distinct tag, and, when tag keys are
+/// chosen as labels, its `tags_info` (every certificate has one, so a `group_left` join keeps
+/// the certificates without the tags). Pure.
+fn write_tags(builder: &mut SnapshotBuilder, cert: &Certificate, tag_labels: &[TagLabel]) {
+    let certificate_id = cert.certificate_id.as_str();
+    let tags: std::collections::BTreeSet<(&str, &str)> = cert
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key.as_str(), t.tag_value.as_str()))
+        .filter(|(key, _)| !key.is_empty())
+        .collect();
+    for (key, value) in &tags {
+        builder.sample(
+            series::CertificateTag {
+                certificate_id,
+                key,
+                value,
+            },
+            1.0,
+        );
+    }
+    if tag_labels.is_empty() {
+        return;
+    }
+    let labels: Vec<(&str, &str)> = tag_labels
+        .iter()
+        .map(|chosen| {
+            let value = tags
+                .iter()
+                .find(|(key, _)| *key == chosen.key)
+                .map_or("", |(_, value)| *value);
+            (chosen.label.as_str(), value)
+        })
+        .collect();
+    builder.sample_with_labels(series::CertificateTags { certificate_id }, &labels, 1.0);
 }
 
 /// How many certificates expire within 30 days of `now` (unix seconds) or have expired, and
@@ -170,8 +297,23 @@ impl Collector for CertificatesCollector {
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let core = &self.core;
         let certificates = list_certificates(&core.client, &self.filter, &core.findings).await?;
+        for cert in &certificates {
+            for (field, error) in cert.unreadable_fields() {
+                core.findings.unreadable_field(
+                    action::DESCRIBE_CERTIFICATES,
+                    &cert.certificate_id,
+                    field,
+                    error,
+                );
+            }
+        }
         let mut builder = core.builder();
-        let errors = write_certificates(&mut builder, &certificates);
+        let Unread { errors, unreadable } =
+            write_certificates(&mut builder, &certificates, &self.tag_labels);
+        for (id, field, error) in unreadable {
+            core.findings
+                .unreadable_field(action::DESCRIBE_CERTIFICATES, &id, field, &error);
+        }
         let snapshot = self.core.seal(builder);
         let headlines = headlines(&certificates, time::now_unix());
         Ok(Collected {
@@ -203,12 +345,19 @@ mod tests {
             hosting_renew_cert_id: String::new(),
             is_expiring: Some(false),
             deployable: Some(true),
+            tags: Default::default(),
+            service_id: Default::default(),
+            service_status: Default::default(),
+            cert_service_end_time: Default::default(),
+            certificate_extra: Default::default(),
+            hosting_config: Default::default(),
+            cert_revoked_time: Default::default(),
         }
     }
 
     #[test]
     fn exports_identity_and_validity() {
-        let (snapshot, errors) = snapshot("default", &[cert("c1", "2026-01-01 07:59:59")]);
+        let (snapshot, errors) = snapshot("default", &[cert("c1", "2026-01-01 07:59:59")], &[]);
         assert!(errors.is_empty());
         assert_eq!(
             snapshot.chunk(Family::CertificateInfo),
@@ -249,8 +398,34 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_newer_fields_are_left_out_without_failing_the_run() {
+        use tencentcloud_ssl_api::certificates::HostingConfig;
+        use tencentcloud_ssl_api::{Lenient, Text};
+        let mut odd = cert("c1", "2026-01-01 07:59:59");
+        odd.cert_revoked_time = Lenient(Ok(Text("yesterday".into())));
+        odd.hosting_config = Lenient(Ok(HostingConfig {
+            replace_time: Some(-3),
+            replace_start_time: "00:00:00".into(),
+            replace_end_time: "23:59:59".into(),
+        }));
+        let mut builder = SnapshotBuilder::new("default");
+        let unread = write_certificates(&mut builder, &[odd], &[]);
+        assert!(unread.errors.is_empty(), "{:?}", unread.errors);
+        let fields: Vec<&str> = unread.unreadable.iter().map(|(_, f, _)| *f).collect();
+        assert_eq!(fields, ["CertRevokedTime", "HostingConfig.ReplaceTime"]);
+        let snapshot = builder.finish();
+        assert_eq!(snapshot.chunk(Family::CertificateRevoked), "");
+        assert_eq!(
+            snapshot.chunk(Family::CertificateHostingReplaceBeforeExpiry),
+            ""
+        );
+        assert!(!snapshot.chunk(Family::CertificateHostingInfo).is_empty());
+        assert!(!snapshot.chunk(Family::CertificateNotAfter).is_empty());
+    }
+
+    #[test]
     fn unparseable_times_are_reported_not_invented() {
-        let (snapshot, errors) = snapshot("default", &[cert("c1", "tomorrow")]);
+        let (snapshot, errors) = snapshot("default", &[cert("c1", "tomorrow")], &[]);
         assert_eq!(snapshot.chunk(Family::CertificateNotAfter), "");
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("CertEndTime"));

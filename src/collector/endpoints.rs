@@ -36,6 +36,7 @@ use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::detail::{CertificateDetail, CertificateDetailRequest};
 use tencentcloud_ssl_api::records::RecordKind;
+use tencentcloud_ssl_api::time::parse_api_time;
 
 /// Limits of the `endpoints` collector.
 #[derive(Debug, Clone)]
@@ -396,6 +397,74 @@ pub fn write_run(
     }
 }
 
+/// A certificate above the leaf in a certificate's chain, as `CertChainInfo` states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    /// 1 for the leaf's issuer, 2 for its issuer, … (the position in `CertChainInfo`, whose
+    /// first entry is the leaf).
+    pub depth: usize,
+    pub subject: String,
+    pub issuer: String,
+    /// `ValidTo`, unix seconds.
+    pub not_after: i64,
+}
+
+/// The certificates above the leaf in `detail`'s `CertChainInfo`, and what of it could not be
+/// read (an entry without a readable `ValidTo`, an entry or a list that could not be decoded),
+/// as `(what, error)`. Position 0 is the leaf (the official example lists the leaf first) and is
+/// left out: its expiry is the certificate's own. Pure.
+pub fn chain_links(detail: &CertificateDetail) -> (Vec<ChainLink>, Vec<(String, String)>) {
+    let mut problems = Vec::new();
+    let Some(chain) = detail.cert_chain_info.value() else {
+        let error = detail.cert_chain_info.error().unwrap_or_default();
+        problems.push(("CertChainInfo".to_string(), error.to_string()));
+        return (Vec::new(), problems);
+    };
+    for skipped in &chain.skipped {
+        problems.push((
+            format!("CertChainInfo {}", skipped.id),
+            skipped.error.clone(),
+        ));
+    }
+    let mut links = Vec::new();
+    for (depth, link) in chain.items.iter().enumerate().skip(1) {
+        match parse_api_time(&link.valid_to) {
+            Some(not_after) => links.push(ChainLink {
+                depth,
+                subject: link.subject.trim().to_string(),
+                issuer: link.issuer.trim().to_string(),
+                not_after,
+            }),
+            None => problems.push((
+                format!("CertChainInfo[{depth}].ValidTo"),
+                format!("{:?} is not a time", link.valid_to),
+            )),
+        }
+    }
+    (links, problems)
+}
+
+/// Writes the chain series of the certificates of `chains`, in certificate order. Pure.
+pub fn write_chains(builder: &mut SnapshotBuilder, chains: &HashMap<String, Vec<ChainLink>>) {
+    let ordered: BTreeMap<&str, &Vec<ChainLink>> = chains
+        .iter()
+        .map(|(id, links)| (id.as_str(), links))
+        .collect();
+    for (certificate_id, links) in ordered {
+        for link in links {
+            builder.sample(
+                series::CertificateChainNotAfter {
+                    certificate_id,
+                    depth: &link.depth.to_string(),
+                    subject: &link.subject,
+                    issuer: &link.issuer,
+                },
+                link.not_after as f64,
+            );
+        }
+    }
+}
+
 /// What the certificate list says of a certificate's content: its validity dates
 /// (`CertBeginTime`, `CertEndTime`). New content under the same ID has new ones.
 pub type ContentVersion = (String, String);
@@ -443,6 +512,9 @@ pub(crate) struct EndpointsCollector {
     expected: HashMap<String, String>,
     /// Certificate ID → what the expected fingerprint was fetched against.
     learned: HashMap<String, Learned>,
+    /// Certificate ID → the certificates above its leaf (`CertChainInfo`), from the same detail
+    /// as its expected fingerprint, kept and refetched with it.
+    chains: HashMap<String, Vec<ChainLink>>,
     /// Whether a run has finished (later runs start after a jitter; the first waits for the
     /// sources instead).
     ran: bool,
@@ -481,6 +553,7 @@ impl EndpointsCollector {
             prober,
             expected: HashMap::new(),
             learned: HashMap::new(),
+            chains: HashMap::new(),
             ran: false,
             verdicts: HashMap::new(),
             offset: 0,
@@ -531,6 +604,7 @@ impl EndpointsCollector {
     ) -> Result<(), ApiError> {
         self.expected.retain(|id, _| ids.contains(id));
         self.learned.retain(|id, _| ids.contains(id));
+        self.chains.retain(|id, _| ids.contains(id));
         let uploaded = newest_upload_updates(targets);
         let changed: Vec<String> = self
             .learned
@@ -549,6 +623,7 @@ impl EndpointsCollector {
             );
             self.expected.remove(&id);
             self.learned.remove(&id);
+            self.chains.remove(&id);
         }
         let fetched_at = tencentcloud_ssl_api::time::now_unix();
         let missing: Vec<String> = ids
@@ -571,6 +646,15 @@ impl EndpointsCollector {
         for (certificate_id, answer) in answers {
             match answer {
                 Ok(detail) => {
+                    let (links, problems) = chain_links(&detail);
+                    for (field, error) in problems {
+                        self.core.findings.unreadable_field(
+                            action::DESCRIBE_CERTIFICATE_DETAIL,
+                            &certificate_id,
+                            &field,
+                            &error,
+                        );
+                    }
                     let (fingerprint, disagreement) = expected_fingerprint(&detail);
                     if let Some(error) = disagreement {
                         self.core.findings.contradiction(
@@ -589,6 +673,7 @@ impl EndpointsCollector {
                                     fetched_at,
                                 },
                             );
+                            self.chains.insert(certificate_id.clone(), links);
                             self.expected.insert(certificate_id, fingerprint);
                         }
                         None => errors.push(format!(
@@ -823,6 +908,7 @@ impl Collector for EndpointsCollector {
         for (map, entries) in [
             ("expected", self.expected.len()),
             ("learned", self.learned.len()),
+            ("chains", self.chains.len()),
             ("verdicts", self.verdicts.len()),
             ("kept", self.kept.len()),
             ("claims", self.book.claims()),
@@ -838,6 +924,7 @@ impl Collector for EndpointsCollector {
             &probed_at,
             rotation_runs,
         );
+        write_chains(&mut builder, &self.chains);
         let snapshot = self.core.seal(builder);
         self.ran = true;
         let headlines = Headlines {
@@ -1155,6 +1242,39 @@ mod tests {
         assert!(snapshot
             .chunk(Family::EndpointTargets)
             .contains("state=\"over_limit\"} 1\n"));
+    }
+
+    #[test]
+    fn the_chain_above_the_leaf_with_what_could_not_be_read() {
+        let detail: CertificateDetail = serde_json::from_value(serde_json::json!({
+            "CertChainInfo": [
+                {"Issuer": "TrustAsia DV TLS RSA CA 2025", "Subject": "lukesky.online",
+                 "ValidTo": "2026-05-29 07:59:59"},
+                {"Issuer": "DigiCert Global Root G2", "Subject": "TrustAsia DV TLS RSA CA 2025",
+                 "ValidTo": "2035-01-08 07:59:59"},
+                {"Issuer": "X", "Subject": "Y", "ValidTo": "soon"},
+                {"Subject": {"CN": "Z"}}
+            ]
+        }))
+        .expect("decodes");
+        let (links, problems) = chain_links(&detail);
+        assert_eq!(
+            links,
+            [ChainLink {
+                depth: 1,
+                subject: "TrustAsia DV TLS RSA CA 2025".into(),
+                issuer: "DigiCert Global Root G2".into(),
+                not_after: 2_051_827_199,
+            }]
+        );
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["CertChainInfo #3", "CertChainInfo[2].ValidTo"]);
+        let none = CertificateDetail::default();
+        assert_eq!(
+            chain_links(&none),
+            (Vec::new(), Vec::new()),
+            "no chain, no problem"
+        );
     }
 
     #[test]

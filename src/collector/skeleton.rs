@@ -277,6 +277,27 @@ impl Findings {
         }
     }
 
+    /// A `field` of an `action` answer about `id` that could not be understood (`error`): left
+    /// out, the rest of the item used; logged at warn and counted with the decode errors.
+    pub(crate) fn unreadable_field(
+        &self,
+        action: &'static str,
+        id: &str,
+        field: &str,
+        error: &str,
+    ) {
+        tracing::warn!(
+            account = %self.account,
+            collector = self.collector,
+            action,
+            id,
+            field,
+            error,
+            "left out a field the exporter cannot read; the rest of the item is used"
+        );
+        self.count(Finding::Undecoded, action, 1);
+    }
+
     /// An `action` answer about `id` that contradicts itself (`error` says how, and what was
     /// used): logged at warn and counted with the decode errors, as not understood.
     pub(crate) fn contradiction(&self, action: &'static str, id: &str, error: &str) {

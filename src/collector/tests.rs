@@ -105,8 +105,12 @@ async fn certificates_capped_at_two(server: &MockServer, ids: &[&str]) {
 async fn certificates_page_by_rows_when_the_server_caps_limit() {
     let server = MockServer::start_async().await;
     certificates_capped_at_two(&server, &["a", "b", "c", "d", "e"]).await;
-    let mut collector =
-        CertificatesCollector::new(client(&server.base_url()), settings(), all_certificates());
+    let mut collector = CertificatesCollector::new(
+        client(&server.base_url()),
+        settings(),
+        all_certificates(),
+        Vec::new(),
+    );
     let collected = collect_ok(&mut collector).await;
     let info = collected.snapshot.chunk(Family::CertificateInfo);
     assert_eq!(info.lines().count(), 5, "{info}");
@@ -119,6 +123,91 @@ async fn certificates_page_by_rows_when_the_server_caps_limit() {
 }
 
 #[tokio::test]
+async fn certificates_export_tags_service_hosting_and_revocation() {
+    let server = MockServer::start_async().await;
+    let mut tagged = cert("tagged");
+    tagged["Tags"] =
+        json!([{"TagKey": "team", "TagValue": "payments"}, {"TagKey": "env", "TagValue": "prod"}]);
+    tagged["ServiceId"] = json!("ss-1");
+    tagged["ServiceStatus"] = json!("running");
+    tagged["CertServiceEndTime"] = json!("2027-01-01 08:00:00");
+    tagged["CertificateExtra"] = json!({"DomainNumber": "1", "OriginCertificateId": null,
+        "ServiceRenewCertificateId": "next1", "ServiceOriginCertificateId": ""});
+    // As the official example writes a hosted certificate's configuration.
+    tagged["HostingConfig"] = json!({"MessageTypes": [0], "ReplaceEndTime": "23:59:59",
+        "ReplaceStartTime": "00:00:00", "ReplaceTime": 30});
+    let mut revoked = cert("revoked");
+    revoked["Status"] = json!(10);
+    revoked["CertRevokedTime"] = json!("2025-06-01 08:00:00");
+    revoked["Tags"] = json!([]);
+    revoked["HostingConfig"] = json!(null);
+    let mut odd = cert("odd");
+    odd["Tags"] = json!("team=web");
+    odd["CertRevokedTime"] = json!("");
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200)
+                .json_body(json!({"Response": {"TotalCount": 3,
+                "Certificates": [tagged, revoked, odd], "RequestId": "r"}}));
+        })
+        .await;
+    let team = crate::config::TagLabel {
+        key: "team".into(),
+        label: "tag_team".into(),
+    };
+    let mut collector = CertificatesCollector::new(
+        client(&server.base_url()),
+        settings(),
+        all_certificates(),
+        vec![team],
+    );
+    let collected = collect_ok(&mut collector).await;
+    let snapshot = &collected.snapshot;
+    assert_eq!(
+        snapshot.chunk(Family::CertificateTag),
+        "tencentcloud_ssl_certificate_tag_info{account=\"default\",certificate_id=\"tagged\",key=\"env\",value=\"prod\"} 1\n\
+         tencentcloud_ssl_certificate_tag_info{account=\"default\",certificate_id=\"tagged\",key=\"team\",value=\"payments\"} 1\n"
+    );
+    assert_eq!(
+        snapshot.chunk(Family::CertificateTags),
+        "tencentcloud_ssl_certificate_tags_info{account=\"default\",certificate_id=\"tagged\",tag_team=\"payments\"} 1\n\
+         tencentcloud_ssl_certificate_tags_info{account=\"default\",certificate_id=\"revoked\"} 1\n\
+         tencentcloud_ssl_certificate_tags_info{account=\"default\",certificate_id=\"odd\"} 1\n",
+        "one per certificate, the tag label only where the tag is"
+    );
+    assert_eq!(
+        snapshot.chunk(Family::CertificateServiceInfo),
+        "tencentcloud_ssl_certificate_service_info{account=\"default\",certificate_id=\"tagged\",service_id=\"ss-1\",service_status=\"running\",service_renew_certificate_id=\"next1\",service_origin_certificate_id=\"\"} 1\n"
+    );
+    assert_has(
+        snapshot,
+        Family::CertificateServiceEnd,
+        "certificate_id=\"tagged\"} 1798761600\n",
+    );
+    assert_eq!(
+        snapshot.chunk(Family::CertificateHostingInfo),
+        "tencentcloud_ssl_certificate_hosting_info{account=\"default\",certificate_id=\"tagged\",replace_window_start=\"00:00:00\",replace_window_end=\"23:59:59\"} 1\n"
+    );
+    assert_eq!(
+        snapshot.chunk(Family::CertificateHostingReplaceBeforeExpiry),
+        "tencentcloud_ssl_certificate_hosting_replace_before_expiry_seconds{account=\"default\",certificate_id=\"tagged\"} 2592000\n"
+    );
+    assert_eq!(
+        snapshot.chunk(Family::CertificateRevoked),
+        "tencentcloud_ssl_certificate_revoked_timestamp_seconds{account=\"default\",certificate_id=\"revoked\"} 1748736000\n"
+    );
+    // The unreadable `Tags` of "odd" is left out and counted; "odd" itself is exported.
+    assert_has(snapshot, Family::CertificateInfo, "certificate_id=\"odd\"");
+    assert_has(
+        snapshot,
+        Family::DecodeErrors,
+        "tencentcloud_ssl_decode_errors_total{account=\"default\",collector=\"certificates\",action=\"DescribeCertificates\"} 1\n",
+    );
+}
+
+#[tokio::test]
 async fn certificate_list_failure_fails_the_run() {
     let server = MockServer::start_async().await;
     server
@@ -127,8 +216,12 @@ async fn certificate_list_failure_fails_the_run() {
             then.status(200).json_body(json!({"Response": {"Error": {"Code": "AuthFailure.UnauthorizedOperation", "Message": "no permission"}, "RequestId": "r"}}));
         })
         .await;
-    let mut collector =
-        CertificatesCollector::new(client(&server.base_url()), settings(), all_certificates());
+    let mut collector = CertificatesCollector::new(
+        client(&server.base_url()),
+        settings(),
+        all_certificates(),
+        Vec::new(),
+    );
     let err = collector.collect().await.unwrap_err();
     assert!(err.is_auth());
 }
@@ -782,6 +875,13 @@ fn certificate_detail(id: &str, leaf: &Leaf) -> Value {
         "CertificatePublicKey": leaf.certificate.pem(),
         "CertificatePrivateKey": "-----BEGIN PRIVATE KEY-----\nTEST-PRIVATE-KEY-MATERIAL\n-----END PRIVATE KEY-----\n",
         "CertEndTime": "2030-01-01 07:59:59",
+        // As the official example lists a chain: the leaf, then its issuer.
+        "CertChainInfo": [
+            {"Issuer": "Test Intermediate", "Subject": id, "Fingerprint": leaf.fingerprint,
+             "ValidFrom": "2025-01-01 08:00:00", "ValidTo": "2030-01-01 07:59:59"},
+            {"Issuer": "Test Root", "Subject": "Test Intermediate", "Fingerprint": "",
+             "ValidFrom": "2025-01-01 08:00:00", "ValidTo": "2028-01-01 08:00:00"}
+        ],
         "RequestId": "r"}})
 }
 
@@ -987,6 +1087,17 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
             renewed.fingerprint
         ),
     );
+    // The chain above each leaf, from the same detail: no call of its own.
+    for cert in ["A", "B", "C", "D"] {
+        assert_has(
+            s,
+            Family::CertificateChainNotAfter,
+            &format!("{{account=\"default\",certificate_id=\"{cert}\",depth=\"1\",subject=\"Test Intermediate\",issuer=\"Test Root\"}} 1830297600\n"),
+        );
+    }
+    assert!(!s
+        .chunk(Family::CertificateChainNotAfter)
+        .contains("depth=\"0\""));
     for (domain, reason) in [
         ("down.example.test", "connect"),
         ("silent.example.test", "timeout"),
@@ -1049,13 +1160,15 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         .await;
     let mut b_detail = detail_mocks.remove(1);
     b_detail.delete_async().await;
+    // The new content comes with another chain: its intermediate expires on another day.
+    let mut new_content = certificate_detail("B", &previous);
+    new_content["Response"]["CertChainInfo"][1]["ValidTo"] = json!("2029-01-01 08:00:00");
     b_detail = server
         .mock_async(|when, then| {
             when.method(POST)
                 .header("x-tc-action", "DescribeCertificateDetail")
                 .json_body(json!({"CertificateId": "B"}));
-            then.status(200)
-                .json_body(certificate_detail("B", &previous));
+            then.status(200).json_body(new_content);
         })
         .await;
     let third = collector.collect().await.expect("runs");
@@ -1071,6 +1184,12 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         &third.snapshot,
         Family::EndpointCertificateMatch,
         &format!("{stale_l}}} 1\n"),
+    );
+    let chains = third.snapshot.chunk(Family::CertificateChainNotAfter);
+    assert!(
+        chains.contains("certificate_id=\"B\",depth=\"1\",subject=\"Test Intermediate\",issuer=\"Test Root\"} 1861920000\n")
+            && chains.contains("certificate_id=\"A\",depth=\"1\",subject=\"Test Intermediate\",issuer=\"Test Root\"} 1830297600\n"),
+        "the chain follows the content too:\n{chains}"
     );
     assert!(certificate_list.calls_async().await >= 1);
 

@@ -55,6 +55,9 @@ pub struct Defaults {
     pub bind_poll_timeout: Duration,
     /// Rollout records older than this are not exported.
     pub records_max_age: Duration,
+    /// Certificate tag keys exported as labels (`--certificates.tag-label`), unless the file
+    /// names its own.
+    pub tag_labels: Vec<String>,
     /// Whether the `endpoints` collector runs unless the file says otherwise.
     pub endpoints_enabled: bool,
     /// Refresh interval of the `endpoints` collector.
@@ -182,12 +185,65 @@ pub struct CertificateFilter {
     pub include_expired: bool,
 }
 
+/// A certificate tag key exported as a label of `tencentcloud_ssl_certificate_tags_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagLabel {
+    /// The tag key as the API writes it (`TagKey`), matched exactly.
+    pub key: String,
+    /// The label it becomes ([`tag_label_name`]).
+    pub label: String,
+}
+
+/// The label a tag key becomes: `tag_` and the key with every character outside
+/// `[a-zA-Z0-9_]` replaced by `_` (so `team`, `cost-center` and `团队` give `tag_team`,
+/// `tag_cost_center` and `tag___`). Pure.
+pub fn tag_label_name(key: &str) -> String {
+    let sanitized: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("tag_{sanitized}")
+}
+
+/// The tag keys of `certificates.tag_labels` as labels: each non-empty, and no two the same
+/// label (`team-a` and `team_a` both give `tag_team_a`: refused, naming both).
+fn tag_labels(keys: Vec<String>) -> Result<Vec<TagLabel>, ConfigError> {
+    let mut labels: Vec<TagLabel> = Vec::with_capacity(keys.len());
+    for (index, key) in keys.into_iter().enumerate() {
+        let place = format!("certificates.tag_labels[{index}]");
+        if key.trim().is_empty() {
+            return Err(error(place, "must not be empty"));
+        }
+        let label = tag_label_name(&key);
+        if let Some(taken) = labels.iter().find(|l| l.label == label) {
+            return Err(error(
+                place,
+                format!(
+                    "tag key {key:?} gives the label {label}, as tag key {:?} does: label names allow only [a-zA-Z0-9_]; keep one of them",
+                    taken.key
+                ),
+            ));
+        }
+        labels.push(TagLabel { key, label });
+    }
+    Ok(labels)
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub accounts: Vec<AccountConfig>,
     pub collectors: CollectorsConfig,
     pub certificates: CertificateFilter,
+    /// Tag keys exported as labels of `tencentcloud_ssl_certificate_tags_info`
+    /// (`certificates.tag_labels`).
+    pub tag_labels: Vec<TagLabel>,
     /// Rollout records older than this are not exported.
     pub records_max_age: Duration,
     /// Opt-in per-instance series (cardinality grows with every bound instance).
@@ -302,10 +358,13 @@ fn duration_at(
 }
 
 impl Config {
-    /// The single account that flags and environment variables describe.
-    pub fn from_defaults(defaults: &Defaults) -> Config {
+    /// The single account that flags and environment variables describe; an error when two
+    /// tag keys give the same label.
+    pub fn from_defaults(defaults: &Defaults) -> Result<Config, ConfigError> {
         let interval = defaults.interval;
-        Config {
+        let tag_labels = tag_labels(defaults.tag_labels.clone())
+            .map_err(|e| error("--certificates.tag-label", e.message))?;
+        Ok(Config {
             accounts: vec![AccountConfig {
                 name: defaults.account.clone(),
                 endpoint: defaults.endpoint.clone(),
@@ -329,11 +388,12 @@ impl Config {
                 include_expired: true,
                 ..CertificateFilter::default()
             },
+            tag_labels,
             records_max_age: defaults.records_max_age,
             detail_series: false,
             endpoints: defaults.endpoints.clone(),
             source: None,
-        }
+        })
     }
 
     /// Reads and validates a file; `defaults` supplies what the file leaves out.
@@ -377,7 +437,13 @@ impl Config {
         }
         let collectors = validate_collectors(raw.collectors, defaults)?;
         let endpoints = raw.endpoints.validate(&defaults.endpoints)?;
-        let certificates = validate_certificates(raw.certificates)?;
+        let mut raw_certificates = raw.certificates;
+        let keys = match std::mem::take(&mut raw_certificates.tag_labels) {
+            keys if keys.is_empty() => defaults.tag_labels.clone(),
+            keys => keys,
+        };
+        let tag_labels = tag_labels(keys)?;
+        let certificates = validate_certificates(raw_certificates)?;
         let records_max_age = duration_at(
             "records.max_age",
             raw.records.max_age.as_deref(),
@@ -388,6 +454,7 @@ impl Config {
             accounts,
             collectors,
             certificates,
+            tag_labels,
             records_max_age,
             detail_series: raw.detail_series,
             endpoints,

@@ -164,6 +164,8 @@ pub struct RawCertificates {
     pub tags: Vec<RawTag>,
     pub search_key: Option<String>,
     pub include_expired: Option<bool>,
+    #[serde(default)]
+    pub tag_labels: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

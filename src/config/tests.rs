@@ -363,3 +363,86 @@ fn each_section_validates_alone() {
     );
     assert!(filter.include_expired);
 }
+
+#[test]
+fn tag_labels_become_label_names_and_collisions_are_refused() {
+    let config =
+        parse("accounts:\n  - name: a\ncertificates:\n  tag_labels: [team, cost-center, 团队]\n")
+            .expect("valid");
+    let labels: Vec<(&str, &str)> = config
+        .tag_labels
+        .iter()
+        .map(|t| (t.key.as_str(), t.label.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("team", "tag_team"),
+            ("cost-center", "tag_cost_center"),
+            ("团队", "tag___")
+        ]
+    );
+    assert!(parse("accounts:\n  - name: a\n")
+        .expect("valid")
+        .tag_labels
+        .is_empty());
+    let collision =
+        parse("accounts:\n  - name: a\ncertificates:\n  tag_labels: [team-a, team_a]\n")
+            .expect_err("two keys, one label");
+    assert_eq!(collision.place, "certificates.tag_labels[1]");
+    assert!(
+        collision.message.contains("tag_team_a"),
+        "{}",
+        collision.message
+    );
+    assert!(
+        collision.message.contains("\"team-a\""),
+        "{}",
+        collision.message
+    );
+    assert_eq!(
+        place_of("accounts:\n  - name: a\ncertificates:\n  tag_labels: [\" \"]\n"),
+        "certificates.tag_labels[0]"
+    );
+
+    let flags = Cli::try_parse_from([
+        "x",
+        "--certificates.tag-label=team",
+        "--certificates.tag-label",
+        "env",
+    ])
+    .expect("flags")
+    .config_defaults();
+    let from_flags = Config::from_defaults(&flags).expect("valid");
+    let labels: Vec<&str> = from_flags
+        .tag_labels
+        .iter()
+        .map(|t| t.label.as_str())
+        .collect();
+    assert_eq!(labels, ["tag_team", "tag_env"]);
+    let file_without = Config::parse("accounts:\n  - name: a\n", &flags).expect("valid");
+    assert_eq!(
+        file_without.tag_labels, from_flags.tag_labels,
+        "the flags when the file says nothing"
+    );
+    let file_with = Config::parse(
+        "accounts:\n  - name: a\ncertificates:\n  tag_labels: [owner]\n",
+        &flags,
+    )
+    .expect("valid");
+    assert_eq!(file_with.tag_labels.len(), 1, "the file's own replace them");
+    let colliding = Cli::try_parse_from([
+        "x",
+        "--certificates.tag-label=cost-center",
+        "--certificates.tag-label=cost.center",
+    ])
+    .expect("flags")
+    .config_defaults();
+    let error = Config::from_defaults(&colliding).expect_err("one label for two keys");
+    assert_eq!(error.place, "--certificates.tag-label");
+    assert!(
+        error.message.contains("tag_cost_center"),
+        "{}",
+        error.message
+    );
+}

@@ -122,6 +122,30 @@ families! {
     CertificateRenewalInfo => gauge "tencentcloud_ssl_certificate_renewal_info",
         [certificate_id, hosting_status, auto_renew, renewable, renew_order_certificate_id, successor_certificate_id, deployable, expiring],
         "Hosting and renewal state of the certificate (HostingStatus: not_hosted, hosting, replacing, done; AutoRenewFlag, RenewAble, HasRenewOrder, HostingRenewCertId, Deployable, IsExpiring; empty when the API says nothing); always 1.";
+    CertificateServiceInfo => gauge "tencentcloud_ssl_certificate_service_info",
+        [certificate_id, service_id, service_status, service_renew_certificate_id, service_origin_certificate_id],
+        "The subscription service the certificate belongs to (ServiceId; ServiceStatus as sent: initing, running, expired, refunded, nearExpire) and its chain of certificates (CertificateExtra.ServiceRenewCertificateId, ServiceOriginCertificateId; empty when none); only for certificates with a ServiceId; always 1.";
+    CertificateServiceEnd => gauge "tencentcloud_ssl_certificate_service_end_timestamp_seconds",
+        [certificate_id],
+        "When the certificate's subscription service ends (CertServiceEndTime) as unix seconds.";
+    CertificateHostingInfo => gauge "tencentcloud_ssl_certificate_hosting_info",
+        [certificate_id, replace_window_start, replace_window_end],
+        "Hosting configuration (HostingConfig): the daily window replacements run in (ReplaceStartTime, ReplaceEndTime: times of day, GMT+8); only for certificates with a HostingConfig; always 1.";
+    CertificateHostingReplaceBeforeExpiry => gauge "tencentcloud_ssl_certificate_hosting_replace_before_expiry_seconds",
+        [certificate_id],
+        "How long before expiry hosting replaces the certificate on its resources once a renewal exists (HostingConfig.ReplaceTime, given in days; the API's default is 30 days).";
+    CertificateRevoked => gauge "tencentcloud_ssl_certificate_revoked_timestamp_seconds",
+        [certificate_id],
+        "When the certificate's revocation completed (CertRevokedTime) as unix seconds; only for revoked certificates.";
+    CertificateTag => gauge "tencentcloud_ssl_certificate_tag_info",
+        [certificate_id, key, value],
+        "A tag of the certificate (Tags: TagKey, TagValue); always 1.";
+    CertificateTags => gauge "tencentcloud_ssl_certificate_tags_info",
+        [certificate_id],
+        "The certificate's values of the tag keys chosen in certificates.tag_labels, one label tag_<key> each (absent when the certificate lacks the tag); one series per certificate, only when tag_labels is set; always 1.";
+    CertificateChainNotAfter => gauge "tencentcloud_ssl_certificate_chain_not_after_timestamp_seconds",
+        [certificate_id, depth, subject, issuer],
+        "Expiry (ValidTo) of each certificate above the leaf in the certificate's chain (DescribeCertificateDetail CertChainInfo; depth 1 is the leaf's issuer), as unix seconds; for the certificates whose endpoints are probed.";
     BoundResources => gauge "tencentcloud_ssl_certificate_bound_resources",
         [certificate_id, resource_type, region],
         "Cloud resource instances the certificate is bound to, by resource type and region (empty region for non-regional types).";
@@ -199,7 +223,7 @@ families! {
         "1 when the endpoint answered that it does not offer the action the collector needs (InvalidAction, UnsupportedOperation): nothing to collect, asked again hourly, and the collector is not failing.";
     DecodeErrors => counter "tencentcloud_ssl_decode_errors_total",
         [collector, action],
-        "Items of API answers that could not be decoded and were skipped (each is named in a warn log line with its ID).";
+        "Items of API answers that could not be decoded and were skipped, and optional fields of kept items that could not be read and were left out (each is named in a warn log line with its ID).";
     TotalsMismatches => counter "tencentcloud_ssl_totals_mismatches_total",
         [collector, action],
         "API answers whose stated totals (TotalCount, SuccessTotalCount, ...) disagreed with the rows received.";

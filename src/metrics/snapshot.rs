@@ -71,14 +71,28 @@ impl SnapshotBuilder {
 
     /// Adds one sample of the family of `series`, whose fields are the labels after `account`.
     pub fn sample<S: Series>(&mut self, series: S, value: f64) {
+        self.sample_with_labels(series, &[], value);
+    }
+
+    /// Adds one sample of the family of `series` with `extra` labels after the contract's ones:
+    /// for the one family whose further labels come from configuration
+    /// ([`Family::CertificateTags`]). Each extra name must already be a valid, unique label
+    /// name (the configuration checks them); a label with an empty value is left out, as
+    /// Prometheus treats it as absent anyway.
+    pub fn sample_with_labels<S: Series>(&mut self, series: S, extra: &[(&str, &str)], value: f64) {
         let def = S::FAMILY.def();
         let out = &mut self.chunks[S::FAMILY.index()];
         out.push_str(def.name);
         out.push_str("{account=\"");
         out.push_str(&self.account);
         out.push('"');
-        // `labels` and `values` come from the same list of the contract, in the same order.
-        for (label, value) in def.labels.iter().zip(series.values().as_ref()) {
+        let values = series.values();
+        let given = def
+            .labels
+            .iter()
+            .copied()
+            .zip(values.as_ref().iter().copied());
+        for (label, value) in given.chain(extra.iter().copied().filter(|(_, v)| !v.is_empty())) {
             out.push(',');
             out.push_str(label);
             out.push_str("=\"");
@@ -171,6 +185,22 @@ mod tests {
         );
         assert_eq!(snapshot.series(), 1);
         assert_eq!(snapshot.chunk(Family::CertificateInfo), "");
+    }
+
+    #[test]
+    fn extra_labels_follow_the_contracts_and_empty_ones_are_left_out() {
+        let mut builder = SnapshotBuilder::new("a");
+        builder.sample_with_labels(
+            series::CertificateTags {
+                certificate_id: "c1",
+            },
+            &[("tag_team", "pay\"ments"), ("tag_env", "")],
+            1.0,
+        );
+        assert_eq!(
+            builder.finish().chunk(Family::CertificateTags),
+            "tencentcloud_ssl_certificate_tags_info{account=\"a\",certificate_id=\"c1\",tag_team=\"pay\\\"ments\"} 1\n"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::de;
-use crate::Items;
+use crate::{Items, Lenient, Text};
 
 /// Largest page the API serves.
 pub const MAX_LIMIT: u64 = 1000;
@@ -133,6 +133,137 @@ pub struct Certificate {
     /// `Deployable`: whether the certificate can be deployed to cloud resources.
     #[serde(default, deserialize_with = "de::flag")]
     pub deployable: Option<bool>,
+    /// `Tags`: the certificate's tags, `{TagKey, TagValue}` each.
+    #[serde(default)]
+    pub tags: Lenient<Vec<CertificateTag>>,
+    /// `ServiceId`: the subscription service the certificate belongs to; empty when none.
+    #[serde(default)]
+    pub service_id: Lenient<Text>,
+    /// `ServiceStatus` of the subscription service: `initing`, `running`, `expired`,
+    /// `refunded`, `nearExpire`, as sent.
+    #[serde(default)]
+    pub service_status: Lenient<Text>,
+    /// `CertServiceEndTime`: when the subscription service ends, `YYYY-MM-DD HH:MM:SS` (GMT+8,
+    /// as every other time of the list).
+    #[serde(default)]
+    pub cert_service_end_time: Lenient<Text>,
+    /// `CertificateExtra`: the subscription service's renewal chain.
+    #[serde(default)]
+    pub certificate_extra: Lenient<CertificateExtra>,
+    /// `HostingConfig`: when hosting replaces the certificate on its resources; `null` when the
+    /// certificate is not hosted.
+    #[serde(default)]
+    pub hosting_config: Lenient<HostingConfig>,
+    /// `CertRevokedTime`: when revocation completed, `YYYY-MM-DD HH:MM:SS` GMT+8; empty when the
+    /// certificate is not revoked.
+    #[serde(default)]
+    pub cert_revoked_time: Lenient<Text>,
+}
+
+/// A tag of a certificate (`Tags` of `DescribeCertificates`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateTag {
+    /// `TagKey`; required.
+    #[serde(deserialize_with = "de::text")]
+    pub tag_key: String,
+    /// `TagValue`; `null` is empty.
+    #[serde(default, deserialize_with = "de::text")]
+    pub tag_value: String,
+}
+
+/// The fields of `CertificateExtra` the exporter uses (the subscription service's chain of
+/// certificates).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateExtra {
+    /// `ServiceRenewCertificateId`: the next certificate the subscription service issued to
+    /// renew this one; empty when none.
+    #[serde(default, deserialize_with = "de::text")]
+    pub service_renew_certificate_id: String,
+    /// `ServiceOriginCertificateId`: the certificate of the subscription service this one
+    /// renews; empty when none.
+    #[serde(default, deserialize_with = "de::text")]
+    pub service_origin_certificate_id: String,
+}
+
+/// `HostingConfig`: how hosting replaces the certificate on its cloud resources once a renewal
+/// exists.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostingConfig {
+    /// `ReplaceTime`: days before expiry at which hosting replaces the certificate on its
+    /// resources (the API's default is 30); an integer, not a time.
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub replace_time: Option<i64>,
+    /// `ReplaceStartTime`: start of the daily window replacements run in, a time of day
+    /// (`HH:MM:SS`), not a date.
+    #[serde(default, deserialize_with = "de::text")]
+    pub replace_start_time: String,
+    /// `ReplaceEndTime`: end of that daily window, a time of day.
+    #[serde(default, deserialize_with = "de::text")]
+    pub replace_end_time: String,
+}
+
+impl Certificate {
+    /// The certificate's tags, empty when it has none or they could not be understood.
+    pub fn tags(&self) -> &[CertificateTag] {
+        self.tags.value().map_or(&[], Vec::as_slice)
+    }
+
+    /// A text field of the newer API fields, trimmed; empty when absent or not understood.
+    fn text_of(field: &Lenient<Text>) -> &str {
+        field.value().map_or("", |t| t.0.trim())
+    }
+
+    /// `ServiceId`, empty when none.
+    pub fn service_id(&self) -> &str {
+        Self::text_of(&self.service_id)
+    }
+
+    /// `ServiceStatus`, empty when none.
+    pub fn service_status(&self) -> &str {
+        Self::text_of(&self.service_status)
+    }
+
+    /// `CertServiceEndTime`, empty when none.
+    pub fn service_end_time(&self) -> &str {
+        Self::text_of(&self.cert_service_end_time)
+    }
+
+    /// `CertRevokedTime`, empty when the certificate is not revoked.
+    pub fn revoked_time(&self) -> &str {
+        Self::text_of(&self.cert_revoked_time)
+    }
+
+    /// `CertificateExtra`, all empty when absent or not understood.
+    pub fn extra(&self) -> CertificateExtra {
+        self.certificate_extra.value().cloned().unwrap_or_default()
+    }
+
+    /// `HostingConfig`, `None` when absent, `null` or not understood.
+    pub fn hosting_config(&self) -> Option<&HostingConfig> {
+        self.hosting_config
+            .value()
+            .filter(|config| **config != HostingConfig::default())
+    }
+
+    /// The newer fields that could not be understood, as `(field, error)`: the rest of the
+    /// certificate is used, and the caller reports these.
+    pub fn unreadable_fields(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("Tags", self.tags.error()),
+            ("ServiceId", self.service_id.error()),
+            ("ServiceStatus", self.service_status.error()),
+            ("CertServiceEndTime", self.cert_service_end_time.error()),
+            ("CertificateExtra", self.certificate_extra.error()),
+            ("HostingConfig", self.hosting_config.error()),
+            ("CertRevokedTime", self.cert_revoked_time.error()),
+        ]
+        .into_iter()
+        .filter_map(|(field, error)| error.map(|e| (field, e)))
+        .collect()
+    }
 }
 
 /// `CertificateType` normalised to `SVR` or `CA` (the API answers either case); other values
@@ -200,6 +331,108 @@ mod tests {
         assert_eq!(page.certificates.items[0].status, Some(1));
         assert_eq!(page.certificates.items[1].domain, "");
         assert_eq!(page.certificates.items[1].status, None);
+    }
+
+    /// The first certificate of the official `DescribeCertificates` example (tccli 3.1.189.1,
+    /// examples.json "获取证书列表"), the fields around the new ones kept as published.
+    const OFFICIAL_WITH_TAGS: &str = r#"{"Response":{"TotalCount":1,"Certificates":[{
+        "OwnerUin":"10*******","From":"upload","CertificateType":"svr","Domain":"www.zrh.com",
+        "Alias":"upload cert","Status":1,
+        "CertificateExtra":{"DomainNumber":"10983","OriginCertificateId":"hj****","ReplacedBy":"hkk****",
+            "ReplacedFor":"ete****","RenewOrder":"feg****","SMCert":0,"CompanyType":0},
+        "CertBeginTime":"2024-11-06 08:00:0","CertEndTime":"2025-12-02 07:59:59","CertificateId":"hdhd**",
+        "Tags":[{"TagKey":"zrh","TagValue":"ok"}],
+        "AutoRenewFlag":0,"HostingStatus":0,"HostingCompleteTime":"2024-11-06 08:00:00",
+        "HostingRenewCertId":"2024-11-06 08:00:00","HasRenewOrder":"yes","IsHostingUploadRenewCert":false}],
+        "RequestId":"14727a68-3b90-4408-99c9-dea6d7de9456"}}"#;
+
+    /// The official example "获取证书列表 - SearchKey查询备注名称": a hosted certificate with its
+    /// `HostingConfig` (`ReplaceTime` in days, the window as times of day) and an empty
+    /// `CertRevokedTime`.
+    const OFFICIAL_HOSTED: &str = r#"{"Response":{"TotalCount":2,"Certificates":[{
+        "Domain":"ninghhuang.online","Alias":"K926htp2的自动续费证书","Status":1,
+        "CertBeginTime":"2025-02-05 08:00:00","CertEndTime":"2025-05-07 07:59:59","AutoRenewFlag":1,
+        "HasRenewOrder":"","RenewAble":false,"IsExpiring":false,"CertRevokedTime":"","Deployable":true,
+        "Tags":[],"CertificateId":"Li1AKHnS","CertificateType":"SVR",
+        "CertificateExtra":{"DomainNumber":"1","OriginCertificateId":"K926htp2","ReplacedBy":null,
+            "ReplacedFor":null,"RenewOrder":null,"SMCert":0,"CompanyType":1},
+        "HostingStatus":0,"HostingCompleteTime":"2025-02-05 08:39:30","HostingRenewCertId":"",
+        "HostingResourceTypes":["cdn","clb","cos"],
+        "HostingConfig":{"MessageTypes":[0],"ReplaceEndTime":"23:59:59","ReplaceStartTime":"00:00:00","ReplaceTime":999},
+        "IsDNSPODResolve":false,"IsHostingUploadRenewCert":false,"BoundResource":[]}],
+        "RequestId":"e7f6021f-47bb-476b-a424-6a0cde19a1eb"}}"#;
+
+    #[test]
+    fn decodes_tags_hosting_and_service_fields_of_the_official_examples() {
+        let page: DescribeCertificatesResponse =
+            parse_response("A", OFFICIAL_WITH_TAGS.as_bytes()).expect("ok");
+        let cert = &page.certificates.items[0];
+        assert_eq!(
+            cert.tags(),
+            [CertificateTag {
+                tag_key: "zrh".into(),
+                tag_value: "ok".into()
+            }]
+        );
+        assert_eq!(cert.extra(), CertificateExtra::default(), "no service IDs");
+        assert_eq!(cert.hosting_config(), None);
+        assert_eq!((cert.service_id(), cert.revoked_time()), ("", ""));
+        assert!(cert.unreadable_fields().is_empty());
+
+        let page: DescribeCertificatesResponse =
+            parse_response("A", OFFICIAL_HOSTED.as_bytes()).expect("ok");
+        let cert = &page.certificates.items[0];
+        assert!(cert.tags().is_empty());
+        assert_eq!(
+            cert.hosting_config(),
+            Some(&HostingConfig {
+                replace_time: Some(999),
+                replace_start_time: "00:00:00".into(),
+                replace_end_time: "23:59:59".into(),
+            })
+        );
+        assert_eq!(cert.revoked_time(), "");
+    }
+
+    #[test]
+    fn subscription_service_and_revocation_as_api_json_documents_them() {
+        let body = br#"{"Response":{"TotalCount":1,"Certificates":[{"CertificateId":"svc1",
+            "ServiceId":"ss-123","ServiceStatus":"nearExpire","CertServiceBeginTime":"2025-01-01 00:00:00",
+            "CertServiceEndTime":"2026-01-01 00:00:00","CertRevokedTime":"2025-06-01 12:00:00",
+            "CertificateExtra":{"ServiceRenewCertificateId":"next1","ServiceOriginCertificateId":7}}]}}"#;
+        let page: DescribeCertificatesResponse = parse_response("A", body).expect("ok");
+        let cert = &page.certificates.items[0];
+        assert_eq!(
+            (
+                cert.service_id(),
+                cert.service_status(),
+                cert.service_end_time()
+            ),
+            ("ss-123", "nearExpire", "2026-01-01 00:00:00")
+        );
+        assert_eq!(cert.revoked_time(), "2025-06-01 12:00:00");
+        let extra = cert.extra();
+        assert_eq!(extra.service_renew_certificate_id, "next1");
+        assert_eq!(extra.service_origin_certificate_id, "7");
+    }
+
+    #[test]
+    fn newer_fields_in_a_wrong_shape_cost_only_themselves() {
+        let body = br#"{"Response":{"TotalCount":1,"Certificates":[{"CertificateId":"odd",
+            "CertEndTime":"2026-01-01 07:59:59","Tags":{"TagKey":"team"},"ServiceId":["x"],
+            "HostingConfig":"daily","CertificateExtra":null,"CertRevokedTime":null}]}}"#;
+        let page: DescribeCertificatesResponse = parse_response("A", body).expect("ok");
+        assert!(
+            page.certificates.skipped.is_empty(),
+            "the certificate is kept"
+        );
+        let cert = &page.certificates.items[0];
+        assert_eq!(cert.cert_end_time, "2026-01-01 07:59:59");
+        assert!(cert.tags().is_empty());
+        assert_eq!(cert.service_id(), "");
+        assert_eq!(cert.hosting_config(), None);
+        let fields: Vec<&str> = cert.unreadable_fields().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["Tags", "ServiceId", "HostingConfig"]);
     }
 
     #[test]

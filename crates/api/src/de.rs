@@ -142,6 +142,49 @@ pub fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, 
     }
 }
 
+/// Text sent as a string, a number or a boolean (`null` is empty), as a type (for [`Lenient`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        text(deserializer).map(Text)
+    }
+}
+
+/// A field decoded on its own: a value that cannot be understood is kept as its error instead of
+/// failing the whole item, so an optional field of a newer API version (`Tags`, `HostingConfig`,
+/// …) written in an unexpected shape costs only itself. `null` or missing is `T::default()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lenient<T>(pub Result<T, String>);
+
+impl<T: Default> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(Ok(T::default()))
+    }
+}
+
+impl<T> Lenient<T> {
+    /// The value, `None` when it could not be understood.
+    pub fn value(&self) -> Option<&T> {
+        self.0.as_ref().ok()
+    }
+
+    /// Why the value could not be understood, if it could not.
+    pub fn error(&self) -> Option<&str> {
+        self.0.as_ref().err().map(String::as_str)
+    }
+}
+
+impl<'de, T: DeserializeOwned + Default> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Lenient(match Value::deserialize(deserializer)? {
+            Value::Null => Ok(T::default()),
+            value => T::deserialize(&value).map_err(|e| e.to_string()),
+        }))
+    }
+}
+
 /// An item of a list that could not be understood, named by the first identifier it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedItem {
@@ -321,6 +364,31 @@ mod tests {
         let none: Items<Row> = serde_json::from_str("null").expect("null is empty");
         assert_eq!(none.received(), 0);
         assert!(serde_json::from_str::<Items<Row>>(r#"{"Id":1}"#).is_err());
+    }
+
+    #[test]
+    fn a_lenient_field_keeps_its_error_and_never_fails_the_item() {
+        #[derive(Deserialize, Debug)]
+        struct Row {
+            #[serde(rename = "Id", deserialize_with = "text")]
+            id: String,
+            #[serde(rename = "Names", default)]
+            names: Lenient<Vec<Text>>,
+        }
+        let row: Row = serde_json::from_str(r#"{"Id":1,"Names":["a",2]}"#).expect("ok");
+        assert_eq!(row.id, "1");
+        assert_eq!(
+            row.names.value().map(Vec::len),
+            Some(2),
+            "scalars read as text"
+        );
+        for absent in [r#"{"Id":1}"#, r#"{"Id":1,"Names":null}"#] {
+            let row: Row = serde_json::from_str(absent).expect("ok");
+            assert_eq!(row.names.value().map(Vec::len), Some(0), "{absent}");
+        }
+        let row: Row = serde_json::from_str(r#"{"Id":1,"Names":{"a":1}}"#).expect("item kept");
+        assert_eq!(row.names.value(), None);
+        assert!(row.names.error().is_some());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::de;
+use crate::{Items, Lenient};
 
 /// Request of `DescribeCertificateDetail`.
 #[derive(Debug, Clone, Serialize)]
@@ -18,7 +19,7 @@ pub struct CertificateDetailRequest {
 
 /// The fields of a `DescribeCertificateDetail` answer that say which certificate this is.
 /// Deliberately without `CertificatePrivateKey` (see the module docs).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct CertificateDetail {
     /// `CertificateId`; empty if the answer names none.
@@ -34,6 +35,31 @@ pub struct CertificateDetail {
     /// `CertEndTime`, `YYYY-MM-DD HH:MM:SS` GMT+8.
     #[serde(default, deserialize_with = "de::text")]
     pub cert_end_time: String,
+    /// `CertChainInfo`: the certificate and the certificates above it, leaf first (as the
+    /// official example lists them: the leaf, then its issuer); `null` when the API has none.
+    #[serde(default)]
+    pub cert_chain_info: Lenient<Items<ChainCertificate>>,
+}
+
+/// One certificate of `CertChainInfo` (`CertBasicInfo` in api.json).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChainCertificate {
+    /// `Issuer`: who issued it (a common name in the official example).
+    #[serde(default, deserialize_with = "de::text")]
+    pub issuer: String,
+    /// `Subject`: whom it was issued to.
+    #[serde(default, deserialize_with = "de::text")]
+    pub subject: String,
+    /// `Fingerprint`: its SHA-1, as the API writes it (masked in the official example).
+    #[serde(default, deserialize_with = "de::text")]
+    pub fingerprint: String,
+    /// `ValidFrom`, `YYYY-MM-DD HH:MM:SS` GMT+8.
+    #[serde(default, deserialize_with = "de::text")]
+    pub valid_from: String,
+    /// `ValidTo`, `YYYY-MM-DD HH:MM:SS` GMT+8.
+    #[serde(default, deserialize_with = "de::text")]
+    pub valid_to: String,
 }
 
 impl CertificateDetail {
@@ -72,6 +98,58 @@ mod tests {
             Some("97e056c1bbddc0123456789abcdef0123456df80")
         );
         assert!(!format!("{detail:?}").contains("SECRET"));
+    }
+
+    /// The chain of the official `DescribeCertificateDetail` example (tccli 3.1.189.1,
+    /// examples.json "获取证书详情"), as published.
+    #[test]
+    fn decodes_the_chain_of_the_official_example() {
+        let body = br#"{"Response":{"CertificateId":"Kn8ZmAxU","CertFingerprint":"97E056C1BBDDC*******9CCCE112DF8",
+            "CertChainInfo": [
+            {
+                "Issuer": "TrustAsia DV TLS RSA CA 2025",
+                "Subject": "lukesky.online",
+                "Fingerprint": "97e05*************3a89ccce112df8",
+                "ValidFrom": "2026-02-28 08:00:00",
+                "ValidTo": "2026-05-29 07:59:59"
+            },
+            {
+                "Issuer": "DigiCert Global Root G2",
+                "Subject": "TrustAsia DV TLS RSA CA 2025",
+                "Fingerprint": "7b8a18d***********7c0c634c24994",
+                "ValidFrom": "2025-01-08 08:00:00",
+                "ValidTo": "2035-01-08 07:59:59"
+            }
+        ],
+        "UseCrossSignRoot": false, "RequestId":"858497b3-d960-4628-9b7c-bbcf96d294e6"}}"#;
+        let detail: CertificateDetail = crate::client::parse_response("A", body).expect("ok");
+        let chain = detail.cert_chain_info.value().expect("a chain");
+        assert_eq!(chain.items.len(), 2);
+        assert_eq!(chain.items[1].subject, "TrustAsia DV TLS RSA CA 2025");
+        assert_eq!(chain.items[1].issuer, "DigiCert Global Root G2");
+        assert_eq!(chain.items[1].valid_to, "2035-01-08 07:59:59");
+    }
+
+    #[test]
+    fn a_chain_in_a_wrong_shape_costs_only_the_chain() {
+        for (chain, entries) in [
+            ("null", Some(0)),
+            ("[{\"Subject\":[]}, {}]", Some(1)),
+            ("\"x\"", None),
+        ] {
+            let body = format!(
+                r#"{{"Response":{{"CertificateId":"c","CertFingerprint":"{}","CertChainInfo":{chain}}}}}"#,
+                "ab".repeat(20)
+            );
+            let detail: CertificateDetail =
+                crate::client::parse_response("A", body.as_bytes()).expect("ok");
+            assert!(detail.fingerprint().is_some(), "{chain}");
+            assert_eq!(
+                detail.cert_chain_info.value().map(|c| c.items.len()),
+                entries,
+                "{chain}"
+            );
+        }
     }
 
     #[test]

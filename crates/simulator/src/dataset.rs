@@ -144,6 +144,46 @@ pub struct Certificate {
     pub deployable: bool,
     /// The `CertificateType` is answered in lower case (as the official example does).
     pub lower_case_type: bool,
+    /// `Tags`: (`TagKey`, `TagValue`) each.
+    pub tags: Vec<(String, String)>,
+    /// The subscription service the certificate belongs to, if any.
+    pub service: Option<Subscription>,
+    /// `HostingConfig.ReplaceTime`: days before expiry at which hosting replaces the certificate
+    /// on its resources once a renewal exists; `None` answers `HostingConfig: null` (not hosted).
+    pub hosting_replace_days: Option<i64>,
+    /// The daily window replacements run in (`ReplaceStartTime`, `ReplaceEndTime`: times of day).
+    pub hosting_window: (&'static str, &'static str),
+    /// `CertRevokedTime`: when revocation completed (status 10), unix seconds.
+    pub revoked_at: Option<i64>,
+    /// The leaf is signed by an intermediate CA that expires at this time (unix seconds) rather
+    /// than by the demo CA directly: `DescribeCertificateDetail` lists it in the chain.
+    pub intermediate_not_after: Option<i64>,
+}
+
+/// A subscription service (`ServiceId` and its fields in `DescribeCertificates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: String,
+    /// `ServiceStatus`: `initing`, `running`, `expired`, `refunded` or `nearExpire`.
+    pub status: &'static str,
+    /// `CertServiceEndTime`, unix seconds.
+    pub ends: i64,
+    /// `CertificateExtra.ServiceRenewCertificateId`: the next certificate it issued, or empty.
+    pub renew_certificate_id: String,
+    /// `CertificateExtra.ServiceOriginCertificateId`: the certificate this one renews, or empty.
+    pub origin_certificate_id: String,
+}
+
+impl Certificate {
+    /// Whether the bind detail shows the certificate bound to at least one instance: its task
+    /// succeeds and a region without an error holds instances.
+    pub fn bound(&self) -> bool {
+        !self.task_fails
+            && self
+                .bindings
+                .iter()
+                .any(|b| b.error.is_none() && b.instances > 0)
+    }
 }
 
 /// A resource of a rollout entry, with its timeline.
@@ -437,6 +477,12 @@ impl Dataset {
                 },
                 deployable: status == 1 && not_after > now,
                 lower_case_type: rng.chance(0.3),
+                tags: Vec::new(),
+                service: None,
+                hosting_replace_days: None,
+                hosting_window: ("00:00:00", "23:59:59"),
+                revoked_at: None,
+                intermediate_not_after: None,
             });
         }
         // Fixed features every demo shows: a certificate about to expire that nothing renews
@@ -469,11 +515,109 @@ impl Dataset {
         certificates.sort_by(|a, b| a.id.cmp(&b.id));
         let records = Self::records(&spec, &certificates, &mut rng);
         let demo_targets = Self::choose_demo_targets(&mut certificates, now);
+        Self::describe_newer_fields(&mut certificates, &demo_targets, now);
         Dataset {
             spec,
             certificates,
             records,
             demo_targets,
+        }
+    }
+
+    /// The fields newer API versions added, by a fixed rule on the certificates' positions (no
+    /// draw from the generator, so the rest of the world is what it was):
+    ///
+    /// - `Tags`: every fourth certificate has `team` and `env`, the one after it `team` only;
+    /// - a subscription service for every fifth certificate expiring more than 60 days ahead
+    ///   (its statuses in turn, its renewal chain where it has issued one);
+    /// - `HostingConfig` for every hosted certificate (`ReplaceTime` 30, 15 or 7 days);
+    /// - `CertRevokedTime` for every revoked certificate (status 10), a week after it began;
+    /// - fixed features every demo shows: a revoked certificate still bound to resources, a
+    ///   hosted certificate whose replacement date has passed with a renewal ready while it is
+    ///   still bound, and the `Previous` demo target's leaf signed by an intermediate that
+    ///   expires 20 days from `now`, before the leaf (chosen certificates are never the demo's
+    ///   other targets nor the unrenewed one).
+    fn describe_newer_fields(certificates: &mut [Certificate], demo: &[DemoTarget], now: i64) {
+        const TEAMS: [&str; 3] = ["payments", "web", "platform"];
+        const SERVICE_STATES: [&str; 5] =
+            ["running", "nearExpire", "expired", "initing", "refunded"];
+        for (index, cert) in certificates.iter_mut().enumerate() {
+            let team = TEAMS[index / 4 % TEAMS.len()];
+            cert.tags = match index % 4 {
+                0 => vec![("team".into(), team.into()), ("env".into(), "prod".into())],
+                1 => vec![("team".into(), team.into())],
+                _ => Vec::new(),
+            };
+            if index % 5 == 2 && cert.not_after > now + 60 * DAY {
+                let status = SERVICE_STATES[index / 5 % SERVICE_STATES.len()];
+                cert.service = Some(Subscription {
+                    id: format!("ss-{}", cert.id.to_lowercase()),
+                    status,
+                    ends: cert.not_after + 180 * DAY,
+                    renew_certificate_id: if status == "running" {
+                        format!("{}-next", cert.id)
+                    } else {
+                        String::new()
+                    },
+                    origin_certificate_id: if index % 2 == 0 {
+                        format!("{}-prev", cert.id)
+                    } else {
+                        String::new()
+                    },
+                });
+            }
+            if cert.hosting_status != -1 {
+                cert.hosting_replace_days = Some([30, 15, 7][index % 3]);
+                cert.hosting_window = if index % 2 == 0 {
+                    ("00:00:00", "23:59:59")
+                } else {
+                    ("12:00:00", "23:00:00")
+                };
+            }
+        }
+        let free = |cert: &Certificate| {
+            !demo.iter().any(|t| t.certificate_id == cert.id)
+                && cert.alias != Self::HOSTILE_ALIAS
+                && cert.bound()
+        };
+        // Revoked and still deployed: strict clients refuse it.
+        if !certificates.iter().any(|c| c.status == 10 && c.bound()) {
+            if let Some(cert) = certificates
+                .iter_mut()
+                .find(|c| free(c) && c.status == 1 && c.not_after > now)
+            {
+                cert.status = 10;
+                cert.deployable = false;
+            }
+        }
+        // Hosted, a renewal ready, the replacement date (`ReplaceTime` days before expiry: 30, or
+        // more for a certificate that expires later) passed days ago, and the resources still
+        // hold the old certificate.
+        let overdue = |c: &Certificate| free(c) && c.status == 1 && c.not_after > now + 3 * DAY;
+        let soonest = certificates
+            .iter()
+            .position(|c| overdue(c) && c.not_after < now + 25 * DAY)
+            .or_else(|| certificates.iter().position(overdue));
+        if let Some(cert) = soonest.and_then(|i| certificates.get_mut(i)) {
+            cert.hosting_status = 0;
+            cert.successor = format!("{}-renewed", cert.id);
+            cert.hosting_replace_days = Some(30.max((cert.not_after - now) / DAY + 5));
+        }
+        for cert in certificates.iter_mut() {
+            if cert.status == 10 {
+                cert.revoked_at = Some(cert.not_before + 7 * DAY);
+            }
+        }
+        let previous = demo
+            .iter()
+            .find(|t| t.role == DemoRole::Serves(Served::Previous));
+        if let Some(target) = previous {
+            if let Some(cert) = certificates
+                .iter_mut()
+                .find(|c| c.id == target.certificate_id)
+            {
+                cert.intermediate_not_after = Some(now + 20 * DAY);
+            }
         }
     }
 
@@ -911,6 +1055,40 @@ mod tests {
             d.records.iter().any(|r| r.created < now - 30 * DAY),
             "older than max age"
         );
+    }
+
+    #[test]
+    fn every_demo_world_has_a_revoked_bound_certificate_an_overdue_hosting_and_a_short_intermediate(
+    ) {
+        for seed in 1..20 {
+            let d = Dataset::generate(DatasetSpec::new(seed, 48, 1_750_000_000));
+            let now = d.spec.now;
+            assert!(
+                d.certificates
+                    .iter()
+                    .any(|c| c.status == 10 && c.bound() && c.revoked_at.is_some()),
+                "seed {seed}: revoked and bound"
+            );
+            assert!(
+                d.certificates.iter().any(|c| c.bound()
+                    && c.hosting_status == 0
+                    && !c.successor.is_empty()
+                    && c.hosting_replace_days
+                        .is_some_and(|days| c.not_after - days * DAY < now - DAY)),
+                "seed {seed}: hosting replacement overdue"
+            );
+            let short: Vec<&Certificate> = d
+                .certificates
+                .iter()
+                .filter(|c| c.intermediate_not_after.is_some())
+                .collect();
+            assert_eq!(short.len(), 1, "seed {seed}");
+            assert!(short[0].intermediate_not_after < Some(short[0].not_after));
+            assert!(d
+                .certificates
+                .iter()
+                .all(|c| (c.status == 10) == c.revoked_at.is_some()));
+        }
     }
 
     #[test]

@@ -234,13 +234,35 @@ fn certificate_json(cert: &Certificate, now: i64) -> Value {
         "ProjectId": "0",
         "EncryptAlgorithm": "RSA",
         "IsExpiring": cert.not_after > now && cert.not_after - now < 30 * 86_400,
-        "Tags": Value::Null,
         "Deployable": cert.deployable,
         "HostingStatus": cert.hosting_status,
         "AutoRenewFlag": i64::from(cert.auto_renew),
         "RenewAble": cert.renewable,
         "HasRenewOrder": cert.renew_order,
         "HostingRenewCertId": cert.successor,
+        "Tags": cert.tags.iter().map(|(key, value)| json!({"TagKey": key, "TagValue": value})).collect::<Vec<_>>(),
+        "ServiceId": cert.service.as_ref().map_or("", |s| s.id.as_str()),
+        "ServiceStatus": cert.service.as_ref().map_or("", |s| s.status),
+        "CertServiceEndTime": cert.service.as_ref().map_or(String::new(), |s| format_gmt8(s.ends)),
+        // As the official examples write it: the renewal chain's fields, `null` where unknown.
+        "CertificateExtra": {
+            "DomainNumber": "1",
+            "OriginCertificateId": null,
+            "ReplacedBy": null,
+            "ReplacedFor": null,
+            "RenewOrder": null,
+            "SMCert": 0,
+            "CompanyType": 1,
+            "ServiceRenewCertificateId": cert.service.as_ref().map_or("", |s| s.renew_certificate_id.as_str()),
+            "ServiceOriginCertificateId": cert.service.as_ref().map_or("", |s| s.origin_certificate_id.as_str()),
+        },
+        "HostingConfig": cert.hosting_replace_days.map_or(Value::Null, |days| json!({
+            "MessageTypes": [0],
+            "ReplaceStartTime": cert.hosting_window.0,
+            "ReplaceEndTime": cert.hosting_window.1,
+            "ReplaceTime": days,
+        })),
+        "CertRevokedTime": cert.revoked_at.map_or(String::new(), format_gmt8),
     })
 }
 
@@ -290,7 +312,15 @@ fn describe_certificate_detail(
         message: format!("certificate material: {e}"),
     };
     let leaf = ctx.pki.leaf(cert).map_err(internal)?;
-    let ca = ctx.pki.ca_certificate().map_err(internal)?;
+    let issuers = ctx.pki.issuers(cert).map_err(internal)?;
+    let pem: String = std::iter::once(&leaf)
+        .chain(&issuers)
+        .map(|c| c.pem.as_str())
+        .collect();
+    let chain: Vec<Value> = std::iter::once(&leaf)
+        .chain(&issuers)
+        .map(|c| c.chain_info())
+        .collect();
     let mut answer = certificate_json(cert, ctx.now());
     let fields = [
         (
@@ -298,16 +328,13 @@ fn describe_certificate_detail(
             json!([cert.domain, format!("*.{}", cert.domain)]),
         ),
         ("EncryptAlgorithm", "ECC".into()),
-        (
-            "CertificatePublicKey",
-            format!("{}{}", leaf.pem, ca.pem).into(),
-        ),
+        ("CertificatePublicKey", pem.into()),
         ("CertificatePrivateKey", PRIVATE_KEY_PLACEHOLDER.into()),
         (
             "CertFingerprint",
             leaf.fingerprint_sha1.to_uppercase().into(),
         ),
-        ("CertChainInfo", json!([leaf.chain_info(), ca.chain_info()])),
+        ("CertChainInfo", Value::Array(chain)),
         ("OwnerUin", "100000000001".into()),
     ];
     // Fields the docs allow to be null, answered null as a real account often does.
@@ -1003,6 +1030,99 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(missing.code, "FailedOperation.CertificateSyncTaskIdInvalid");
+    }
+
+    #[test]
+    fn an_intermediate_expiring_before_its_leaf_is_in_the_chain_and_the_pem() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+
+        let d = Dataset::generate(DatasetSpec::new(1, 48, 1_750_000_000));
+        let mut t = Tasks::default();
+        let cert = d
+            .certificates
+            .iter()
+            .find(|c| c.intermediate_not_after.is_some())
+            .expect("the demo's short-lived intermediate");
+        let answer = call(
+            &d,
+            &mut t,
+            d.spec.now * 1000,
+            "DescribeCertificateDetail",
+            json!({"CertificateId": cert.id}),
+        )
+        .expect("ok");
+        let pem = answer["CertificatePublicKey"].as_str().expect("pem");
+        let chain = CertificateDer::pem_slice_iter(pem.as_bytes()).count();
+        let links = answer["CertChainInfo"].as_array().expect("chain info");
+        assert_eq!((chain, links.len()), (3, 3), "leaf, intermediate, demo CA");
+        assert_eq!(
+            links[0]["Issuer"],
+            "CN=Tencent Cloud SSL Simulator Demo Intermediate CA"
+        );
+        assert_eq!(links[1]["Issuer"], "CN=Tencent Cloud SSL Simulator Demo CA");
+        let intermediate_ends = cert.intermediate_not_after.expect("set");
+        assert_eq!(links[1]["ValidTo"], format_gmt8(intermediate_ends));
+        assert!(
+            intermediate_ends < cert.not_after,
+            "expires before its leaf"
+        );
+    }
+
+    #[test]
+    fn the_list_answers_tags_service_hosting_and_revocation_as_api_json_writes_them() {
+        let d = Dataset::generate(DatasetSpec::new(1, 48, 1_750_000_000));
+        let mut t = Tasks::default();
+        let page = call(
+            &d,
+            &mut t,
+            d.spec.now * 1000,
+            "DescribeCertificates",
+            json!({"Limit": 1000}),
+        )
+        .expect("ok");
+        let rows = page["Certificates"].as_array().expect("rows");
+        for (row, cert) in rows.iter().zip(&d.certificates) {
+            let tags: Vec<(String, String)> = row["Tags"]
+                .as_array()
+                .expect("a list, empty when none")
+                .iter()
+                .map(|t| {
+                    (
+                        t["TagKey"].as_str().unwrap_or_default().into(),
+                        t["TagValue"].as_str().unwrap_or_default().into(),
+                    )
+                })
+                .collect();
+            assert_eq!(tags, cert.tags);
+            match &cert.service {
+                Some(service) => {
+                    assert_eq!(row["ServiceId"], service.id.as_str());
+                    assert_eq!(row["ServiceStatus"], service.status);
+                    assert_eq!(row["CertServiceEndTime"], format_gmt8(service.ends));
+                    assert_eq!(
+                        row["CertificateExtra"]["ServiceRenewCertificateId"],
+                        service.renew_certificate_id.as_str()
+                    );
+                }
+                None => assert_eq!(row["ServiceId"], ""),
+            }
+            match cert.hosting_replace_days {
+                Some(days) => {
+                    assert_eq!(row["HostingConfig"]["ReplaceTime"], days);
+                    assert_eq!(
+                        row["HostingConfig"]["ReplaceStartTime"],
+                        cert.hosting_window.0
+                    );
+                }
+                None => assert!(row["HostingConfig"].is_null()),
+            }
+            let revoked = row["CertRevokedTime"].as_str().expect("text");
+            assert_eq!(revoked.is_empty(), cert.status != 10, "{}", cert.id);
+        }
+        assert!(rows
+            .iter()
+            .any(|r| r["Tags"].as_array().is_some_and(|t| !t.is_empty())));
     }
 
     #[test]

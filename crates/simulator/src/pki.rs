@@ -22,6 +22,9 @@ use crate::dataset::Certificate;
 
 /// Common name of the demo CA.
 pub const CA_NAME: &str = "Tencent Cloud SSL Simulator Demo CA";
+/// Common name of the intermediate CA that signs the leaf of a certificate with
+/// `intermediate_not_after` (signed by the demo CA).
+pub const INTERMEDIATE_NAME: &str = "Tencent Cloud SSL Simulator Demo Intermediate CA";
 /// What `DescribeCertificateDetail` answers as `CertificatePrivateKey`: the real API returns the
 /// private key there, so an exporter must never log or export that field; tests look for this.
 pub const PRIVATE_KEY_PLACEHOLDER: &str =
@@ -95,6 +98,8 @@ struct Ca {
 #[derive(Default)]
 pub struct Pki {
     ca: Mutex<Option<Arc<Ca>>>,
+    /// Intermediate CAs by expiry (unix seconds).
+    intermediates: Mutex<HashMap<i64, Arc<Ca>>>,
     leaves: Mutex<HashMap<String, Arc<Issued>>>,
 }
 
@@ -125,6 +130,22 @@ fn issued(
     }
 }
 
+/// The parameters of a CA certificate named `name`, valid over `span` (unix seconds).
+fn ca_params(name: &str, span: (i64, i64)) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = at(rcgen::date_time_ymd(1970, 1, 1), span.0);
+    params.not_after = at(rcgen::date_time_ymd(1970, 1, 1), span.1);
+    params
+}
+
 impl Pki {
     pub fn new() -> Pki {
         Pki::default()
@@ -144,19 +165,8 @@ impl Pki {
         let now = crate::clock::now_millis() / 1000;
         // Wide enough for every leaf a dataset built around any recent `now` holds.
         let span = (now - 20 * 365 * DAY, now + 20 * 365 * DAY);
-        let mut params = CertificateParams::default();
-        params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, CA_NAME);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        params.not_before = at(rcgen::date_time_ymd(1970, 1, 1), span.0);
-        params.not_after = at(rcgen::date_time_ymd(1970, 1, 1), span.1);
         let key = KeyPair::generate()?;
-        let cert = params.self_signed(&key)?;
+        let cert = ca_params(CA_NAME, span).self_signed(&key)?;
         let mut own = issued(&cert, &key, span, (CA_NAME, CA_NAME));
         // The CA's key signs leaves here and goes nowhere else.
         own.key_der.clear();
@@ -167,6 +177,40 @@ impl Pki {
         });
         *slot = Some(Arc::clone(&ca));
         Ok(ca)
+    }
+
+    /// The intermediate CA expiring at `not_after` (unix seconds), signed by the demo CA; valid
+    /// from a year before the process started. Made on first request and kept.
+    fn intermediate(&self, not_after: i64) -> Result<Arc<Ca>, rcgen::Error> {
+        if let Some(ca) = self.intermediates.lock().get(&not_after) {
+            return Ok(Arc::clone(ca));
+        }
+        let root = self.ca()?;
+        let span = (crate::clock::now_millis() / 1000 - 365 * DAY, not_after);
+        let key = KeyPair::generate()?;
+        let mut params = ca_params(INTERMEDIATE_NAME, span);
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &root.cert, &root.key)?;
+        let mut own = issued(&cert, &key, span, (INTERMEDIATE_NAME, CA_NAME));
+        own.key_der.clear();
+        let made = Arc::new(Ca {
+            issued: Arc::new(own),
+            cert,
+            key,
+        });
+        let mut intermediates = self.intermediates.lock();
+        Ok(Arc::clone(intermediates.entry(not_after).or_insert(made)))
+    }
+
+    /// The certificates above `cert`'s leaf, nearest first: the intermediate CA that signs it
+    /// (when the certificate has one), then the demo CA.
+    pub fn issuers(&self, cert: &Certificate) -> Result<Vec<Arc<Issued>>, rcgen::Error> {
+        let mut chain = Vec::with_capacity(2);
+        if let Some(not_after) = cert.intermediate_not_after {
+            chain.push(Arc::clone(&self.intermediate(not_after)?.issued));
+        }
+        chain.push(self.ca_certificate()?);
+        Ok(chain)
     }
 
     /// The demo CA certificate.
@@ -182,7 +226,11 @@ impl Pki {
     /// A new leaf for `domain` and `*.{domain}`, valid over `span` (unix seconds), with its own
     /// key, signed by the demo CA.
     pub fn issue(&self, domain: &str, span: (i64, i64)) -> Result<Issued, rcgen::Error> {
-        let ca = self.ca()?;
+        self.issue_by(&*self.ca()?, domain, span)
+    }
+
+    /// A new leaf for `domain` and `*.{domain}` signed by `ca`.
+    fn issue_by(&self, ca: &Ca, domain: &str, span: (i64, i64)) -> Result<Issued, rcgen::Error> {
         let mut params = CertificateParams::new(vec![domain.to_string(), format!("*.{domain}")])?;
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, domain);
@@ -193,7 +241,8 @@ impl Pki {
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &ca.cert, &ca.key)?;
-        Ok(issued(&cert, &key, span, (domain, CA_NAME)))
+        let issuer = ca.issued.subject.trim_start_matches("CN=");
+        Ok(issued(&cert, &key, span, (domain, issuer)))
     }
 
     /// The leaf of `cert` (its domain, its validity), made on first request and kept.
@@ -202,7 +251,12 @@ impl Pki {
             return Ok(Arc::clone(leaf));
         }
         // Made outside the lock; a concurrent first request keeps whichever came first.
-        let made = Arc::new(self.issue(&cert.domain, (cert.not_before, cert.not_after))?);
+        let signer = match cert.intermediate_not_after {
+            Some(not_after) => self.intermediate(not_after)?,
+            None => self.ca()?,
+        };
+        let made =
+            Arc::new(self.issue_by(&signer, &cert.domain, (cert.not_before, cert.not_after))?);
         let mut leaves = self.leaves.lock();
         Ok(Arc::clone(leaves.entry(cert.id.clone()).or_insert(made)))
     }

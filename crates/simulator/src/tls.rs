@@ -51,6 +51,28 @@ pub struct TlsEndpoint {
     pub served_not_after: i64,
     /// SHA-1 of the leaf `DescribeCertificateDetail` answers for the certificate, lower-case hex.
     pub expected_fingerprint_sha1: String,
+    /// The certificates above that leaf, nearest first, as `CertChainInfo` lists them after it.
+    pub expected_issuers: Vec<ChainIssuer>,
+}
+
+/// A certificate above a leaf in its chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainIssuer {
+    /// `CertChainInfo`'s `Subject` and `Issuer`.
+    pub subject: String,
+    pub issuer: String,
+    /// `ValidTo`, unix seconds.
+    pub not_after: i64,
+}
+
+impl ChainIssuer {
+    fn of(issued: &Issued) -> ChainIssuer {
+        ChainIssuer {
+            subject: issued.subject.clone(),
+            issuer: issued.issuer.clone(),
+            not_after: issued.not_after,
+        }
+    }
 }
 
 impl TlsEndpoint {
@@ -67,12 +89,12 @@ impl TlsEndpoint {
     }
 }
 
-fn server_config(leaf: &Issued, ca: &Issued) -> io::Result<rustls::ServerConfig> {
+fn server_config(leaf: &Issued, issuers: &[Arc<Issued>]) -> io::Result<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = vec![
-        CertificateDer::from(leaf.der.clone()),
-        CertificateDer::from(ca.der.clone()),
-    ];
+    let chain = std::iter::once(leaf)
+        .chain(issuers.iter().map(AsRef::as_ref))
+        .map(|c| CertificateDer::from(c.der.clone()))
+        .collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_der.clone()));
     rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -100,6 +122,9 @@ pub(crate) async fn start(
             continue;
         };
         let api = pki.leaf(cert).map_err(io::Error::other)?;
+        let issuers = pki.issuers(cert).map_err(io::Error::other)?;
+        let expected_issuers: Vec<ChainIssuer> =
+            issuers.iter().map(|i| ChainIssuer::of(i)).collect();
         let served = match serves {
             Served::Unreachable => {
                 // A port that was free a moment ago, held until the other listeners are bound
@@ -117,17 +142,23 @@ pub(crate) async fn start(
                     served_fingerprint_sha1: String::new(),
                     served_not_after: 0,
                     expected_fingerprint_sha1: api.fingerprint_sha1.clone(),
+                    expected_issuers,
                 });
                 continue;
             }
-            Served::Current | Served::Expired => Arc::clone(&api),
-            // Issued 85 days before `now` for 90 days, and never renewed on this endpoint.
-            Served::Previous => Arc::new(
-                pki.issue(&cert.domain, (now - 85 * DAY, now + 5 * DAY))
-                    .map_err(io::Error::other)?,
+            Served::Current | Served::Expired => (Arc::clone(&api), issuers),
+            // Issued by the demo CA 85 days before `now` for 90 days, and never renewed on this
+            // endpoint.
+            Served::Previous => (
+                Arc::new(
+                    pki.issue(&cert.domain, (now - 85 * DAY, now + 5 * DAY))
+                        .map_err(io::Error::other)?,
+                ),
+                vec![Arc::clone(&ca)],
             ),
         };
-        let acceptor = TlsAcceptor::from(Arc::new(server_config(&served, &ca)?));
+        let (served, served_issuers) = served;
+        let acceptor = TlsAcceptor::from(Arc::new(server_config(&served, &served_issuers)?));
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         endpoints.push(TlsEndpoint {
             domain: target.domain.clone(),
@@ -139,6 +170,7 @@ pub(crate) async fn start(
             served_fingerprint_sha1: served.fingerprint_sha1.clone(),
             served_not_after: served.not_after,
             expected_fingerprint_sha1: api.fingerprint_sha1.clone(),
+            expected_issuers,
         });
         tasks.push(tokio::spawn(serve(listener, acceptor, stop.clone())));
     }
@@ -187,6 +219,7 @@ mod tests {
             served_fingerprint_sha1: "aa".into(),
             served_not_after: 0,
             expected_fingerprint_sha1: "aa".into(),
+            expected_issuers: Vec::new(),
         };
         assert_eq!(
             endpoint.resolve_override(),

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::dataset::{Binding, Dataset, Entry, Served};
+use crate::dataset::{Binding, Certificate, Dataset, Entry, Served};
 use crate::handlers::Tasks;
 use crate::model::{
     certificate_state, deploy_list_code, hosting_label, ItemState, Operation, RecordKind,
     TASK_STATES,
 };
-use crate::tls::{TlsEndpoint, IMPLIED_PORT};
+use crate::tls::{ChainIssuer, TlsEndpoint, IMPLIED_PORT};
 
 /// Exposition lines of one account, written as the metrics contract (docs/metrics.md) specifies them.
 struct Lines {
@@ -97,6 +97,8 @@ pub fn truth(
             ],
             1.0,
         );
+
+        newer_fields(&mut out, cert);
 
         let Some(task) = tasks.latest(id) else {
             continue;
@@ -256,6 +258,63 @@ pub fn truth(
     out.text
 }
 
+/// The series of the fields newer API versions added: tags, the subscription service, the
+/// hosting configuration and the revocation time.
+fn newer_fields(out: &mut Lines, cert: &Certificate) {
+    let id = cert.id.as_str();
+    let one = [("certificate_id", id)];
+    for (key, value) in &cert.tags {
+        out.line(
+            "certificate_tag_info",
+            &[("certificate_id", id), ("key", key), ("value", value)],
+            1.0,
+        );
+    }
+    if let Some(service) = &cert.service {
+        out.line(
+            "certificate_service_info",
+            &[
+                ("certificate_id", id),
+                ("service_id", &service.id),
+                ("service_status", service.status),
+                (
+                    "service_renew_certificate_id",
+                    &service.renew_certificate_id,
+                ),
+                (
+                    "service_origin_certificate_id",
+                    &service.origin_certificate_id,
+                ),
+            ],
+            1.0,
+        );
+        out.line(
+            "certificate_service_end_timestamp_seconds",
+            &one,
+            service.ends as f64,
+        );
+    }
+    if let Some(days) = cert.hosting_replace_days {
+        out.line(
+            "certificate_hosting_info",
+            &[
+                ("certificate_id", id),
+                ("replace_window_start", cert.hosting_window.0),
+                ("replace_window_end", cert.hosting_window.1),
+            ],
+            1.0,
+        );
+        out.line(
+            "certificate_hosting_replace_before_expiry_seconds",
+            &one,
+            (days * 86_400) as f64,
+        );
+    }
+    if let Some(at) = cert.revoked_at {
+        out.line("certificate_revoked_timestamp_seconds", &one, at as f64);
+    }
+}
+
 /// The endpoint collector's series for the demo's TLS endpoints and wildcard targets: what an
 /// exporter that probes the domains of bind details (trusting the demo CA) must show.
 ///
@@ -282,6 +341,7 @@ pub fn endpoint_truth(
         text: String::new(),
     };
     let mut fingerprints: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut chains: BTreeMap<&str, &[ChainIssuer]> = BTreeMap::new();
     for endpoint in endpoints.iter().filter(|e| listed(&e.certificate_id)) {
         let id = endpoint.certificate_id.as_str();
         let domain = endpoint.domain.as_str();
@@ -299,6 +359,7 @@ pub fn endpoint_truth(
         );
         let labels = [("certificate_id", id), ("domain", domain), ("port", &port)];
         fingerprints.insert(id, &endpoint.expected_fingerprint_sha1);
+        chains.insert(id, &endpoint.expected_issuers);
         if endpoint.serves == Served::Unreachable {
             out.line("endpoint_probe_success", &labels, 0.0);
             out.line(
@@ -376,6 +437,22 @@ pub fn endpoint_truth(
             1.0,
         );
     }
+    // The chain above each leaf whose detail the exporter reads, from the same detail.
+    for (id, issuers) in chains {
+        for (above, issuer) in issuers.iter().enumerate() {
+            let depth = (above + 1).to_string();
+            out.line(
+                "certificate_chain_not_after_timestamp_seconds",
+                &[
+                    ("certificate_id", id),
+                    ("depth", &depth),
+                    ("subject", &issuer.subject),
+                    ("issuer", &issuer.issuer),
+                ],
+                issuer.not_after as f64,
+            );
+        }
+    }
     out.text
 }
 
@@ -408,6 +485,11 @@ mod tests {
                     _ => 1_750_000_000 + i as i64,
                 },
                 expected_fingerprint_sha1: format!("api{i}"),
+                expected_issuers: vec![ChainIssuer {
+                    subject: "CN=CA".into(),
+                    issuer: "CN=CA".into(),
+                    not_after: 2_000_000_000,
+                }],
             })
             .collect();
         let mut tasks = Tasks::default();
