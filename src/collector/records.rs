@@ -578,12 +578,16 @@ impl RecordsCollector {
             .is_some_and(|held| held.value.is_final_as(row))
     }
 
-    /// Deploy kind: whether every row held for `certificate_id` is final, so a certificate that
-    /// cannot be deployed need not be listed again.
-    fn settled(&self, certificate_id: &str) -> bool {
-        self.listed
-            .get(certificate_id)
-            .is_some_and(|held| held.value.rows.iter().all(row_is_final))
+    /// Deploy kind: whether every row held for `certificate_id` is final, and so is the detail
+    /// held for each (of those created since `oldest`), so a certificate that cannot be deployed
+    /// need not be listed again: nothing of it can change.
+    fn settled(&self, certificate_id: &str, oldest: i64) -> bool {
+        self.listed.get(certificate_id).is_some_and(|held| {
+            held.value
+                .rows
+                .iter()
+                .all(|r| row_is_final(r) && (!in_window(r, oldest) || self.holds_final(r)))
+        })
     }
 
     /// Deploy kind: how likely a new answer is for each certificate worth listing (those that
@@ -599,7 +603,7 @@ impl RecordsCollector {
         let recent = now_unix - i64::try_from(RECENTLY_DEPLOYED.as_secs()).unwrap_or(i64::MAX);
         certificates
             .iter()
-            .filter(|c| c.deployable != Some(false) || !self.settled(&c.certificate_id))
+            .filter(|c| c.deployable != Some(false) || !self.settled(&c.certificate_id, oldest))
             .map(|certificate| {
                 let id = certificate.certificate_id.as_str();
                 let held = self.listed.get(id);
@@ -683,6 +687,7 @@ impl RecordsCollector {
         &mut self,
         certificates: &[CertificateState],
         lists: Answers<Option<String>, Vec<ListedRecord>>,
+        oldest: i64,
         now: Instant,
         stale_after: Duration,
         errors: &mut Vec<String>,
@@ -702,7 +707,7 @@ impl RecordsCollector {
         for certificate in certificates {
             let id = &certificate.certificate_id;
             let version = CertificateVersion::of(certificate);
-            let settled = certificate.deployable == Some(false) && self.settled(id);
+            let settled = certificate.deployable == Some(false) && self.settled(id, oldest);
             let held = self.listed.remove(id);
             let kept = match answers.remove(id) {
                 Some(Ok(rows)) => merge(
@@ -808,7 +813,7 @@ impl RecordsCollector {
         let now = Instant::now();
         let stale_after = self.core.settings.stale_after(started.elapsed());
         let rows = if deploy {
-            self.hold_lists(&certificates, lists, now, stale_after, &mut errors);
+            self.hold_lists(&certificates, lists, oldest, now, stale_after, &mut errors);
             self.rotation = Rotation {
                 bound: bound.unwrap_or_default(),
                 oldest_check: self

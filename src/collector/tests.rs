@@ -1394,3 +1394,45 @@ async fn deploy_lists_spend_the_budget_and_rotate() {
     let bound = deploy_gauge(&last.snapshot, Family::CheckRotationBound);
     assert!(oldest <= bound, "oldest check {oldest} s, bound {bound} s");
 }
+
+/// A certificate that cannot be deployed is left unlisted only once nothing held for it can
+/// change: a final row whose detail still shows a resource running is listed, and its detail
+/// fetched, again.
+#[tokio::test]
+async fn an_undeployable_certificate_with_a_detail_still_moving_is_listed_again() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200)
+                .json_body(json!({"Response": {"TotalCount": 1, "Certificates": [
+                {"CertificateId": "old", "Status": 1, "Deployable": false}], "RequestId": "r"}}));
+        })
+        .await;
+    let list = server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostDeployRecord");
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 300, "CertId": "old", "ResourceType": "cdn", "Region": "", "Status": 1, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    let detail = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecordDetail");
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 1, "SuccessTotalCount": 0,
+                "FailedTotalCount": 0, "RunningTotalCount": 1, "PendingTotalCount": 0,
+                "DeployRecordDetailList": [{"Id": 1, "Status": 3}], "RequestId": "r"}}),
+            );
+        })
+        .await;
+    let mut collector = deploy_collector(RecordKind::Deploy, &server, settings());
+    collect_ok(&mut collector).await;
+    collect_ok(&mut collector).await;
+    assert_eq!(list.calls_async().await, 2, "listed again");
+    assert_eq!(detail.calls_async().await, 2, "its detail fetched again");
+}
