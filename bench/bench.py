@@ -71,7 +71,7 @@ LIMITS = {
     "DescribeHostUpdateRecordDetail": 10,
     "DescribeHostUploadUpdateRecord": 20,
     "DescribeHostUploadUpdateRecordDetail": 20,
-    "DescribeCertificates": 20,
+    "DescribeCertificates": 10,
     "DescribeHostDeployRecord": 10,
     "DescribeHostDeployRecordDetail": 10,
 }

@@ -385,6 +385,7 @@ impl Wiring<'_> {
             endpoint: account.endpoint.clone(),
             timeout: account.timeout,
             rate_limits: account.rate_limits.clone(),
+            per_certificate_share: account.per_certificate_share,
             language: account.language.clone(),
             ..ClientConfig::default()
         };

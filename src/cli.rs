@@ -11,7 +11,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::config::{Defaults, EndpointsConfig, ResolveOverride, DEFAULT_ENDPOINTS_INTERVAL};
 use crate::duration::parse_duration;
-use tencentcloud_ssl_api::client::DEFAULT_ENDPOINT;
+use tencentcloud_ssl_api::client::{DEFAULT_ENDPOINT, DEFAULT_PER_CERTIFICATE_SHARE};
 
 /// Log verbosity of the exporter's own messages (dependencies log warnings and errors only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,6 +108,12 @@ pub struct Cli {
     /// (e.g. `DescribeCertificateBindResourceTaskDetail=5`); repeatable.
     #[arg(long = "tencentcloud.rate-limit", value_parser = parse_rate_limit, value_name = "ACTION=PER_SECOND")]
     pub rate_limits: Vec<(String, f64)>,
+
+    /// Share of its documented limit an action called once per certificate
+    /// (DescribeHostDeployRecord, DescribeCertificateDetail) is paced at, leaving the rest of the
+    /// account's limit to the console; --tencentcloud.rate-limit overrides it per action.
+    #[arg(long = "tencentcloud.per-certificate-share", default_value_t = DEFAULT_PER_CERTIFICATE_SHARE, value_parser = parse_per_certificate_share, value_name = "SHARE")]
+    pub per_certificate_share: f64,
 
     /// Value of the `account` label on every series.
     #[arg(
@@ -347,6 +353,22 @@ pub fn parse_shard(value: &str) -> Result<(u32, u32), String> {
     Ok((index, count))
 }
 
+/// Parses the share of a documented limit (0.01 to 1).
+fn parse_per_certificate_share(value: &str) -> Result<f64, String> {
+    let share: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    if !limits::PER_CERTIFICATE_SHARE.contains(&share) {
+        return Err(format!(
+            "{value:?}: the share must be between {} and {}",
+            limits::PER_CERTIFICATE_SHARE.start(),
+            limits::PER_CERTIFICATE_SHARE.end()
+        ));
+    }
+    Ok(share)
+}
+
 /// Parses `Action=calls_per_second`.
 pub fn parse_rate_limit(value: &str) -> Result<(String, f64), String> {
     let (action, rate) = value
@@ -397,6 +419,7 @@ impl Cli {
             endpoint: self.endpoint.clone(),
             timeout: self.timeout,
             rate_limits: self.rate_limits.iter().cloned().collect(),
+            per_certificate_share: self.per_certificate_share,
             interval: self.effective_interval(),
             deploy_interval: self.deploy_interval.unwrap_or(if self.demo {
                 self.effective_interval()

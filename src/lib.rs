@@ -18,8 +18,8 @@
 //! - `targets`: the endpoints the API names, published by the bind and rollout collectors and
 //!   read by the endpoints collector; `probe`: the TLS probe of one endpoint.
 //! - [`collector`]: one file per collector (`certificates`, `bind`, `deploy`, `endpoints`)
-//!   behind a small trait, plus the one pager, fan-out and stale-merge they share; each run
-//!   builds a snapshot.
+//!   behind a small trait, plus the one pager, fan-out (and pipeline), stale-merge and
+//!   per-certificate budget they share; each run builds a snapshot.
 //! - `readiness`: which collectors are still on their first run; ready once those that gate
 //!   readiness (the fast ones) have run.
 //! - `scheduler`: runs each collector on its own schedule, skip-not-stack.

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_pages, list_certificate_states, merge, CollectError, Collected, Collector,
-    CollectorSettings, Core, Findings, Held, Refresh,
+    fan_out, fetch_pages, list_certificate_states, merge, queue, CollectError, Collected,
+    Collector, CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::Headlines;
@@ -544,11 +544,8 @@ impl BindCollector {
         let findings = &self.core.findings;
         let instance_ids = self.core.settings.detail_series;
         let domains = self.core.publishes();
-        let queue = stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|item| (item, receiver))
-        });
         let fetch_all = fan_out(
-            queue,
+            queue(receiver),
             self.core.settings.concurrency,
             |(cert_id, task_id): (String, String)| async move {
                 let collect = Collect {

@@ -7,9 +7,10 @@
 //! through the account's client (its rate limit, retries and budget), again only when the
 //! certificate's content may have changed under its ID (an upload-update replaces it: the
 //! certificate list shows other validity dates, or an upload-update entry is newer than the
-//! fetch); probes each endpoint of this run's window (at most `max_endpoints`, rotating across
-//! runs, see [`plan`]) once with bounded concurrency and a per-probe timeout; and compares the
-//! served leaf with the expected one. Endpoints outside the window keep their last results,
+//! fetch; paced at the per-certificate share of its limit), while it probes each endpoint of
+//! this run's window (at most `max_endpoints`, rotating across runs, see [`plan`]) once with
+//! bounded concurrency and a per-probe timeout; and compares the served leaf with the expected
+//! one. Endpoints outside the window keep their last results,
 //! with the time of that probe.
 //!
 //! A probe that fails is a fact about the endpoint, not a failure of the collector: it shows in
@@ -24,8 +25,8 @@ use futures::stream;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_each, list_certificates, CollectError, Collected, Collector, CollectorSettings,
-    Core,
+    fan_out, fetch_each, list_certificates, Answers, CollectError, Collected, Collector,
+    CollectorSettings, Core,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
@@ -591,17 +592,17 @@ impl EndpointsCollector {
         }
     }
 
-    /// Fetches the expected fingerprint of every certificate in `ids` not yet known, or whose
-    /// content may have changed since it was fetched: the certificate list shows other
-    /// validity dates (`versions`), or an upload-update entry for it was created after the fetch
-    /// (`targets`' claims). An upload-update replaces a certificate's content under the same ID.
-    async fn learn_expected(
+    /// Forgets the expected fingerprint of every certificate not in `ids`, or whose content may
+    /// have changed since it was fetched: the certificate list shows other validity dates
+    /// (`versions`), or an upload-update entry for it was created after the fetch (`targets`'
+    /// claims). An upload-update replaces a certificate's content under the same ID. Returns the
+    /// certificates of `ids` whose fingerprint is to be fetched.
+    fn forget_outdated(
         &mut self,
         ids: BTreeSet<String>,
         versions: Option<&HashMap<String, ContentVersion>>,
         targets: &[Claim],
-        errors: &mut Vec<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Vec<String> {
         self.expected.retain(|id, _| ids.contains(id));
         self.learned.retain(|id, _| ids.contains(id));
         self.chains.retain(|id, _| ids.contains(id));
@@ -625,13 +626,19 @@ impl EndpointsCollector {
             self.learned.remove(&id);
             self.chains.remove(&id);
         }
-        let fetched_at = tencentcloud_ssl_api::time::now_unix();
-        let missing: Vec<String> = ids
-            .into_iter()
+        ids.into_iter()
             .filter(|id| !self.expected.contains_key(id))
-            .collect();
+            .collect()
+    }
+
+    /// The details of `missing`, each certificate's own answer; a credentials failure fails
+    /// the run.
+    async fn fetch_details(
+        &self,
+        missing: Vec<String>,
+    ) -> Result<Answers<String, CertificateDetail>, ApiError> {
         let client = &self.core.client;
-        let answers = fetch_each(
+        fetch_each(
             missing,
             self.core.settings.concurrency,
             |certificate_id| async move {
@@ -642,7 +649,18 @@ impl EndpointsCollector {
                 Ok(detail)
             },
         )
-        .await?;
+        .await
+    }
+
+    /// Keeps the expected fingerprint each detail of `answers` states (fetched at `fetched_at`,
+    /// unix seconds, against `versions`).
+    fn learn_expected(
+        &mut self,
+        answers: Answers<String, CertificateDetail>,
+        versions: Option<&HashMap<String, ContentVersion>>,
+        fetched_at: i64,
+        errors: &mut Vec<String>,
+    ) {
         for (certificate_id, answer) in answers {
             match answer {
                 Ok(detail) => {
@@ -684,7 +702,6 @@ impl EndpointsCollector {
                 Err(e) => errors.push(format!("certificate {certificate_id}: {e}")),
             }
         }
-        Ok(())
     }
 
     /// Probes every endpoint of the targets planned for probing, each once.
@@ -861,9 +878,15 @@ impl Collector for EndpointsCollector {
         } else {
             self.content_versions(&mut errors).await?
         };
-        self.learn_expected(certificates, versions.as_ref(), &targets, &mut errors)
-            .await?;
-        let fresh = self.probe_all(&targets, &plans).await;
+        let missing = self.forget_outdated(certificates, versions.as_ref(), &targets);
+        // The fingerprints are fetched while the probes run: the verdicts need both, the probes
+        // need neither.
+        let fetched_at = tencentcloud_ssl_api::time::now_unix();
+        let (answers, fresh) = tokio::join!(
+            self.fetch_details(missing),
+            self.probe_all(&targets, &plans)
+        );
+        self.learn_expected(answers?, versions.as_ref(), fetched_at, &mut errors);
         let probed = fresh.len();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -1,5 +1,5 @@
-//! The one fan-out, the one per-item fetch built on it, and the one stale-merge of per-item
-//! results held between runs.
+//! The one fan-out, the one per-item fetch built on it (alone, or feeding a second fetch as its
+//! answers come in), and the one stale-merge of per-item results held between runs.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,12 +18,57 @@ where
     Fut: Future,
 {
     use futures::StreamExt as _;
-    items
-        .map(call)
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await
+    answers(items, concurrency, call).collect().await
 }
+
+/// [`fan_out`]'s answers as a stream, each as soon as it comes.
+fn answers<S, F, Fut>(
+    items: S,
+    concurrency: usize,
+    call: F,
+) -> impl futures::Stream<Item = Fut::Output>
+where
+    S: futures::Stream,
+    F: FnMut(S::Item) -> Fut,
+    Fut: Future,
+{
+    use futures::StreamExt as _;
+    items.map(call).buffer_unordered(concurrency.max(1))
+}
+
+/// The first credentials or permission failure of a fetch: once there is one, no further call
+/// starts (those in flight finish), and the fetch fails with it.
+#[derive(Default)]
+struct Denial(parking_lot::Mutex<Option<ApiError>>);
+
+impl Denial {
+    /// `answer` for `key`, unless a call was already denied (then that failure, without
+    /// calling); a credentials or permission failure is remembered.
+    async fn guard<K, T>(
+        &self,
+        key: K,
+        answer: impl Future<Output = Result<T, ApiError>>,
+    ) -> (K, Result<T, ApiError>) {
+        if let Some(first) = self.0.lock().clone() {
+            return (key, Err(first));
+        }
+        let answer = answer.await;
+        if let Err(e) = &answer {
+            if e.is_auth() {
+                self.0.lock().get_or_insert_with(|| e.clone());
+            }
+        }
+        (key, answer)
+    }
+
+    /// The failure remembered, if any.
+    fn failure(&self) -> Option<ApiError> {
+        self.0.lock().clone()
+    }
+}
+
+/// Each key's answer, in completion order.
+pub(crate) type Answers<K, T> = Vec<(K, Result<T, ApiError>)>;
 
 /// The one per-item fetch: `call` for every key (at most `concurrency` in flight), each answer
 /// with its key, in completion order. A credentials or permission failure of any call fails the
@@ -33,28 +78,16 @@ pub(crate) async fn fetch_each<K, T, F, Fut>(
     keys: impl IntoIterator<Item = K>,
     concurrency: usize,
     mut call: F,
-) -> Result<Vec<(K, Result<T, ApiError>)>, ApiError>
+) -> Result<Answers<K, T>, ApiError>
 where
     K: Clone,
     F: FnMut(K) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let denied: parking_lot::Mutex<Option<ApiError>> = parking_lot::Mutex::new(None);
-    let denied = &denied;
+    let denial = Denial::default();
+    let denial = &denial;
     let answers = fan_out(futures::stream::iter(keys), concurrency, |key: K| {
-        let answer = call(key.clone());
-        async move {
-            if let Some(first) = denied.lock().clone() {
-                return (key, Err(first));
-            }
-            let answer = answer.await;
-            if let Err(e) = &answer {
-                if e.is_auth() {
-                    denied.lock().get_or_insert_with(|| e.clone());
-                }
-            }
-            (key, answer)
-        }
+        denial.guard(key.clone(), call(key))
     })
     .await;
     if let Some((_, Err(e))) = answers
@@ -64,6 +97,69 @@ where
         return Err(e.clone());
     }
     Ok(answers)
+}
+
+/// The one pipeline: [`fetch_each`] of `first` over `keys`, and, as each of its answers comes
+/// in, `follow` names the items it makes worth fetching (from an answer or a failure), each
+/// fetched with `then` at once, while the first calls go on. Each stage keeps at most
+/// `concurrency` calls in flight, each action at its own pace. A credentials or permission
+/// failure in either stage fails the whole, and no call of either stage starts after it.
+/// Returns both stages' answers, in completion order.
+pub(crate) async fn fetch_each_then<K, T, I, U, F, Fut, N, G, Gut>(
+    keys: impl IntoIterator<Item = K>,
+    concurrency: usize,
+    mut first: F,
+    mut follow: N,
+    mut then: G,
+) -> Result<(Answers<K, T>, Answers<I, U>), ApiError>
+where
+    K: Clone,
+    I: Clone,
+    F: FnMut(K) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+    N: FnMut(&K, &Result<T, ApiError>) -> Vec<I>,
+    G: FnMut(I) -> Gut,
+    Gut: Future<Output = Result<U, ApiError>>,
+{
+    use futures::StreamExt as _;
+    let denial = Denial::default();
+    let denial = &denial;
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<I>();
+    let firsts = async {
+        let sender = sender;
+        let mut firsts = Vec::new();
+        let mut answers = std::pin::pin!(answers(
+            futures::stream::iter(keys),
+            concurrency,
+            |key: K| denial.guard(key.clone(), first(key)),
+        ));
+        while let Some((key, answer)) = answers.next().await {
+            for item in follow(&key, &answer) {
+                // The receiver lives until this stage ends: a send cannot fail.
+                let _ = sender.send(item);
+            }
+            firsts.push((key, answer));
+        }
+        firsts
+    };
+    let seconds = fan_out(queue(receiver), concurrency, |item: I| {
+        denial.guard(item.clone(), then(item))
+    });
+    let (firsts, seconds) = tokio::join!(firsts, seconds);
+    match denial.failure() {
+        Some(e) => Err(e),
+        None => Ok((firsts, seconds)),
+    }
+}
+
+/// What is sent on `receiver`, as a stream that ends when every sender is gone: the work queue
+/// of a stage that starts items as an earlier stage finds them.
+pub(crate) fn queue<I>(
+    receiver: tokio::sync::mpsc::UnboundedReceiver<I>,
+) -> impl futures::Stream<Item = I> {
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
 }
 
 /// A per-item result kept between runs, and when the API last confirmed it.
@@ -208,5 +304,71 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..20).map(|i| i * 2).collect::<Vec<_>>());
         assert!(most.load(Ordering::SeqCst) <= 3);
+    }
+
+    /// The second stage starts on the first answers while the first is still under way: the
+    /// last first call waits for a second-stage call, which would never come if the stages ran
+    /// one after the other (time is paused, so the timeout only ends a deadlock).
+    #[tokio::test(start_paused = true)]
+    async fn the_second_stage_starts_before_the_first_ends() {
+        let started = tokio::sync::Notify::new();
+        let started = &started;
+        let pipeline = fetch_each_then(
+            1..=3u32,
+            1,
+            |key| async move {
+                if key == 3 {
+                    started.notified().await;
+                }
+                Ok(key * 10)
+            },
+            |_key, answer| answer.iter().copied().collect::<Vec<u32>>(),
+            |item| async move {
+                started.notify_one();
+                Ok::<_, ApiError>(item + 1)
+            },
+        );
+        let (firsts, mut seconds) = tokio::time::timeout(Duration::from_secs(3600), pipeline)
+            .await
+            .expect("no deadlock: the stages overlap")
+            .expect("no credentials failure");
+        assert_eq!(firsts.len(), 3);
+        seconds.sort_by_key(|(item, _)| *item);
+        let got: Vec<(u32, u32)> = seconds
+            .into_iter()
+            .map(|(item, answer)| (item, answer.expect("answered")))
+            .collect();
+        assert_eq!(got, [(10, 11), (20, 21), (30, 31)]);
+    }
+
+    #[tokio::test]
+    async fn a_denial_in_the_second_stage_stops_the_first() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let firsts = AtomicUsize::new(0);
+        let firsts = &firsts;
+        let denied = fetch_each_then(
+            1..=50u32,
+            1,
+            |key| async move {
+                firsts.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                Ok(key)
+            },
+            |key, _| vec![*key],
+            |_item| async move {
+                Err::<u32, _>(ApiError::Api {
+                    action: "B".into(),
+                    code: "AuthFailure.SignatureFailure".into(),
+                    message: "no".into(),
+                    request_id: "r".into(),
+                })
+            },
+        )
+        .await;
+        assert!(denied.is_err_and(|e| e.is_auth()));
+        assert!(
+            firsts.load(Ordering::SeqCst) < 50,
+            "no first call starts after the denial"
+        );
     }
 }

@@ -11,7 +11,8 @@
 //!   `upload_update`, `update` and `deploy` collectors.
 //! - [`endpoints`]: whether the domains the API names really serve the certificate it says.
 //!
-//! What they share, each once: `skeleton` (the `Collector` interface, the settings, the
+//! What they share, each once: `budget` (which certificates a run spends a per-certificate
+//! action's budget on, and the rotation's bound), `skeleton` (the `Collector` interface, the settings, the
 //! findings, and `Core`, what every collector holds and the steps around each run), `paging`
 //! (the one pager and the certificate list), `fetch` (the one fan-out, the per-item fetch and the
 //! stale-merge of held results).
@@ -21,11 +22,14 @@ pub mod certificates;
 pub mod endpoints;
 pub mod records;
 
+mod budget;
 mod fetch;
 mod paging;
 mod skeleton;
 
-pub(crate) use fetch::{fan_out, fetch_each, merge, Held, Refresh};
+pub(crate) use fetch::{
+    fan_out, fetch_each, fetch_each_then, merge, queue, Answers, Held, Refresh,
+};
 pub(crate) use paging::{fetch_pages, list_certificate_states, list_certificates, page_by_rows};
 pub(crate) use skeleton::{
     CollectError, Collected, Collector, CollectorSettings, Core, Findings, Progress,

@@ -7,11 +7,17 @@
 //! A record whose entries and items are all final is kept as it is and not fetched again, unless
 //! its list row changes.
 //!
+//! A record's detail is fetched as soon as its row is listed, while the other lists go on: the
+//! list and detail actions are used together, each at its own pace.
+//!
 //! Deploy records are listed per certificate (`DescribeHostDeployRecord` requires a
-//! `CertificateId`), so that collector costs one list call per certificate per run. It spreads
-//! those calls over half its interval instead of bursting at the action's limit (leaving room for
-//! the console, which shares the limit), and skips the list of a certificate the API says is not
-//! `Deployable` once it holds that certificate's records: no new deploy can start on it.
+//! `CertificateId`), one call per certificate checked. That action is paced at a share of its
+//! limit (leaving the rest to the console, which shares it), and each run spends
+//! `pace × interval` calls where change is likely (see `budget`): certificates with records
+//! that can still change every run, changed and new ones next, the rest in a rotation whose
+//! bound is exported. A certificate the rotation skips keeps its rows as last listed (their age
+//! is exported too); a certificate the API says is not `Deployable` is not listed again once
+//! every row held for it is final: no new deploy can start on it.
 //!
 //! A status code outside the documented set is exported as `status="unknown"`, its raw code in
 //! `tencentcloud_ssl_unknown_status_codes`, logged once per record, and never taken as final.
@@ -24,14 +30,16 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::budget::{self, Budget, Candidate, Priority};
 use super::{
-    fetch_each, fetch_pages, list_certificate_states, merge, page_by_rows, CollectError, Collected,
-    Collector, CollectorSettings, Core, Findings, Held, Progress, Refresh,
+    fetch_each_then, fetch_pages, list_certificate_states, merge, page_by_rows, Answers,
+    CollectError, Collected, Collector, CollectorSettings, Core, Findings, Held, Progress, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
 use crate::targets::{Claim, TargetBook, DEFAULT_PORT};
+use tencentcloud_ssl_api::certificates::CertificateState;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::records::{
     detail_request, parse_detail_page, DeployStatus, DetailPage, ItemDomains, ListRequest,
@@ -433,6 +441,59 @@ struct RecordState {
     claims: Vec<Claim>,
 }
 
+/// What the certificate list said of a certificate that makes a new rollout on it likely when it
+/// changes: new validity dates (an upload-update or reissue replaced its content), a hosting or
+/// renewal change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CertificateVersion {
+    begin: String,
+    end: String,
+    hosting_status: Option<i64>,
+    auto_renew_flag: Option<i64>,
+    successor: String,
+}
+
+impl CertificateVersion {
+    fn of(certificate: &CertificateState) -> Self {
+        CertificateVersion {
+            begin: certificate.cert_begin_time.clone(),
+            end: certificate.cert_end_time.clone(),
+            hosting_status: certificate.hosting_status,
+            auto_renew_flag: certificate.auto_renew_flag,
+            successor: certificate.hosting_renew_cert_id.clone(),
+        }
+    }
+
+    /// Hosted (or replacing its resources) or renewing automatically: a deploy may start on its
+    /// own.
+    fn hosted_or_auto_renewing(&self) -> bool {
+        matches!(self.hosting_status, Some(0 | 5)) || self.auto_renew_flag == Some(1)
+    }
+}
+
+/// Deploy kind: what the last good list of one certificate's records found.
+#[derive(Debug, Clone)]
+struct Listing {
+    rows: Vec<ListedRecord>,
+    /// The certificate as the certificate list showed it then.
+    version: CertificateVersion,
+}
+
+/// A certificate whose last deploy record is younger than this counts as recently deployed (more
+/// rollouts, or a rollback, are likely).
+const RECENTLY_DEPLOYED: Duration = Duration::from_secs(86_400);
+
+/// Deploy kind: where the last run stood in its rotation of the certificates' lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Rotation {
+    /// Every certificate is listed again within this long.
+    bound: Duration,
+    /// Age of the oldest last list of a certificate listed at least once.
+    oldest_check: Duration,
+    /// Certificates never listed yet.
+    pending: usize,
+}
+
 pub(crate) struct RecordsCollector {
     kind: RecordKind,
     core: Core,
@@ -441,9 +502,11 @@ pub(crate) struct RecordsCollector {
     /// Which certificates' deploy records are listed (deploy kind only).
     filter: CertificateFilter,
     cache: HashMap<String, Held<RecordState>>,
-    /// Deploy kind: the rows last listed for each certificate, reused for certificates the API
-    /// says are not deployable (no new deploy can start on them).
-    listed: HashMap<String, Held<Vec<ListedRecord>>>,
+    /// Deploy kind: what the last good list of each certificate found, kept for the runs that do
+    /// not list it (the rotation, or a certificate that cannot be deployed).
+    listed: HashMap<String, Held<Listing>>,
+    /// Deploy kind: the rotation after the last run.
+    rotation: Rotation,
     /// (record, code) pairs already logged as unknown: each is logged once.
     warned: HashSet<(String, i64)>,
 }
@@ -476,6 +539,7 @@ impl RecordsCollector {
             filter,
             cache: HashMap::new(),
             listed: HashMap::new(),
+            rotation: Rotation::default(),
             warned: HashSet::new(),
         }
     }
@@ -506,85 +570,197 @@ impl RecordsCollector {
         .await
     }
 
-    /// Every record row: one list, or (deploy records) one list per selected certificate, the
-    /// calls spread over half the interval. A certificate that cannot be deployed keeps the rows
-    /// held for it while they are all final (no new deploy can start, and nothing held is still
-    /// moving); a failed certificate list keeps its held rows within the staleness bound, and is
-    /// reported in `errors`; a credentials failure fails the run.
-    async fn list(
-        &mut self,
-        errors: &mut Vec<String>,
-        stale_after: Duration,
-    ) -> Result<Vec<ListedRecord>, ApiError> {
-        if self.kind != RecordKind::Deploy {
-            return self.list_one(None).await;
-        }
-        let certificates =
-            list_certificate_states(&self.core.client, &self.filter, &self.core.findings).await?;
-        let settled = |id: &str| {
-            self.listed
-                .get(id)
-                .is_some_and(|held| held.value.iter().all(row_is_final))
-        };
-        let to_list: Vec<String> = certificates
+    /// Whether the record `row` describes is held as final, and the row shows it unchanged since:
+    /// its detail need not be fetched again.
+    fn holds_final(&self, row: &ListedRecord) -> bool {
+        self.cache
+            .get(&row.id)
+            .is_some_and(|held| held.value.is_final_as(row))
+    }
+
+    /// Deploy kind: whether every row held for `certificate_id` is final, and so is the detail
+    /// held for each (of those created since `oldest`), so a certificate that cannot be deployed
+    /// need not be listed again: nothing of it can change.
+    fn settled(&self, certificate_id: &str, oldest: i64) -> bool {
+        self.listed.get(certificate_id).is_some_and(|held| {
+            held.value
+                .rows
+                .iter()
+                .all(|r| row_is_final(r) && (!in_window(r, oldest) || self.holds_final(r)))
+        })
+    }
+
+    /// Deploy kind: how likely a new answer is for each certificate worth listing (those that
+    /// cannot be deployed and hold only final rows are left out), its age and order among the
+    /// new ones. Records created before `oldest` (unix seconds) do not count.
+    fn candidates<'a>(
+        &self,
+        certificates: &'a [CertificateState],
+        oldest: i64,
+        now: Instant,
+        now_unix: i64,
+    ) -> Vec<Candidate<'a>> {
+        let recent = now_unix - i64::try_from(RECENTLY_DEPLOYED.as_secs()).unwrap_or(i64::MAX);
+        certificates
             .iter()
-            .filter(|c| c.deployable != Some(false) || !settled(&c.certificate_id))
-            .map(|c| c.certificate_id.clone())
-            .collect();
-        // The first run lists at the action's limit (it is shown as such until it ends); later runs spread
-        // their calls over half the interval.
-        let gap = if self.listed.is_empty() {
-            Duration::ZERO
-        } else {
-            (self.core.settings.interval / 2)
-                .checked_div(u32::try_from(to_list.len()).unwrap_or(u32::MAX).max(1))
-                .unwrap_or_default()
-        };
-        let start = Instant::now();
-        let this = &*self;
-        this.core.progress.plan(to_list.len());
-        // A credentials or permission failure stops the loop at the first one.
-        let lists = fetch_each(
-            to_list.into_iter().enumerate(),
-            self.core.settings.concurrency,
-            |(index, id)| async move {
-                let slot = gap.saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
-                tokio::time::sleep_until(start + slot).await;
-                let rows = this.list_one(Some(&id)).await;
-                this.core.progress.advance();
+            .filter(|c| c.deployable != Some(false) || !self.settled(&c.certificate_id, oldest))
+            .map(|certificate| {
+                let id = certificate.certificate_id.as_str();
+                let held = self.listed.get(id);
+                let priority = match held {
+                    None => Priority::Unchecked,
+                    Some(held) => {
+                        let rows = || held.value.rows.iter().filter(|r| in_window(r, oldest));
+                        let version = CertificateVersion::of(certificate);
+                        if rows().any(|r| !row_is_final(r) || !self.holds_final(r)) {
+                            Priority::EveryRun
+                        } else if held.value.version != version {
+                            Priority::Changed
+                        } else if version.hosted_or_auto_renewing()
+                            || rows().any(|r| {
+                                time::parse_api_time(&r.create_time).is_some_and(|t| t >= recent)
+                            })
+                        {
+                            Priority::Likely
+                        } else {
+                            Priority::Rest
+                        }
+                    }
+                };
+                Candidate {
+                    id,
+                    priority,
+                    age: held.map(|h| now.duration_since(h.confirmed_at)),
+                    newest: time::parse_api_time(&certificate.cert_begin_time).unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    /// Lists the records of `keys` (one list; or, deploy kind, one per certificate) and fetches
+    /// the detail of every row that may have changed as soon as it is listed (each record once,
+    /// none created before `oldest`). A deploy list that fails still has the held rows of its
+    /// certificate fetched. A credentials failure fails the run before anything held is touched.
+    async fn list_and_fetch(
+        &self,
+        keys: Vec<Option<String>>,
+        oldest: i64,
+    ) -> Result<ListsAndDetails, ApiError> {
+        let (core, kind) = (&self.core, self.kind);
+        let mut sent: HashSet<String> = HashSet::new();
+        // Progress counts the lists, then each detail as its list names it.
+        core.progress.plan(keys.len());
+        let (lists, details) = fetch_each_then(
+            keys,
+            core.settings.concurrency,
+            |key: Option<String>| async move {
+                let rows = self.list_one(key.as_deref()).await;
+                core.progress.advance();
                 rows
+            },
+            |key, answer| {
+                let rows: &[ListedRecord] = match (answer, key) {
+                    (Ok(rows), _) => rows,
+                    (Err(_), Some(id)) => self
+                        .listed
+                        .get(id)
+                        .map_or(&[], |held| held.value.rows.as_slice()),
+                    (Err(_), None) => &[],
+                };
+                let ids: Vec<String> = rows
+                    .iter()
+                    .filter(|row| in_window(row, oldest) && !self.holds_final(row))
+                    .filter(|row| sent.insert(row.id.clone()))
+                    .map(|row| row.id.clone())
+                    .collect();
+                core.progress.extend(ids.len());
+                ids
+            },
+            |id: String| async move {
+                let detail = fetch_detail(&core.client, kind, &id, &core.findings).await;
+                core.progress.advance();
+                detail
             },
         )
         .await?;
-        let now = Instant::now();
+        Ok(ListsAndDetails {
+            lists,
+            details: details.into_iter().collect(),
+        })
+    }
+
+    /// Deploy kind: what to hold for each certificate of `certificates` after this run's
+    /// `lists`. A good list replaces what is held; a certificate that cannot be deployed and was
+    /// not listed is confirmed as it is; a failed list, or a certificate the rotation skipped,
+    /// keeps its rows while their last good list is within the staleness bound, stretched by as
+    /// much as the rotation's bound exceeds one interval (a skipped certificate is listed again
+    /// within the rotation's bound; when every certificate fits in a run, nothing is skipped and
+    /// the bound is the usual one).
+    fn hold_lists(
+        &mut self,
+        certificates: &[CertificateState],
+        lists: Answers<Option<String>, Vec<ListedRecord>>,
+        oldest: i64,
+        now: Instant,
+        stale_after: Duration,
+        errors: &mut Vec<String>,
+    ) {
         let mut answers: HashMap<String, Result<Vec<ListedRecord>, ApiError>> = lists
             .into_iter()
-            .map(|((_, id), rows)| (id, rows))
+            .filter_map(|(id, rows)| Some((id?, rows)))
             .collect();
+        // A certificate may go unlisted for the rotation's bound rather than one interval: the
+        // staleness bound of its rows is stretched by the difference.
+        let skipped_for = stale_after.saturating_add(
+            self.rotation
+                .bound
+                .saturating_sub(self.core.settings.interval),
+        );
         let mut listed = HashMap::with_capacity(certificates.len());
-        for certificate in &certificates {
+        for certificate in certificates {
             let id = &certificate.certificate_id;
-            let refresh = match answers.remove(id) {
-                Some(Ok(rows)) => Refresh::Fresh(rows),
+            let version = CertificateVersion::of(certificate);
+            let settled = certificate.deployable == Some(false) && self.settled(id, oldest);
+            let held = self.listed.remove(id);
+            let kept = match answers.remove(id) {
+                Some(Ok(rows)) => merge(
+                    held,
+                    Refresh::Fresh(Listing { rows, version }),
+                    now,
+                    stale_after,
+                ),
                 Some(Err(e)) => {
                     errors.push(format!("certificate {id}: {e}"));
-                    Refresh::Unanswered
+                    merge(held, Refresh::Unanswered, now, skipped_for)
                 }
                 // Not listed: it cannot be deployed and every row held is final.
-                None => Refresh::Unchanged,
+                None if settled => merge(held, Refresh::Unchanged, now, stale_after),
+                // Not listed: the rotation skipped it.
+                None => merge(held, Refresh::Unanswered, now, skipped_for),
             };
-            if let Some(held) = merge(self.listed.remove(id), refresh, now, stale_after) {
+            if let Some(held) = kept {
                 listed.insert(id.clone(), held);
             }
         }
         self.listed = listed;
-        Ok(self
-            .listed
-            .values()
-            .flat_map(|held| held.value.iter().cloned())
-            .collect())
     }
+}
 
+/// What [`RecordsCollector::list_and_fetch`] got.
+struct ListsAndDetails {
+    /// Each list's answer: `None` for the single list, else its certificate.
+    lists: Answers<Option<String>, Vec<ListedRecord>>,
+    /// Record ID → its detail.
+    details: HashMap<String, Result<RecordDetail, ApiError>>,
+}
+
+/// Whether `row` is exported: it has an ID and was not created before `oldest` (unix seconds; a
+/// row whose time cannot be read is kept).
+fn in_window(row: &ListedRecord, oldest: i64) -> bool {
+    !row.id.is_empty() && time::parse_api_time(&row.create_time).is_none_or(|t| t >= oldest)
+}
+
+impl RecordsCollector {
     /// Logs each unknown code of a record once.
     fn warn_unknown(&mut self, row: &ListedRecord, summary: &RecordSummary) {
         for (object, code) in summary.unknown.keys() {
@@ -627,18 +803,71 @@ impl Collector for RecordsCollector {
 }
 
 impl RecordsCollector {
-    /// One run, in steps: list the rows, keep those in the window, fetch the details that may
-    /// have changed, fold them into what is held, publish the endpoints, render.
+    /// One run, in steps: choose what to list (deploy kind: within the budget), list the rows
+    /// and fetch the details that may have changed as the rows come, keep the rows in the
+    /// window, fold them into what is held, publish the endpoints, render.
     /// [`Collector::collect`] adds what the target book needs.
     async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
-        let oldest = time::now_unix() - i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
+        let now_unix = time::now_unix();
+        let oldest = now_unix - i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX);
         let mut errors = Vec::new();
-        let stale_after = self.core.settings.stale_after(self.core.settings.interval);
-        let rows = rows_in_window(self.list(&mut errors, stale_after).await?, oldest);
-        let fetched = self.fetch_changed(&rows).await?;
+        let deploy = self.kind == RecordKind::Deploy;
+        let (certificates, keys, bound) = if deploy {
+            let certificates =
+                list_certificate_states(&self.core.client, &self.filter, &self.core.findings)
+                    .await?;
+            let (keys, bound) = {
+                let candidates = self.candidates(&certificates, oldest, Instant::now(), now_unix);
+                let budget = Budget {
+                    pace: self.core.client.pace(self.kind.list_action()),
+                    interval: self.core.settings.interval,
+                };
+                let plan = budget::plan(&candidates, budget);
+                let keys: Vec<Option<String>> = plan
+                    .order
+                    .iter()
+                    .map(|id| Some((*id).to_string()))
+                    .collect();
+                (keys, plan.bound)
+            };
+            (certificates, keys, Some(bound))
+        } else {
+            (Vec::new(), vec![None], None)
+        };
+        let ListsAndDetails { lists, details } = self.list_and_fetch(keys, oldest).await?;
+        let now = Instant::now();
         let stale_after = self.core.settings.stale_after(started.elapsed());
-        self.fold(&rows, fetched, Instant::now(), stale_after, &mut errors);
+        let rows = if deploy {
+            self.hold_lists(&certificates, lists, oldest, now, stale_after, &mut errors);
+            self.rotation = Rotation {
+                bound: bound.unwrap_or_default(),
+                oldest_check: self
+                    .listed
+                    .values()
+                    .map(|held| now.duration_since(held.confirmed_at))
+                    .max()
+                    .unwrap_or_default(),
+                pending: certificates
+                    .iter()
+                    .filter(|c| !self.listed.contains_key(&c.certificate_id))
+                    .count(),
+            };
+            let rows = self
+                .listed
+                .values()
+                .flat_map(|held| held.value.rows.iter().cloned())
+                .collect();
+            rows_in_window(rows, oldest)
+        } else {
+            let mut lists = lists;
+            match lists.pop() {
+                Some((_, Ok(rows))) => rows_in_window(rows, oldest),
+                Some((_, Err(e))) => return Err(e.into()),
+                None => Vec::new(),
+            }
+        };
+        self.fold(&rows, details, now, stale_after, &mut errors);
         self.core.publish(
             || {
                 self.cache
@@ -664,36 +893,9 @@ impl RecordsCollector {
         })
     }
 
-    /// The details of the rows whose held state may no longer be what they say (any not held
-    /// as final and unchanged). A credentials failure fails the run before anything held is
-    /// touched, so the final records held so far survive it.
-    async fn fetch_changed(
-        &self,
-        rows: &[ListedRecord],
-    ) -> Result<HashMap<String, Result<RecordDetail, ApiError>>, ApiError> {
-        let to_fetch: Vec<String> = rows
-            .iter()
-            .filter(|row| {
-                !self
-                    .cache
-                    .get(&row.id)
-                    .is_some_and(|held| held.value.is_final_as(row))
-            })
-            .map(|row| row.id.clone())
-            .collect();
-        let (core, kind) = (&self.core, self.kind);
-        core.progress.plan(to_fetch.len());
-        let fetched = fetch_each(to_fetch, core.settings.concurrency, |id| async move {
-            let detail = fetch_detail(&core.client, kind, &id, &core.findings).await;
-            core.progress.advance();
-            detail
-        })
-        .await?;
-        Ok(fetched.into_iter().collect())
-    }
-
-    /// Replaces what is held with what `fetched` says of each of `rows` (a row not fetched is
-    /// final and unchanged; a failed fetch keeps the held state within the staleness bound).
+    /// Replaces what is held with what `fetched` says of each of `rows`: a fresh detail replaces
+    /// it; a row not fetched whose record is held as final and unchanged is confirmed; a failed
+    /// fetch (or none) keeps the held state within the staleness bound.
     fn fold(
         &mut self,
         rows: &[ListedRecord],
@@ -725,7 +927,10 @@ impl RecordsCollector {
                     Refresh::Unanswered
                 }
                 // Final and unchanged: still exactly what it was.
-                None => Refresh::Unchanged,
+                None if held.as_ref().is_some_and(|h| h.value.is_final_as(row)) => {
+                    Refresh::Unchanged
+                }
+                None => Refresh::Unanswered,
             };
             if let Some(state) = merge(held, refresh, now, stale_after) {
                 fresh_cache.insert(row.id.clone(), state);
@@ -741,6 +946,22 @@ impl RecordsCollector {
         self.core.entries(&mut builder, "records", self.cache.len());
         self.core.entries(&mut builder, "listed", self.listed.len());
         self.core.entries(&mut builder, "warned", self.warned.len());
+        if self.kind == RecordKind::Deploy {
+            let collector = self.core.name;
+            let rotation = self.rotation;
+            builder.sample(
+                series::CheckRotationBound { collector },
+                rotation.bound.as_secs_f64(),
+            );
+            builder.sample(
+                series::CheckOldestAge { collector },
+                rotation.oldest_check.as_secs_f64(),
+            );
+            builder.sample(
+                series::CheckPendingCertificates { collector },
+                rotation.pending as f64,
+            );
+        }
         for row in rows {
             if let Some(held) = self.cache.get(&row.id) {
                 write_record(
@@ -762,8 +983,7 @@ pub fn rows_in_window(rows: Vec<ListedRecord>, oldest: i64) -> Vec<ListedRecord>
     let mut seen = HashSet::new();
     let mut rows: Vec<ListedRecord> = rows
         .into_iter()
-        .filter(|row| !row.id.is_empty() && seen.insert(row.id.clone()))
-        .filter(|row| time::parse_api_time(&row.create_time).is_none_or(|t| t >= oldest))
+        .filter(|row| in_window(row, oldest) && seen.insert(row.id.clone()))
         .collect();
     // Each row's time is parsed once, not once per comparison.
     rows.sort_by_cached_key(|r| {

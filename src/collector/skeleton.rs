@@ -165,6 +165,15 @@ impl Progress {
         }
     }
 
+    /// The step turns out to have `items` more items (found while it runs).
+    pub(crate) fn extend(&self, items: usize) {
+        let items = u64::try_from(items).unwrap_or(u64::MAX);
+        self.shared.planned.fetch_add(items, Ordering::AcqRel);
+        if let Some((planned, _)) = self.gauges() {
+            planned.add(i64::try_from(items).unwrap_or(i64::MAX));
+        }
+    }
+
     /// One more item of the step is done (answered or failed).
     pub(crate) fn advance(&self) {
         self.shared.done.fetch_add(1, Ordering::AcqRel);

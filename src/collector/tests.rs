@@ -1309,3 +1309,284 @@ async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes
         .expect("runs once every source answered")
         .expect("joined");
 }
+
+/// The first-seen order of (action, subject) pairs the mock server was asked for; a custom
+/// matcher may be evaluated more than once per request.
+#[derive(Clone, Default)]
+struct Arrivals(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Arrivals {
+    /// A matcher that notes `action` requests by the value of `field` in their body.
+    fn note(
+        &self,
+        action: &'static str,
+        field: &'static str,
+    ) -> impl Fn(&HttpMockRequest) -> bool + Send + Sync + 'static {
+        let seen = self.0.clone();
+        move |request: &HttpMockRequest| {
+            let is_action = request
+                .headers_vec()
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-tc-action") && v == action);
+            if is_action {
+                let body: Value = serde_json::from_slice(request.body_ref()).unwrap_or_default();
+                let subject = match &body[field] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let key = format!("{action}:{subject}");
+                let mut seen = seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !seen.contains(&key) {
+                    seen.push(key);
+                }
+            }
+            true
+        }
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        let seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.iter().position(|k| k == key)
+    }
+
+    fn of(&self, action: &str) -> Vec<String> {
+        let seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.iter()
+            .filter_map(|k| k.strip_prefix(&format!("{action}:")).map(str::to_string))
+            .collect()
+    }
+}
+
+/// Pipelines, not phases: a record's detail is asked for as soon as its certificate's list is
+/// answered, before the last certificate's list is even asked (one list in flight at a time,
+/// paced, so the order of arrival shows whether the two actions overlap).
+#[tokio::test]
+async fn deploy_details_are_fetched_while_the_lists_go_on() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    let arrivals = Arrivals::default();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200)
+                .json_body(json!({"Response": {"TotalCount": 3, "Certificates": [cert("a"), cert("b"), cert("c")], "RequestId": "r"}}));
+        })
+        .await;
+    for (certificate, record) in [("a", 1), ("b", 2), ("c", 3)] {
+        server
+            .mock_async(|when, then| {
+                when.method(POST)
+                    .header("x-tc-action", "DescribeHostDeployRecord")
+                    .json_body_includes(format!(r#"{{"CertificateId": "{certificate}"}}"#))
+                    .is_true(arrivals.note("DescribeHostDeployRecord", "CertificateId"));
+                then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                    {"Id": record, "CertId": certificate, "ResourceType": "cdn", "Region": "", "Status": 1, "CreateTime": recent, "UpdateTime": recent}
+                ], "RequestId": "r"}}));
+            })
+            .await;
+    }
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecordDetail")
+                .is_true(arrivals.note("DescribeHostDeployRecordDetail", "DeployRecordId"));
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 1, "SuccessTotalCount": 1,
+                "FailedTotalCount": 0, "RunningTotalCount": 0, "PendingTotalCount": 0,
+                "DeployRecordDetailList": [{"Id": 1, "Status": 1}], "RequestId": "r"}}),
+            );
+        })
+        .await;
+    let client = api_common::client_with(&server.base_url(), api_common::Attempts::new(), |c| {
+        c.rate_limits
+            .insert("DescribeHostDeployRecord".to_string(), 4.0);
+    });
+    let mut settings = settings();
+    settings.concurrency = 1;
+    let mut collector = RecordsCollector::new(
+        RecordKind::Deploy,
+        client,
+        settings,
+        Duration::from_secs(30 * 86_400),
+        all_certificates(),
+    );
+    let collected = collect_ok(&mut collector).await;
+    assert_eq!(
+        collected
+            .snapshot
+            .chunk(Family::DeployRecordInfo)
+            .lines()
+            .count(),
+        3
+    );
+    let lists = arrivals.of("DescribeHostDeployRecord");
+    assert_eq!(lists.len(), 3, "{lists:?}");
+    let last_list = arrivals
+        .position(&format!("DescribeHostDeployRecord:{}", lists[2]))
+        .expect("listed");
+    let first_detail = arrivals
+        .of("DescribeHostDeployRecordDetail")
+        .first()
+        .and_then(|id| arrivals.position(&format!("DescribeHostDeployRecordDetail:{id}")))
+        .expect("a detail");
+    assert!(
+        first_detail < last_list,
+        "a detail was asked for before the last list: {:?}",
+        arrivals.0.lock().map(|a| a.clone()).unwrap_or_default()
+    );
+}
+
+/// The value of the deploy collector's `family` sample in `snapshot`.
+fn deploy_gauge(snapshot: &crate::metrics::Snapshot, family: Family) -> f64 {
+    snapshot
+        .chunk(family)
+        .lines()
+        .find(|l| l.contains("collector=\"deploy\""))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// A run lists at most `pace × interval` certificates, new ones first, the rest in later runs;
+/// a certificate the rotation skips keeps its rows, and the rotation's state is exported.
+#[tokio::test]
+async fn deploy_lists_spend_the_budget_and_rotate() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(3 * 86_400);
+    let arrivals = Arrivals::default();
+    let certificates: Vec<Value> = (1..=5).map(|i| cert(&format!("c{i}"))).collect();
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 5, "Certificates": certificates, "RequestId": "r"}}),
+            );
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecord")
+                .json_body_includes(r#"{"CertificateId": "c1"}"#)
+                .is_true(arrivals.note("DescribeHostDeployRecord", "CertificateId"));
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 7, "CertId": "c1", "ResourceType": "cdn", "Region": "", "Status": 1, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecord")
+                .is_true(arrivals.note("DescribeHostDeployRecord", "CertificateId"));
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 0, "DeployRecordList": [], "RequestId": "r"}}),
+            );
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecordDetail");
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 1, "SuccessTotalCount": 1,
+                "FailedTotalCount": 0, "RunningTotalCount": 0, "PendingTotalCount": 0,
+                "DeployRecordDetailList": [{"Id": 1, "Status": 1}], "RequestId": "r"}}),
+            );
+        })
+        .await;
+    // Two calls a run: a pace of 2/s over a one-second interval.
+    let client = api_common::client_with(&server.base_url(), api_common::Attempts::new(), |c| {
+        c.rate_limits
+            .insert("DescribeHostDeployRecord".to_string(), 2.0);
+    });
+    let mut settings = settings();
+    settings.interval = Duration::from_secs(1);
+    let mut collector = RecordsCollector::new(
+        RecordKind::Deploy,
+        client,
+        settings,
+        Duration::from_secs(30 * 86_400),
+        all_certificates(),
+    );
+    let first = collect_ok(&mut collector).await;
+    assert_eq!(
+        arrivals.of("DescribeHostDeployRecord").len(),
+        2,
+        "two calls"
+    );
+    assert_eq!(
+        deploy_gauge(&first.snapshot, Family::CheckPendingCertificates),
+        3.0
+    );
+    let bound = deploy_gauge(&first.snapshot, Family::CheckRotationBound);
+    assert!(bound >= 4.0, "{bound}: three wait, at one new a run");
+    let mut last = first;
+    for _ in 0..4 {
+        last = collect_ok(&mut collector).await;
+        // c1's final record stays, listed this run or not.
+        assert_has(&last.snapshot, Family::DeployRecordInfo, "record_id=\"7\"");
+    }
+    let mut listed = arrivals.of("DescribeHostDeployRecord");
+    listed.sort();
+    assert_eq!(listed, ["c1", "c2", "c3", "c4", "c5"]);
+    assert_eq!(
+        deploy_gauge(&last.snapshot, Family::CheckPendingCertificates),
+        0.0
+    );
+    let oldest = deploy_gauge(&last.snapshot, Family::CheckOldestAge);
+    let bound = deploy_gauge(&last.snapshot, Family::CheckRotationBound);
+    assert!(oldest <= bound, "oldest check {oldest} s, bound {bound} s");
+}
+
+/// A certificate that cannot be deployed is left unlisted only once nothing held for it can
+/// change: a final row whose detail still shows a resource running is listed, and its detail
+/// fetched, again.
+#[tokio::test]
+async fn an_undeployable_certificate_with_a_detail_still_moving_is_listed_again() {
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200)
+                .json_body(json!({"Response": {"TotalCount": 1, "Certificates": [
+                {"CertificateId": "old", "Status": 1, "Deployable": false}], "RequestId": "r"}}));
+        })
+        .await;
+    let list = server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostDeployRecord");
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 300, "CertId": "old", "ResourceType": "cdn", "Region": "", "Status": 1, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    let detail = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeHostDeployRecordDetail");
+            then.status(200).json_body(
+                json!({"Response": {"TotalCount": 1, "SuccessTotalCount": 0,
+                "FailedTotalCount": 0, "RunningTotalCount": 1, "PendingTotalCount": 0,
+                "DeployRecordDetailList": [{"Id": 1, "Status": 3}], "RequestId": "r"}}),
+            );
+        })
+        .await;
+    let mut collector = deploy_collector(RecordKind::Deploy, &server, settings());
+    collect_ok(&mut collector).await;
+    collect_ok(&mut collector).await;
+    assert_eq!(list.calls_async().await, 2, "listed again");
+    assert_eq!(detail.calls_async().await, 2, "its detail fetched again");
+}

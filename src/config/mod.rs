@@ -47,6 +47,8 @@ pub struct Defaults {
     pub timeout: Duration,
     /// Per-action calls per second replacing the documented limits.
     pub rate_limits: HashMap<String, f64>,
+    /// The share of its documented limit a per-certificate action is paced at by default.
+    pub per_certificate_share: f64,
     /// Refresh interval of every collector but `deploy`.
     pub interval: Duration,
     /// Refresh interval of the `deploy` collector (one call per certificate per run).
@@ -157,8 +159,11 @@ pub struct AccountConfig {
     pub endpoint: String,
     pub timeout: Duration,
     pub credentials: CredentialsConfig,
-    /// Per-action calls per second replacing the documented limits.
+    /// Per-action calls per second replacing the documented limits (and the share).
     pub rate_limits: HashMap<String, f64>,
+    /// The share of its documented limit a per-certificate action is paced at, unless
+    /// `rate_limits` names it.
+    pub per_certificate_share: f64,
     pub language: Option<String>,
 }
 
@@ -297,6 +302,8 @@ pub mod limits {
     pub const STALE_INTERVALS: RangeInclusive<u32> = 1..=1000;
     /// `--tencentcloud.rate-limit` and `accounts[].rate_limits` (calls per second).
     pub const RATE: RangeInclusive<f64> = 0.001..=10_000.0;
+    /// `--tencentcloud.per-certificate-share` and `accounts[].per_certificate_share`.
+    pub const PER_CERTIFICATE_SHARE: RangeInclusive<f64> = 0.01..=1.0;
     /// `--collector.endpoints.timeout` and `endpoints.timeout`.
     pub const PROBE_TIMEOUT: RangeInclusive<Duration> =
         Duration::from_millis(100)..=Duration::from_secs(300);
@@ -371,6 +378,7 @@ impl Config {
                 timeout: defaults.timeout,
                 credentials: CredentialsConfig::Chain,
                 rate_limits: defaults.rate_limits.clone(),
+                per_certificate_share: defaults.per_certificate_share,
                 language: None,
             }],
             collectors: CollectorsConfig {
@@ -579,6 +587,19 @@ fn validate_account(
             ));
         }
     }
+    let per_certificate_share = account
+        .per_certificate_share
+        .unwrap_or(defaults.per_certificate_share);
+    if !limits::PER_CERTIFICATE_SHARE.contains(&per_certificate_share) {
+        return Err(error(
+            format!("{place}.per_certificate_share"),
+            format!(
+                "{per_certificate_share} is out of range: must be between {} and {}",
+                limits::PER_CERTIFICATE_SHARE.start(),
+                limits::PER_CERTIFICATE_SHARE.end()
+            ),
+        ));
+    }
     if let Some(language) = &account.language {
         if !matches!(language.as_str(), "zh-CN" | "en-US") {
             return Err(error(format!("{place}.language"), "must be zh-CN or en-US"));
@@ -594,6 +615,7 @@ fn validate_account(
         timeout,
         credentials,
         rate_limits: account.rate_limits.into_iter().collect(),
+        per_certificate_share,
         language: account.language,
     })
 }

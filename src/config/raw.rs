@@ -133,6 +133,8 @@ pub struct RawAccount {
     #[serde(default)]
     pub rate_limits: BTreeMap<String, f64>,
     #[serde(default)]
+    pub per_certificate_share: Option<f64>,
+    #[serde(default)]
     pub language: Option<String>,
 }
 

@@ -315,10 +315,30 @@ fn each_section_validates_alone() {
         timeout: timeout.map(str::to_string),
         credentials: None,
         rate_limits: Default::default(),
+        per_certificate_share: None,
         language: None,
     };
     let valid = validate_account(0, account("prod", Some("5s")), &defaults).expect("valid");
     assert_eq!(valid.timeout, Duration::from_secs(5));
+    assert_eq!(valid.per_certificate_share, defaults.per_certificate_share);
+    let shared = |share: f64| raw::RawAccount {
+        per_certificate_share: Some(share),
+        ..account("prod", None)
+    };
+    assert_eq!(
+        validate_account(0, shared(0.25), &defaults)
+            .expect("valid")
+            .per_certificate_share,
+        0.25
+    );
+    for bad in [0.0, 1.5, f64::NAN] {
+        assert_eq!(
+            validate_account(2, shared(bad), &defaults)
+                .expect_err("share out of range")
+                .place,
+            "accounts[2].per_certificate_share"
+        );
+    }
     let err = validate_account(3, account("prod", Some("1y")), &defaults).expect_err("bound");
     assert_eq!(err.place, "accounts[3].timeout");
     assert_eq!(

@@ -227,6 +227,15 @@ families! {
     TotalsMismatches => counter "tencentcloud_ssl_totals_mismatches_total",
         [collector, action],
         "API answers whose stated totals (TotalCount, SuccessTotalCount, ...) disagreed with the rows received.";
+    CheckRotationBound => gauge "tencentcloud_ssl_check_rotation_bound_seconds",
+        [collector],
+        "Every certificate is checked again within this long at the pace in force: computed from the per-certificate action's pace, the interval and how many certificates wait (deploy: DescribeHostDeployRecord).";
+    CheckOldestAge => gauge "tencentcloud_ssl_check_oldest_age_seconds",
+        [collector],
+        "Age of the oldest last check of a certificate checked at least once, after the collector's last run; compare with the rotation bound.";
+    CheckPendingCertificates => gauge "tencentcloud_ssl_check_pending_certificates",
+        [collector],
+        "Certificates not checked even once yet (their records are not exported yet), after the collector's last run.";
     InternalEntries => gauge "tencentcloud_ssl_internal_entries",
         [collector, map],
         "Entries of a map the collector keeps between runs (caches of final results, what a probe expects, the claims of the target book), after its last run: each is bounded by what the API lists now.";

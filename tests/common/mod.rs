@@ -15,8 +15,9 @@ pub fn contract_series(text: &str) -> BTreeMap<String, f64> {
     // The exporter's own process metrics are not part of the world either.
     // When each endpoint was last probed, and the rotation's run count, are the machine's too;
     // the sizes of the exporter's own maps are not part of the world.
-    const EXCLUDED: [&str; 14] = [
+    const EXCLUDED: [&str; 15] = [
         "tencentcloud_ssl_internal_entries",
+        "tencentcloud_ssl_check_",
         "process_",
         "tencentcloud_ssl_endpoint_probe_duration_seconds",
         "tencentcloud_ssl_endpoint_probe_timestamp_seconds",

@@ -272,8 +272,9 @@ pub fn normalized_type(certificate_type: &str) -> String {
     certificate_type.trim().to_ascii_uppercase()
 }
 
-/// What the exporter needs to know of a listed certificate beyond its ID: its status and whether
-/// it can be deployed; every other field is skipped while decoding.
+/// What the exporter needs to know of a listed certificate beyond its ID: its status, whether it
+/// can be deployed, and what says its content or rollouts may have changed (validity dates,
+/// hosting and renewal); every other field is skipped while decoding.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct CertificateState {
@@ -286,6 +287,21 @@ pub struct CertificateState {
     /// `Deployable`: whether the certificate can be deployed (and so gain deploy records).
     #[serde(default, deserialize_with = "de::flag")]
     pub deployable: Option<bool>,
+    /// Start of validity (`CertBeginTime`); new content under the same ID has another.
+    #[serde(default, deserialize_with = "de::text")]
+    pub cert_begin_time: String,
+    /// End of validity (`CertEndTime`).
+    #[serde(default, deserialize_with = "de::text")]
+    pub cert_end_time: String,
+    /// `HostingStatus`: -1 not hosted, 0 hosting, 5 replacing resources, 10 done.
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub hosting_status: Option<i64>,
+    /// `AutoRenewFlag`: 1 when the certificate renews automatically.
+    #[serde(default, deserialize_with = "de::opt_code")]
+    pub auto_renew_flag: Option<i64>,
+    /// `HostingRenewCertId`: the successor a hosted renewal created, if any.
+    #[serde(default, deserialize_with = "de::text")]
+    pub hosting_renew_cert_id: String,
 }
 
 /// Stable snake-case name of a certificate `Status` code, for the `status` label.

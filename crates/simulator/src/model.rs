@@ -8,7 +8,8 @@ pub const VERSION: &str = "2019-12-05";
 /// Service name of the TC3 credential scope.
 pub const SERVICE: &str = "ssl";
 
-/// Calls per second per action, from the reference's table; other actions get the common 20.
+/// Calls per second per action, from each action's page of the API reference
+/// ("默认接口请求频率限制：N次/秒"); other actions get the common 20.
 pub fn rate_limit(action: &str) -> f64 {
     match action {
         "CreateCertificateBindResourceSyncTask"
@@ -17,9 +18,9 @@ pub fn rate_limit(action: &str) -> f64 {
         | "DescribeHostUpdateRecord"
         | "DescribeHostUpdateRecordDetail"
         | "DescribeHostDeployRecord"
-        | "DescribeHostDeployRecordDetail" => 10.0,
-        // No limit documented: the common default, as for DescribeCertificates.
-        "DescribeCertificates" | "DescribeCertificateDetail" => 20.0,
+        | "DescribeHostDeployRecordDetail"
+        | "DescribeCertificates"
+        | "DescribeCertificateDetail" => 10.0,
         _ => 20.0,
     }
 }
@@ -186,8 +187,9 @@ mod tests {
             rate_limit("DescribeCertificateBindResourceTaskDetail"),
             10.0
         );
-        assert_eq!(rate_limit("DescribeCertificates"), 20.0);
-        assert_eq!(rate_limit("DescribeCertificateDetail"), 20.0);
+        assert_eq!(rate_limit("DescribeCertificates"), 10.0);
+        assert_eq!(rate_limit("DescribeCertificateDetail"), 10.0);
+        assert_eq!(rate_limit("DescribeHostUploadUpdateRecord"), 20.0);
         assert_eq!(rate_limit("DescribeHostDeployRecord"), 10.0);
         assert_eq!(rate_limit("DescribeHostDeployRecordDetail"), 10.0);
         assert_eq!(deploy_list_code(ItemState::Running), 0);

@@ -23,7 +23,10 @@ use crate::signing::{self, SigningInput};
 use crate::time;
 pub use error::{classify_code, refused_location, ApiError, Retry, TransportKind};
 use ratelimit::RateLimits;
-pub use ratelimit::{DEFAULT_RATE, DOCUMENTED_LIMITS};
+pub use ratelimit::{
+    documented_limit, DEFAULT_PER_CERTIFICATE_SHARE, DEFAULT_RATE, DOCUMENTED_LIMITS,
+    PER_CERTIFICATE_ACTIONS,
+};
 
 /// API version of every SSL action this exporter calls.
 pub const API_VERSION: &str = "2019-12-05";
@@ -94,8 +97,11 @@ pub struct ClientConfig {
     pub max_body_bytes: usize,
     /// Attempts and backoff of retried calls.
     pub retry: RetryPolicy,
-    /// Per-action calls per second, replacing the documented limits.
+    /// Per-action calls per second, replacing the documented limits (and the share).
     pub rate_limits: HashMap<String, f64>,
+    /// The share of its documented limit a per-certificate action is paced at, unless
+    /// `rate_limits` names it (see [`PER_CERTIFICATE_ACTIONS`]).
+    pub per_certificate_share: f64,
     /// `X-TC-Language` (`zh-CN` or `en-US`), if set.
     pub language: Option<String>,
     /// Service name of the credential scope: `ssl`, or `sts` for the credential providers.
@@ -114,6 +120,7 @@ impl Default for ClientConfig {
             max_body_bytes: 32 * 1024 * 1024,
             retry: RetryPolicy::default(),
             rate_limits: HashMap::new(),
+            per_certificate_share: DEFAULT_PER_CERTIFICATE_SHARE,
             language: None,
             service: SERVICE.to_string(),
             version: API_VERSION.to_string(),
@@ -206,7 +213,7 @@ impl Client {
                 url,
                 host,
                 credentials,
-                limits: RateLimits::new(&config.rate_limits),
+                limits: RateLimits::new(&config.rate_limits, config.per_certificate_share),
                 retry: config.retry.clone(),
                 max_body_bytes: config.max_body_bytes,
                 language: config.language.clone(),
@@ -221,6 +228,12 @@ impl Client {
     /// The account this client calls for.
     pub fn account(&self) -> &str {
         &self.inner.account
+    }
+
+    /// The pace in force for `action`, in calls per second: its documented limit, a share of it
+    /// for a per-certificate action, or the override configured.
+    pub fn pace(&self, action: &str) -> f64 {
+        self.inner.limits.pace(action)
     }
 
     /// Calls `action` with `request` as its JSON body, retrying as the policy allows.

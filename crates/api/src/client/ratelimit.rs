@@ -13,7 +13,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-/// Default per-second limits from the API reference; anything not listed gets `DEFAULT_RATE`.
+/// Per-second limits from the API reference's action pages ("默认接口请求频率限制：N次/秒"; tccli's
+/// `api.json` states none); anything not listed gets [`DEFAULT_RATE`].
 pub const DOCUMENTED_LIMITS: &[(&str, f64)] = &[
     ("CreateCertificateBindResourceSyncTask", 10.0),
     ("DescribeCertificateBindResourceTaskResult", 10.0),
@@ -24,13 +25,30 @@ pub const DOCUMENTED_LIMITS: &[(&str, f64)] = &[
     ("DescribeHostDeployRecordDetail", 10.0),
     ("DescribeHostUploadUpdateRecord", 20.0),
     ("DescribeHostUploadUpdateRecordDetail", 20.0),
-    ("DescribeCertificates", 20.0),
-    // Not documented: the common default, written out so it is configurable like the others.
-    ("DescribeCertificateDetail", 20.0),
+    ("DescribeCertificates", 10.0),
+    ("DescribeCertificateDetail", 10.0),
 ];
 
 /// The common default limit of API 3.0 actions.
 pub const DEFAULT_RATE: f64 = 20.0;
+
+/// Actions the exporter calls once per certificate. By default they are paced at
+/// [`DEFAULT_PER_CERTIFICATE_SHARE`] of their documented limit, so that a large account leaves
+/// the rest of the limit (counted per account and action, console included) to the console and
+/// the team's scripts; an override sets their pace outright.
+pub const PER_CERTIFICATE_ACTIONS: &[&str] =
+    &["DescribeHostDeployRecord", "DescribeCertificateDetail"];
+
+/// The share of its documented limit a per-certificate action is paced at by default.
+pub const DEFAULT_PER_CERTIFICATE_SHARE: f64 = 0.5;
+
+/// The documented limit of `action` (calls per second).
+pub fn documented_limit(action: &str) -> f64 {
+    DOCUMENTED_LIMITS
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map_or(DEFAULT_RATE, |(_, rate)| *rate)
+}
 
 /// Slots are spaced this much wider than `1/limit`: arrival jitter then cannot put `limit + 1`
 /// calls into one of the server's one-second windows.
@@ -111,32 +129,55 @@ impl Pacer {
     }
 }
 
-/// One pacer per action, built from the documented limits and any overrides.
+/// One pacer per action, built from the documented limits, the per-certificate share and any
+/// overrides.
 #[derive(Debug)]
 pub struct RateLimits {
-    pacers: HashMap<String, Pacer>,
+    pacers: HashMap<String, (f64, Pacer)>,
     default: Pacer,
 }
 
 impl RateLimits {
-    /// Documented limits, with `overrides` (action → calls per second) replacing them.
-    pub fn new(overrides: &HashMap<String, f64>) -> Self {
+    /// Documented limits, per-certificate actions at `per_certificate_share` of theirs (a share
+    /// outside (0, 1] or not finite counts as 1), and `overrides` (action → calls per second)
+    /// replacing either, in both directions.
+    pub fn new(overrides: &HashMap<String, f64>, per_certificate_share: f64) -> Self {
+        let share = if per_certificate_share.is_finite()
+            && per_certificate_share > 0.0
+            && per_certificate_share <= 1.0
+        {
+            per_certificate_share
+        } else {
+            1.0
+        };
         let mut limits: HashMap<String, f64> = DOCUMENTED_LIMITS
             .iter()
             .map(|(action, rate)| (action.to_string(), *rate))
             .collect();
+        for action in PER_CERTIFICATE_ACTIONS {
+            limits.insert(action.to_string(), documented_limit(action) * share);
+        }
         limits.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
         RateLimits {
             pacers: limits
                 .into_iter()
-                .map(|(action, rate)| (action, Pacer::new(rate)))
+                .map(|(action, rate)| (action, (rate, Pacer::new(rate))))
                 .collect(),
             default: Pacer::new(DEFAULT_RATE),
         }
     }
 
     pub fn pacer(&self, action: &str) -> &Pacer {
-        self.pacers.get(action).unwrap_or(&self.default)
+        self.pacers
+            .get(action)
+            .map_or(&self.default, |(_, pacer)| pacer)
+    }
+
+    /// The pace in force for `action`, in calls per second.
+    pub fn pace(&self, action: &str) -> f64 {
+        self.pacers
+            .get(action)
+            .map_or(DEFAULT_RATE, |(rate, _)| *rate)
     }
 }
 
@@ -226,7 +267,7 @@ mod tests {
     #[test]
     fn overrides_replace_documented_limits() {
         let overrides = HashMap::from([("DescribeCertificates".to_string(), 5.0)]);
-        let limits = RateLimits::new(&overrides);
+        let limits = RateLimits::new(&overrides, DEFAULT_PER_CERTIFICATE_SHARE);
         assert_eq!(
             limits.pacer("DescribeCertificates").interval(),
             Duration::from_secs_f64(1.02 / 5.0)
@@ -240,6 +281,34 @@ mod tests {
         assert_eq!(
             limits.pacer("SomethingNew").interval(),
             Duration::from_secs_f64(1.02 / 20.0)
+        );
+    }
+
+    #[test]
+    fn per_certificate_actions_take_a_share_that_overrides_replace_both_ways() {
+        let limits = RateLimits::new(&HashMap::new(), DEFAULT_PER_CERTIFICATE_SHARE);
+        assert_eq!(limits.pace("DescribeHostDeployRecord"), 5.0);
+        assert_eq!(limits.pace("DescribeCertificateDetail"), 5.0);
+        assert_eq!(
+            limits.pacer("DescribeHostDeployRecord").interval(),
+            Duration::from_secs_f64(1.02 / 5.0)
+        );
+        assert_eq!(limits.pace("DescribeHostDeployRecordDetail"), 10.0);
+        assert_eq!(limits.pace("DescribeCertificates"), 10.0);
+        assert_eq!(limits.pace("SomethingNew"), DEFAULT_RATE);
+        let whole = RateLimits::new(&HashMap::new(), 1.0);
+        assert_eq!(whole.pace("DescribeHostDeployRecord"), 10.0);
+        let nonsense = RateLimits::new(&HashMap::new(), f64::NAN);
+        assert_eq!(nonsense.pace("DescribeHostDeployRecord"), 10.0);
+        let up = HashMap::from([("DescribeHostDeployRecord".to_string(), 10.0)]);
+        assert_eq!(
+            RateLimits::new(&up, 0.5).pace("DescribeHostDeployRecord"),
+            10.0
+        );
+        let down = HashMap::from([("DescribeHostDeployRecord".to_string(), 1.0)]);
+        assert_eq!(
+            RateLimits::new(&down, 0.5).pace("DescribeHostDeployRecord"),
+            1.0
         );
     }
 }
