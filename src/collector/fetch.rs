@@ -26,9 +26,10 @@ where
 }
 
 /// The one per-item fetch: `call` for every key (at most `concurrency` in flight), each answer
-/// with its key, in completion order. A credentials or permission failure of any call fails the
-/// whole fetch, so a run fails before it touches what it holds, and no call starts after it
-/// (the calls already in flight finish); other failures stay per key.
+/// with its key, in completion order. An answer that holds for every key (a credentials or
+/// permission failure, or an action the endpoint does not offer) fails the whole fetch, so a
+/// run fails before it touches what it holds and is reported as such, and no call starts after
+/// it (the calls already in flight finish); other failures stay per key.
 pub(crate) async fn fetch_each<K, T, F, Fut>(
     keys: impl IntoIterator<Item = K>,
     concurrency: usize,
@@ -49,7 +50,7 @@ where
             }
             let answer = answer.await;
             if let Err(e) = &answer {
-                if e.is_auth() {
+                if holds_for_every_key(e) {
                     denied.lock().get_or_insert_with(|| e.clone());
                 }
             }
@@ -59,11 +60,16 @@ where
     .await;
     if let Some((_, Err(e))) = answers
         .iter()
-        .find(|(_, answer)| answer.as_ref().is_err_and(ApiError::is_auth))
+        .find(|(_, answer)| answer.as_ref().is_err_and(holds_for_every_key))
     {
         return Err(e.clone());
     }
     Ok(answers)
+}
+
+/// Whether `error` is about the account or the endpoint rather than the key asked about.
+fn holds_for_every_key(error: &ApiError) -> bool {
+    error.is_auth() || error.is_unavailable_action()
 }
 
 /// A per-item result kept between runs, and when the API last confirmed it.
@@ -161,6 +167,22 @@ mod tests {
         })
         .await;
         assert!(denied_first.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // An action the endpoint does not offer is not offered for any key either.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let calls = &calls;
+        let not_offered = fetch_each(1..=50u32, 1, |_key| async move {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<u32, _>(ApiError::Api {
+                action: "DescribeHostDeployRecord".into(),
+                code: "InvalidAction".into(),
+                message: "no such action".into(),
+                request_id: "r".into(),
+            })
+        })
+        .await;
+        assert!(not_offered.is_err_and(|e| e.is_unavailable_action()));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 

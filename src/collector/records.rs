@@ -542,7 +542,8 @@ impl RecordsCollector {
         };
         let start = Instant::now();
         let this = &*self;
-        // A credentials or permission failure stops the loop at the first one.
+        // A credentials or permission failure, or an action not offered, stops the loop at the
+        // first one.
         let lists = fetch_each(
             to_list.into_iter().enumerate(),
             self.core.settings.concurrency,
