@@ -34,6 +34,7 @@ use crate::faults::{FaultConfig, FaultKind};
 use crate::handlers::{self, Ctx, SimError, Tasks};
 use crate::model::rate_limit;
 use crate::pki::Pki;
+use crate::scenario::{self, Scenario, ScenarioEndpoint};
 use crate::tls::{self, TlsEndpoint};
 use crate::{truth, Rng, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 
@@ -66,6 +67,8 @@ pub struct SimConfig {
     /// domains deleted, new ones created), with a certificate count that varies by a few. The
     /// TLS endpoints stay those of the first data set. For soak tests of a client's memory.
     pub churn_every: Option<Duration>,
+    /// Cases of a real account added to the world ([`crate::scenario`]); none by default.
+    pub scenario: Scenario,
 }
 
 impl SimConfig {
@@ -86,8 +89,26 @@ impl SimConfig {
             rate_limit_scale: 1.0,
             tls_endpoints: true,
             churn_every: None,
+            scenario: Scenario::default(),
         }
     }
+
+    /// [`SimConfig::demo`] with every case the demo shows ([`Scenario::demo`]): what `--demo`
+    /// runs, the upload-update `upload_update_after` after start.
+    pub fn demo_world(seed: u64, certificates: usize, upload_update_after: Duration) -> SimConfig {
+        SimConfig {
+            scenario: Scenario::demo(upload_update_after),
+            ..SimConfig::demo(seed, certificates)
+        }
+    }
+}
+
+/// Where a deletion between pages stands.
+#[derive(Debug, Default)]
+struct Deletion {
+    /// A first page of `DescribeCertificates` was answered.
+    first_page: bool,
+    done: bool,
 }
 
 struct State {
@@ -104,6 +125,13 @@ struct State {
     ca_pem: String,
     /// Empty unless `config.tls_endpoints`.
     endpoints: Vec<TlsEndpoint>,
+    /// What the scenario added.
+    plan: scenario::Plan,
+    /// The world after the upload-update and from when (unix milliseconds), until it is due.
+    pending: Mutex<Option<(i64, Arc<Dataset>)>>,
+    /// The scenario's TLS endpoints (empty unless `config.tls_endpoints`).
+    scenario_endpoints: Vec<ScenarioEndpoint>,
+    deletion: Mutex<Deletion>,
 }
 
 impl State {
@@ -121,12 +149,64 @@ impl State {
                 account,
                 now_ms,
             ));
+            text.push_str(&scenario::endpoint_truth(
+                &dataset,
+                &tasks,
+                &self.pki,
+                &self.scenario_endpoints,
+                account,
+                now_ms,
+            ));
         }
         text
     }
 
+    /// The world now: the upload-update's once it is due.
     fn dataset(&self) -> Arc<Dataset> {
-        Arc::clone(&self.dataset.lock())
+        let mut current = self.dataset.lock();
+        let mut pending = self.pending.lock();
+        if pending
+            .as_ref()
+            .is_some_and(|(at_ms, _)| now_unix_millis() >= *at_ms)
+        {
+            if let Some((_, after)) = pending.take() {
+                *current = after;
+            }
+        }
+        Arc::clone(&current)
+    }
+
+    /// Deletes a certificate when a page after the first of one `DescribeCertificates` listing
+    /// is asked for, once, if the scenario says so.
+    fn delete_between_pages(&self, body: &[u8]) {
+        if !self.config.scenario.delete_between_pages {
+            return;
+        }
+        let offset = serde_json::from_slice::<Map<String, Value>>(body)
+            .ok()
+            .and_then(|b| handlers::param_u64(&b, "Offset", 0).ok())
+            .unwrap_or(0);
+        let mut deletion = self.deletion.lock();
+        if deletion.done {
+            return;
+        }
+        if offset == 0 {
+            deletion.first_page = true;
+            return;
+        }
+        if !deletion.first_page {
+            return;
+        }
+        let dataset = self.dataset();
+        let Some(id) = scenario::deletable(&dataset, &self.plan) else {
+            return;
+        };
+        *self.dataset.lock() = Arc::new(scenario::without(&dataset, &id));
+        let mut pending = self.pending.lock();
+        if let Some((_, after)) = pending.as_mut() {
+            *after = Arc::new(scenario::without(after, &id));
+        }
+        deletion.done = true;
     }
 }
 
@@ -198,7 +278,8 @@ impl Simulator {
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let dataset = Dataset::generate(config.dataset.clone());
+        let mut dataset = Dataset::generate(config.dataset.clone());
+        let plan = scenario::prepare(&mut dataset, &config.scenario);
         let pki = Pki::new();
         let ca_pem = pki.ca_pem().map_err(std::io::Error::other)?;
         let stop = CancellationToken::new();
@@ -213,6 +294,23 @@ impl Simulator {
         } else {
             (Vec::new(), Vec::new())
         };
+        let (scenario_endpoints, scenario_tasks) = if config.tls_endpoints {
+            match scenario::start_endpoints(&plan, &dataset, &pki, &stop).await {
+                Ok(started) => started,
+                Err(error) => {
+                    stop.cancel();
+                    return Err(error);
+                }
+            }
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let mut endpoint_tasks = endpoint_tasks;
+        endpoint_tasks.extend(scenario_tasks);
+        let pending = plan
+            .rollover
+            .as_ref()
+            .map(|r| (r.at.saturating_mul(1000), Arc::clone(&r.after)));
         let state = Arc::new(State {
             dataset: Mutex::new(Arc::new(dataset)),
             tasks: Mutex::new(Tasks::default()),
@@ -224,10 +322,13 @@ impl Simulator {
             pki,
             ca_pem,
             endpoints,
+            plan,
+            pending: Mutex::new(pending),
+            scenario_endpoints,
+            deletion: Mutex::new(Deletion::default()),
             config,
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stop.clone()));
-        let mut endpoint_tasks = endpoint_tasks;
         if let Some(every) = state.config.churn_every.filter(|d| !d.is_zero()) {
             endpoint_tasks.push(tokio::spawn(churn_loop(
                 Arc::clone(&state),
@@ -264,6 +365,19 @@ impl Simulator {
         self.state.truth(account, max_age_seconds)
     }
 
+    /// The alerts of the shipped rules the world raises now ([`crate::alerts`]), from the truth
+    /// of `account` with records no older than `max_age_seconds`.
+    pub fn expected_alerts(
+        &self,
+        account: &str,
+        max_age_seconds: i64,
+    ) -> std::collections::BTreeSet<crate::alerts::Alert> {
+        let now = now_unix_millis().div_euclid(1000);
+        let truth = self.state.truth(account, max_age_seconds);
+        let dataset = self.state.dataset();
+        crate::alerts::expected_alerts(&truth, &dataset, account, now, max_age_seconds)
+    }
+
     /// The demo's TLS endpoints (empty unless `tls_endpoints`).
     pub fn tls_endpoints(&self) -> &[TlsEndpoint] {
         &self.state.endpoints
@@ -277,7 +391,23 @@ impl Simulator {
             .endpoints
             .iter()
             .map(TlsEndpoint::resolve_override)
+            .chain(
+                self.state
+                    .scenario_endpoints
+                    .iter()
+                    .map(ScenarioEndpoint::resolve_override),
+            )
             .collect()
+    }
+
+    /// What the scenario added to the world ([`crate::scenario`]).
+    pub fn scenario_plan(&self) -> &scenario::Plan {
+        &self.state.plan
+    }
+
+    /// The scenario's TLS endpoints (empty unless `tls_endpoints`).
+    pub fn scenario_endpoints(&self) -> &[ScenarioEndpoint] {
+        &self.state.scenario_endpoints
     }
 
     /// PEM of the demo CA every simulated leaf is signed by.
@@ -515,6 +645,16 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
             _ => {}
         }
     }
+    if action == "DescribeCertificates" {
+        state.delete_between_pages(&body);
+    }
+    let refusal = state
+        .config
+        .scenario
+        .refused_actions
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|(_, refusal)| *refusal);
     let now_ms = now_unix_millis();
     let result = authenticate(&state.config, &headers, &body, now_ms / 1000)
         .and_then(|()| {
@@ -526,6 +666,10 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
             } else {
                 Ok(())
             }
+        })
+        .and_then(|()| match refusal {
+            Some(refusal) => Err(error(refusal.code(), refusal.message(&action))),
+            None => Ok(()),
         })
         .and_then(|()| {
             let parsed: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
