@@ -67,7 +67,8 @@ pub struct SimConfig {
     /// domains deleted, new ones created), with a certificate count that varies by a few. The
     /// TLS endpoints stay those of the first data set. For soak tests of a client's memory.
     pub churn_every: Option<Duration>,
-    /// Cases of a real account added to the world ([`crate::scenario`]); none by default.
+    /// Cases of a real account added to the world ([`crate::scenario`]); none by default. Not
+    /// meant with `churn_every`: a churn step's world does not carry them.
     pub scenario: Scenario,
 }
 
@@ -645,9 +646,6 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
             _ => {}
         }
     }
-    if action == "DescribeCertificates" {
-        state.delete_between_pages(&body);
-    }
     let refusal = state
         .config
         .scenario
@@ -670,6 +668,11 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
         .and_then(|()| match refusal {
             Some(refusal) => Err(error(refusal.code(), refusal.message(&action))),
             None => Ok(()),
+        })
+        .inspect(|()| {
+            if action == "DescribeCertificates" {
+                state.delete_between_pages(&body);
+            }
         })
         .and_then(|()| {
             let parsed: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
