@@ -455,7 +455,8 @@ fn live_instance_json(cert: &Certificate, binding: &Binding, index: u64) -> Valu
                 "Certificate": {"CertId": cert.id, "DnsNames": [cert.domain], "CertCaId": null, "SSLMode": "UNIDIRECTIONAL"},
                 "Rules": [{"LocationId": format!("loc-{index}"), "Domain": domain, "IsMatch": unmatched.is_empty(),
                            "Certificate": null, "NoMatchDomains": unmatched, "Url": "/"}],
-                "NoMatchDomains": unmatched,
+                // The listener names the rules' unmatched domains as an operator typed them.
+                "NoMatchDomains": unmatched.iter().map(|d| format!("{}.", d.to_uppercase())).collect::<Vec<_>>(),
             }],
         }),
         "tke" => json!({

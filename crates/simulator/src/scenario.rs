@@ -9,8 +9,8 @@
 //!   endpoints the bind detail lists for it serve the old leaf; the two whose item succeeds move
 //!   to the new leaf at the moment the item reports success, the one whose item fails keeps the
 //!   old one. The succeeded item names its two domains as the official example does, in one
-//!   string with a comma (`"Domains": ["a.example,B.EXAMPLE."]`, here with upper case and a
-//!   trailing dot as well).
+//!   string with a comma (`"Domains": ["a.example, B.EXAMPLE."]`, here with a space, upper case
+//!   and a trailing dot as well).
 //! - **domain forms**: a finished deploy record whose CDN item names its domain with the HTTPS
 //!   switch, `"domain|on"` (the official `DescribeHostDeployRecordDetail` example), and a TLS
 //!   endpoint serving that certificate there.
@@ -323,9 +323,9 @@ pub fn prepare(dataset: &mut Dataset, scenario: &Scenario) -> Plan {
         let moves_at = Some(at + 3);
         let upper = endpoints[1].to_uppercase();
         let item_domains = BTreeMap::from([
-            // One string, a comma between the names, as the official example; the second in
-            // upper case with a trailing dot.
-            (item, format!("{},{upper}.", endpoints[0])),
+            // One string, a comma between the names, as the official example; the second after
+            // a space, in upper case, with a trailing dot.
+            (item, format!("{}, {upper}.", endpoints[0])),
             (item + 1, endpoints[2].clone()),
         ]);
         add_record(
@@ -839,7 +839,7 @@ mod tests {
             [ItemState::Success, ItemState::Failed]
         );
         let first = record.item_domains(items[0].id);
-        assert_eq!(first.matches(',').count(), 1, "{first}");
+        assert_eq!(first.matches(", ").count(), 1, "{first}");
         assert!(first.ends_with('.'), "{first}");
         // The bind detail lists the three endpoints.
         for (domain, _) in &rollover.endpoints {
