@@ -113,9 +113,9 @@ async fn alerts_become_the_worlds(sim: &Simulator, prometheus: &Prometheus, expo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_update_moves_endpoints_and_prometheus_raises_only_the_worlds_alerts() {
     let prometheus_binary = common::tool("prometheus", "REQUIRE_PROMETHEUS");
-    // The demo's world (`--demo`: seed 1, 48 certificates), with rollouts that settle within
-    // seconds and an upload-update 40 s in rather than a minute (a shorter test).
-    let mut config = SimConfig::demo_world(1, 48, Duration::from_secs(40));
+    // The demo's world (`--demo`: seed 1, 48 certificates, the upload-update a minute in), with
+    // rollouts that settle within seconds.
+    let mut config = SimConfig::demo_world(1, 48, Duration::from_secs(60));
     config.dataset.live_window_seconds = 6;
     config.dataset.max_task_seconds = 2;
     let sim = Simulator::start(config).await.expect("simulator starts");
@@ -139,7 +139,7 @@ async fn an_upload_update_moves_endpoints_and_prometheus_raises_only_the_worlds_
     });
 
     // 1. Before the upload-update.
-    let text = converge(&sim, &exporter, Duration::from_secs(35), |_| {}).await;
+    let text = converge(&sim, &exporter, Duration::from_secs(55), |_| {}).await;
     assert!(
         unix_now() < rollover.at as f64,
         "converged only after the upload-update: lengthen its delay"
