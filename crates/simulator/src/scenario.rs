@@ -878,6 +878,119 @@ mod tests {
     }
 
     #[test]
+    fn the_truth_follows_the_upload_update_item_by_item() {
+        use crate::handlers::respond;
+
+        let (dataset, plan) = world();
+        let rollover = plan.rollover.as_ref().expect("an upload-update");
+        let (deployed, deployed_domain) = plan.deployed.clone().expect("a deploy record");
+        let pki = Pki::new();
+        let id = rollover.certificate_id.as_str();
+        let leaf = |world: &Dataset| {
+            pki.leaf(world.certificate(id).expect("cert"))
+                .expect("leaf")
+        };
+        let (old, new) = (leaf(&dataset), leaf(&rollover.after));
+        assert_ne!(old.fingerprint_sha1, new.fingerprint_sha1, "new content");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let mut endpoints: Vec<ScenarioEndpoint> = rollover
+            .endpoints
+            .iter()
+            .map(|(domain, moves_at)| ScenarioEndpoint {
+                domain: domain.clone(),
+                addr,
+                certificate_id: id.to_string(),
+                before: Arc::clone(&old),
+                moves: moves_at.map(|at| (Arc::clone(&new), at)),
+                named_by: RecordKind::UploadUpdate,
+            })
+            .collect();
+        let deployed_leaf = pki
+            .leaf(dataset.certificate(&deployed).expect("cert"))
+            .expect("leaf");
+        endpoints.push(ScenarioEndpoint {
+            domain: deployed_domain.clone(),
+            addr,
+            certificate_id: deployed.clone(),
+            before: deployed_leaf,
+            moves: None,
+            named_by: RecordKind::Deploy,
+        });
+        // Every certificate's bind task done well before the upload-update.
+        let mut tasks = Tasks::default();
+        let t0 = dataset.spec.now * 1000;
+        let ids: Vec<&str> = dataset.certificates.iter().map(|c| c.id.as_str()).collect();
+        for chunk in ids.chunks(100) {
+            respond(
+                &dataset,
+                &mut tasks,
+                t0,
+                "CreateCertificateBindResourceSyncTask",
+                &json!({ "CertificateIds": chunk }),
+            );
+        }
+        let line = |text: &str, family: &str, domain: &str| -> Option<String> {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!("tencentcloud_ssl_{family}{{"))
+                        && l.contains(&format!("domain=\"{domain}\""))
+                })
+                .map(str::to_string)
+        };
+        let before = endpoint_truth(&dataset, &tasks, &pki, &endpoints, "a", t0 + 30_000);
+        let after = endpoint_truth(
+            &rollover.after,
+            &tasks,
+            &pki,
+            &endpoints,
+            "a",
+            (rollover.at + 10) * 1000,
+        );
+        for (domain, moves_at) in &rollover.endpoints {
+            let matched = |text: &str| line(text, "endpoint_certificate_match", domain);
+            assert!(
+                matched(&before).is_some_and(|l| l.ends_with(" 1")),
+                "{domain}"
+            );
+            let want = if moves_at.is_some() { " 1" } else { " 0" };
+            assert!(
+                matched(&after).is_some_and(|l| l.ends_with(want)),
+                "{domain}"
+            );
+            let source = if moves_at.is_some() {
+                "upload_update"
+            } else {
+                "bind"
+            };
+            assert!(line(&after, "endpoint_info", domain)
+                .is_some_and(|l| l.contains(&format!("source=\"{source}\""))));
+            assert!(line(&before, "endpoint_info", domain)
+                .is_some_and(|l| l.contains("source=\"bind\"")));
+        }
+        assert!(after.contains(&format!(
+            "tencentcloud_ssl_certificate_fingerprint_info{{account=\"a\",certificate_id=\"{id}\",fingerprint_sha1=\"{}\"}} 1",
+            new.fingerprint_sha1
+        )));
+        assert!(
+            line(&before, "endpoint_info", &deployed_domain).is_some_and(|l| l
+                .contains("source=\"deploy\"")
+                && l.contains("resource_type=\"cdn\""))
+        );
+        let skipped = before
+            .lines()
+            .filter(|l| l.starts_with("tencentcloud_ssl_endpoint_skipped_info{"))
+            .count();
+        let inactive: usize = dataset
+            .certificates
+            .iter()
+            .filter(|c| !c.task_fails)
+            .flat_map(|c| &c.bindings)
+            .map(|b| b.inactive.len())
+            .sum();
+        assert_eq!(skipped, inactive, "every inactive binding is skipped");
+    }
+
+    #[test]
     fn inactive_states_answer_the_documented_fields() {
         let cdn: Vec<(&str, Value)> = InactiveState::CdnHttpsBillingOff.fields();
         assert!(cdn.contains(&("HttpsBillingSwitch", json!("off"))));
