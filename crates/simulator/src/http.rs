@@ -1,7 +1,9 @@
 //! The simulator's HTTP front: authentication, rate limits, faults, stats and admin routes.
 //!
 //! API calls are `POST /` as in production. Admin routes for tests and benchmarks:
-//! `GET /-/sim/truth[?account=A&max_age_seconds=N]` (expected series), `GET /-/sim/stats`
+//! `GET /-/sim/truth[?account=A&max_age_seconds=N]` (expected series), `GET /-/sim/alerts` (same
+//! parameters: the alerts the world raises, as JSON `[[alertname, {label: value}], …]`),
+//! `GET /-/sim/stats`
 //! (answers by action and code), `GET /-/sim/minimal-calls` (fewest calls a first collection
 //! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]), `GET /-/healthy`.
 //! A request may force a fault with the header `X-Sim-Fault: <kind>`.
@@ -160,6 +162,18 @@ impl State {
             ));
         }
         text
+    }
+
+    /// The alerts the world raises now ([`crate::alerts`]).
+    fn expected_alerts(
+        &self,
+        account: &str,
+        max_age_seconds: i64,
+    ) -> std::collections::BTreeSet<crate::alerts::Alert> {
+        let now = now_unix_millis().div_euclid(1000);
+        let truth = self.truth(account, max_age_seconds);
+        let dataset = self.dataset();
+        crate::alerts::expected_alerts(&truth, &dataset, account, now, max_age_seconds)
     }
 
     /// The world now: the upload-update's once it is due.
@@ -373,10 +387,7 @@ impl Simulator {
         account: &str,
         max_age_seconds: i64,
     ) -> std::collections::BTreeSet<crate::alerts::Alert> {
-        let now = now_unix_millis().div_euclid(1000);
-        let truth = self.state.truth(account, max_age_seconds);
-        let dataset = self.state.dataset();
-        crate::alerts::expected_alerts(&truth, &dataset, account, now, max_age_seconds)
+        self.state.expected_alerts(account, max_age_seconds)
     }
 
     /// The demo's TLS endpoints (empty unless `tls_endpoints`).
@@ -475,6 +486,15 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
             let account = query_param(&query, "account").unwrap_or("default");
             let text = state.truth(account, max_age_param(&query));
             Ok(answer(StatusCode::OK, "text/plain; charset=utf-8", text))
+        }
+        (Method::GET, "/-/sim/alerts") => {
+            let account = query_param(&query, "account").unwrap_or("default");
+            let alerts = state.expected_alerts(account, max_age_param(&query));
+            Ok(answer(
+                StatusCode::OK,
+                "application/json",
+                json!(alerts).to_string(),
+            ))
         }
         (Method::GET, "/-/sim/minimal-calls") => {
             let calls = state
@@ -1025,6 +1045,26 @@ mod tests {
         assert!(sim.wildcard_domains().is_empty());
         assert!(sim.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(!sim.truth("default", 30 * 86_400).contains("endpoint"));
+        // The alerts of its world, as JSON, as the library gives them.
+        let mut stream = tokio::net::TcpStream::connect(sim.addr())
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /-/sim/alerts HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let alerts: Vec<crate::alerts::Alert> = serde_json::from_str(body).expect("JSON");
+        let expected: Vec<crate::alerts::Alert> = sim
+            .expected_alerts("default", 30 * 86_400)
+            .into_iter()
+            .collect();
+        assert!(!alerts.is_empty());
+        assert_eq!(alerts, expected);
         sim.stop().await;
     }
 }
