@@ -175,7 +175,14 @@ pub async fn run_cli(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::R
 #[cfg(feature = "demo")]
 async fn run_demo(cli: &Cli, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     use tencentcloud_ssl_simulator::{SimConfig, Simulator};
-    let simulator = Simulator::start(SimConfig::demo(cli.demo_seed, cli.demo_certificates))
+    // The demo's world shows an upload-update a minute in: two endpoints move to the new
+    // content, the one whose item failed does not (and is the only one that alerts).
+    let world = SimConfig::demo_world(
+        cli.demo_seed,
+        cli.demo_certificates,
+        std::time::Duration::from_secs(60),
+    );
+    let simulator = Simulator::start(world)
         .await
         .context("starting the demo simulator")?;
     tracing::info!(

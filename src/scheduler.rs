@@ -258,7 +258,11 @@ async fn run<C: Collector>(mut collector: C, schedule: Schedule, first_run: Arc<
                     // Not failing: there is nothing this endpoint can tell it.
                     success: true,
                     duration,
-                    keep_for,
+                    // True until it is asked again (an hour, not an interval): never withdrawn
+                    // as stale meanwhile, which would show the collector as failing.
+                    keep_for: UNAVAILABLE_RETRY
+                        .max(keep_for)
+                        .saturating_mul(schedule.stale_intervals.max(1)),
                     problem: Some(error.in_plain_words()),
                     headlines: Some(Default::default()),
                     next_run_unix: next_run_unix(cycle + UNAVAILABLE_RETRY.max(schedule.interval)),
@@ -446,9 +450,18 @@ mod tests {
             .problem
             .as_deref()
             .is_some_and(|p| p.starts_with("action not offered by this endpoint")));
-        // Not every minute (its interval): every hour.
+        // Not every minute (its interval): every hour; meanwhile still named and not failing,
+        // long after three intervals (its usual staleness bound).
         tokio::time::sleep(Duration::from_secs(30 * 60)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+        exposition.expire_stale();
+        let served = text(&exposition);
+        assert!(served.contains(
+            "tencentcloud_ssl_collector_success{account=\"a\",collector=\"deploy\"} 1\n"
+        ));
+        assert!(served.contains(
+            "tencentcloud_ssl_action_unavailable{account=\"a\",collector=\"deploy\",action=\"DescribeHostDeployRecord\"} 1\n"
+        ));
         offered.store(true, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(30 * 60 + 10)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 2, "asked again after an hour");

@@ -3,15 +3,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{contract_series, diff, Exporter};
+use common::{contract_series, converge, start_probing, Exporter};
 use tencentcloud_ssl_exporter::metrics::Family;
 use tencentcloud_ssl_simulator::{FaultConfig, SimConfig, Simulator};
-
-const MAX_AGE: i64 = 30 * 86_400;
 
 async fn simulator(seed: u64, certificates: usize, faults: FaultConfig) -> Simulator {
     let mut config = SimConfig::demo(seed, certificates);
@@ -19,65 +16,6 @@ async fn simulator(seed: u64, certificates: usize, faults: FaultConfig) -> Simul
     config.dataset.max_task_seconds = 2;
     config.faults = faults;
     Simulator::start(config).await.expect("simulator starts")
-}
-
-/// The exporter against `sim`, probing the simulator's TLS endpoints (and only those) through
-/// the same flags an operator would use: overrides, resolved-only and the simulator's CA.
-fn start_probing(sim: &Simulator, extra: &[&str]) -> Exporter {
-    let ca = std::env::temp_dir().join(format!(
-        "tencentcloud-ssl-exporter-test-ca-{}.pem",
-        sim.addr().port()
-    ));
-    std::fs::write(&ca, sim.ca_pem()).expect("CA file");
-    let mut args: Vec<String> = vec![
-        "--collector.endpoints".into(),
-        "--collector.endpoints.interval=1s".into(),
-        "--collector.endpoints.resolved-only".into(),
-        format!("--collector.endpoints.ca-file={}", ca.display()),
-    ];
-    args.extend(
-        sim.resolve_overrides()
-            .into_iter()
-            .map(|o| format!("--collector.endpoints.resolve={o}")),
-    );
-    args.extend(extra.iter().map(|a| a.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Exporter::start(&sim.endpoint(), &args)
-}
-
-fn truth(sim: &Simulator) -> BTreeMap<String, f64> {
-    contract_series(&sim.truth("default", MAX_AGE))
-}
-
-/// Waits until the exporter's contract series equal the simulator's truth, after every
-/// in-flight rollout has settled. Returns the last scrape.
-async fn converge(
-    sim: &Simulator,
-    exporter: &Exporter,
-    within: Duration,
-    mut each: impl FnMut(&str),
-) -> String {
-    let start = Instant::now();
-    let settled_at = sim.dataset().spec.now + sim.dataset().spec.live_window_seconds + 1;
-    let mut last = String::new();
-    while start.elapsed() < within {
-        let text = exporter.metrics().await;
-        each(&text);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        if now > settled_at && contract_series(&text) == truth(sim) {
-            return text;
-        }
-        last = text;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!(
-        "no convergence within {within:?}: {}\nlogs:\n{}",
-        diff(&truth(sim), &contract_series(&last)),
-        exporter.logs()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,11 +4,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Exporter;
+use common::{api_url, get_json, query, start_prometheus, Exporter, Prometheus};
 use serde_json::Value;
 use tencentcloud_ssl_exporter::metrics::Family;
 
@@ -251,81 +251,6 @@ fn every_alert_has_a_unit_test_and_a_runbook() {
     );
 }
 
-struct Prometheus {
-    child: Child,
-    base: String,
-    _dir: TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn start_prometheus(binary: &Path, target: &str) -> Prometheus {
-    let port = common::free_port();
-    let dir = std::env::temp_dir().join(format!("tencentcloud-ssl-prometheus-{port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: tencentcloud-ssl\n    static_configs:\n      - targets: [\"{target}\"]\n",
-        root().join(RULES).display()
-    );
-    std::fs::write(dir.join("prometheus.yml"), config).expect("config");
-    let child = Command::new(binary)
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).expect("log"))
-        .spawn()
-        .expect("prometheus starts");
-    Prometheus {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: TempDir(dir),
-    }
-}
-
-async fn get_json(url: reqwest::Url) -> Value {
-    let text = reqwest::get(url.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
-        .text()
-        .await
-        .expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
-}
-
-fn api_url(prometheus: &Prometheus, path: &str, params: &[(&str, &str)]) -> reqwest::Url {
-    reqwest::Url::parse_with_params(&format!("{}{path}", prometheus.base), params).expect("url")
-}
-
-async fn query(prometheus: &Prometheus, expr: &str) -> Vec<Value> {
-    let response = get_json(api_url(prometheus, "/api/v1/query", &[("query", expr)])).await;
-    assert_eq!(response["status"], "success", "{expr}: {response}");
-    response["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
     let Some(binary) = common::tool("prometheus", "REQUIRE_PROMETHEUS") else {
@@ -337,30 +262,10 @@ async fn dashboard_queries_and_rules_work_against_a_real_prometheus() {
     );
     exporter.wait_collected(Duration::from_secs(60)).await;
     let target = exporter.base.trim_start_matches("http://").to_string();
-    let prometheus = start_prometheus(&binary, &target);
+    let prometheus = start_prometheus(&binary, &target, &root().join(RULES));
 
     // Wait for a few scrapes and rule evaluations.
-    let start = Instant::now();
-    loop {
-        let ready = reqwest::get(format!("{}/-/ready", prometheus.base))
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if ready
-            && !query(
-                &prometheus,
-                "count_over_time(up{job=\"tencentcloud-ssl\"}[1m]) > 4",
-            )
-            .await
-            .is_empty()
-        {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "Prometheus never scraped the exporter"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    common::wait_for_scrapes(&prometheus).await;
 
     let mut empty = Vec::new();
     for (path, dashboard) in dashboards() {
@@ -529,7 +434,7 @@ async fn slow_first_runs_are_not_waited_for_and_no_alert_fires_on_what_they_have
         &[],
     );
     let target = exporter.base.trim_start_matches("http://").to_string();
-    let prometheus = start_prometheus(&binary, &target);
+    let prometheus = start_prometheus(&binary, &target, &root().join(RULES));
 
     exporter.wait_ready(Duration::from_secs(60)).await;
     let ready_after = started.elapsed();

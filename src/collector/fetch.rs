@@ -36,8 +36,9 @@ where
     items.map(call).buffer_unordered(concurrency.max(1))
 }
 
-/// The first credentials or permission failure of a fetch: once there is one, no further call
-/// starts (those in flight finish), and the fetch fails with it.
+/// The first answer of a fetch that holds for every key (a credentials or permission failure,
+/// or an action the endpoint does not offer): once there is one, no further call starts (those
+/// in flight finish), and the fetch fails with it.
 #[derive(Default)]
 struct Denial(parking_lot::Mutex<Option<ApiError>>);
 
@@ -54,7 +55,7 @@ impl Denial {
         }
         let answer = answer.await;
         if let Err(e) = &answer {
-            if e.is_auth() {
+            if holds_for_every_key(e) {
                 self.0.lock().get_or_insert_with(|| e.clone());
             }
         }
@@ -71,9 +72,10 @@ impl Denial {
 pub(crate) type Answers<K, T> = Vec<(K, Result<T, ApiError>)>;
 
 /// The one per-item fetch: `call` for every key (at most `concurrency` in flight), each answer
-/// with its key, in completion order. A credentials or permission failure of any call fails the
-/// whole fetch, so a run fails before it touches what it holds, and no call starts after it
-/// (the calls already in flight finish); other failures stay per key.
+/// with its key, in completion order. An answer that holds for every key (a credentials or
+/// permission failure, or an action the endpoint does not offer) fails the whole fetch, so a
+/// run fails before it touches what it holds and is reported as such, and no call starts after
+/// it (the calls already in flight finish); other failures stay per key.
 pub(crate) async fn fetch_each<K, T, F, Fut>(
     keys: impl IntoIterator<Item = K>,
     concurrency: usize,
@@ -92,7 +94,7 @@ where
     .await;
     if let Some((_, Err(e))) = answers
         .iter()
-        .find(|(_, answer)| answer.as_ref().is_err_and(ApiError::is_auth))
+        .find(|(_, answer)| answer.as_ref().is_err_and(holds_for_every_key))
     {
         return Err(e.clone());
     }
@@ -102,8 +104,9 @@ where
 /// The one pipeline: [`fetch_each`] of `first` over `keys`, and, as each of its answers comes
 /// in, `follow` names the items it makes worth fetching (from an answer or a failure), each
 /// fetched with `then` at once, while the first calls go on. Each stage keeps at most
-/// `concurrency` calls in flight, each action at its own pace. A credentials or permission
-/// failure in either stage fails the whole, and no call of either stage starts after it.
+/// `concurrency` calls in flight, each action at its own pace. An answer that holds for every key
+/// (see [`fetch_each`]) in either stage fails the whole, and no call of either stage starts after
+/// it.
 /// Returns both stages' answers, in completion order.
 pub(crate) async fn fetch_each_then<K, T, I, U, F, Fut, N, G, Gut>(
     keys: impl IntoIterator<Item = K>,
@@ -160,6 +163,11 @@ pub(crate) fn queue<I>(
     futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
+}
+
+/// Whether `error` is about the account or the endpoint rather than the key asked about.
+fn holds_for_every_key(error: &ApiError) -> bool {
+    error.is_auth() || error.is_unavailable_action()
 }
 
 /// A per-item result kept between runs, and when the API last confirmed it.
@@ -257,6 +265,22 @@ mod tests {
         })
         .await;
         assert!(denied_first.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // An action the endpoint does not offer is not offered for any key either.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let calls = &calls;
+        let not_offered = fetch_each(1..=50u32, 1, |_key| async move {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<u32, _>(ApiError::Api {
+                action: "DescribeHostDeployRecord".into(),
+                code: "InvalidAction".into(),
+                message: "no such action".into(),
+                request_id: "r".into(),
+            })
+        })
+        .await;
+        assert!(not_offered.is_err_and(|e| e.is_unavailable_action()));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The age of the oldest rollout records the exporter collects by default (30 days).
+pub const MAX_AGE: i64 = 30 * 86_400;
+
 /// Series of the metrics contract (collector snapshots only) in an exposition text:
 /// series → value.
 pub fn contract_series(text: &str) -> BTreeMap<String, f64> {
@@ -309,5 +312,175 @@ pub fn promtool_check_metrics(text: &str) {
     assert!(
         status.success() && report.trim().is_empty(),
         "promtool check metrics:\n{report}"
+    );
+}
+
+/// A real Prometheus, killed on drop with its data directory.
+pub struct Prometheus {
+    pub child: Child,
+    pub base: String,
+    _dir: TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Prometheus scraping `target` (job `tencentcloud-ssl`) every second and evaluating `rules`
+/// every second.
+pub fn start_prometheus(
+    binary: &std::path::Path,
+    target: &str,
+    rules: &std::path::Path,
+) -> Prometheus {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("tencentcloud-ssl-prometheus-{port}"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: tencentcloud-ssl\n    static_configs:\n      - targets: [\"{target}\"]\n",
+        rules.display()
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).expect("config");
+    let child = Command::new(binary)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).expect("log"))
+        .spawn()
+        .expect("prometheus starts");
+    Prometheus {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: TempDir(dir),
+    }
+}
+
+/// The JSON answer of a GET of `url`, which must answer.
+pub async fn get_json(url: reqwest::Url) -> serde_json::Value {
+    let text = reqwest::get(url.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: {e}: {text}"))
+}
+
+/// `path` of Prometheus's API with `params`.
+pub fn api_url(prometheus: &Prometheus, path: &str, params: &[(&str, &str)]) -> reqwest::Url {
+    reqwest::Url::parse_with_params(&format!("{}{path}", prometheus.base), params).expect("url")
+}
+
+/// The result vector of an instant query.
+pub async fn query(prometheus: &Prometheus, expr: &str) -> Vec<serde_json::Value> {
+    let response = get_json(api_url(prometheus, "/api/v1/query", &[("query", expr)])).await;
+    assert_eq!(response["status"], "success", "{expr}: {response}");
+    response["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits until Prometheus is ready and has scraped its target a few times.
+pub async fn wait_for_scrapes(prometheus: &Prometheus) {
+    let start = Instant::now();
+    loop {
+        let ready = reqwest::get(format!("{}/-/ready", prometheus.base))
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready
+            && !query(
+                prometheus,
+                "count_over_time(up{job=\"tencentcloud-ssl\"}[1m]) > 4",
+            )
+            .await
+            .is_empty()
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "Prometheus never scraped the exporter"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The exporter against `sim`, probing the simulator's TLS endpoints (and only those) through
+/// the same flags an operator would use: overrides, resolved-only and the simulator's CA.
+pub fn start_probing(sim: &tencentcloud_ssl_simulator::Simulator, extra: &[&str]) -> Exporter {
+    let ca = std::env::temp_dir().join(format!(
+        "tencentcloud-ssl-exporter-test-ca-{}.pem",
+        sim.addr().port()
+    ));
+    std::fs::write(&ca, sim.ca_pem()).expect("CA file");
+    let mut args: Vec<String> = vec![
+        "--collector.endpoints".into(),
+        "--collector.endpoints.interval=1s".into(),
+        "--collector.endpoints.resolved-only".into(),
+        format!("--collector.endpoints.ca-file={}", ca.display()),
+    ];
+    args.extend(
+        sim.resolve_overrides()
+            .into_iter()
+            .map(|o| format!("--collector.endpoints.resolve={o}")),
+    );
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Exporter::start(&sim.endpoint(), &args)
+}
+
+/// The simulator's truth now, as contract series.
+pub fn truth(sim: &tencentcloud_ssl_simulator::Simulator) -> BTreeMap<String, f64> {
+    contract_series(&sim.truth("default", MAX_AGE))
+}
+
+/// Waits until the exporter's contract series equal the simulator's truth, after every
+/// in-flight rollout has settled. Returns the last scrape.
+pub async fn converge(
+    sim: &tencentcloud_ssl_simulator::Simulator,
+    exporter: &Exporter,
+    within: Duration,
+    mut each: impl FnMut(&str),
+) -> String {
+    let start = Instant::now();
+    let settled_at = sim.dataset().spec.now + sim.dataset().spec.live_window_seconds + 1;
+    let mut last = String::new();
+    while start.elapsed() < within {
+        let text = exporter.metrics().await;
+        each(&text);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        if now > settled_at && contract_series(&text) == truth(sim) {
+            return text;
+        }
+        last = text;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!(
+        "no convergence within {within:?}: {}\nlogs:\n{}",
+        diff(&truth(sim), &contract_series(&last)),
+        exporter.logs()
     );
 }

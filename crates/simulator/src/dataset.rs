@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{ItemState, Operation, RecordKind};
+use crate::scenario::InactiveState;
 use crate::Rng;
 
 /// Regional resource types, as the API lists them.
@@ -79,9 +80,20 @@ pub struct Binding {
     /// Instances whose domain is not the usual `i{index}.{certificate domain}`: the demo's
     /// endpoint targets (see [`Dataset::demo_targets`]), as (instance index, domain).
     pub domain_overrides: Vec<(u64, String)>,
+    /// Instances whose documented state says they serve nothing now (a LIVE domain with HTTPS
+    /// off, a CDN domain offline, ...), as (instance index, state): see [`crate::scenario`].
+    pub inactive: Vec<(u64, InactiveState)>,
 }
 
 impl Binding {
+    /// The documented "serves nothing now" state of instance `index`, if it has one.
+    pub fn inactive_state(&self, index: u64) -> Option<InactiveState> {
+        self.inactive
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, state)| *state)
+    }
+
     /// The domain instance `index` serves, as the bind detail lists it.
     pub fn instance_domain(&self, certificate_domain: &str, index: u64) -> String {
         self.domain_overrides
@@ -260,6 +272,10 @@ pub struct Record {
     pub created: i64,
     /// Deploy first; upload updates may add a rollback entry.
     pub entries: Vec<Entry>,
+    /// The `Domains` string of items that name real endpoints, by item ID, as the API writes it
+    /// (several names joined with commas, a CDN `|on` switch; see [`crate::scenario`]); the
+    /// other items name `d{item ID}.example.com`.
+    pub item_domains: BTreeMap<u64, String>,
 }
 
 impl Record {
@@ -268,6 +284,14 @@ impl Record {
         self.entries
             .last()
             .map_or(ItemState::Success, |e| e.status_at(t))
+    }
+
+    /// The `Domains` string of item `item_id`, as the detail answers it.
+    pub fn item_domains(&self, item_id: u64) -> String {
+        self.item_domains
+            .get(&item_id)
+            .cloned()
+            .unwrap_or_else(|| format!("d{item_id}.example.com"))
     }
 
     pub fn updated_at(&self, t: i64) -> i64 {
@@ -447,6 +471,7 @@ impl Dataset {
                                 .map(|i| format!("legacy{i}.{}", rng.pick(ZONES)))
                                 .collect(),
                             domain_overrides: Vec::new(),
+                            inactive: Vec::new(),
                         });
                     }
                 }
@@ -629,7 +654,7 @@ impl Dataset {
     /// The first instance of `cert` a demo domain can go to: on a [`DOMAIN_TYPES`] binding
     /// without a region error and without an override yet, not one serving an unmatched domain,
     /// and only if the bind task succeeds (otherwise no detail lists it).
-    fn demo_carrier(cert: &Certificate) -> Option<(usize, u64)> {
+    pub(crate) fn demo_carrier(cert: &Certificate) -> Option<(usize, u64)> {
         if cert.task_fails {
             return None;
         }
@@ -845,6 +870,7 @@ impl Dataset {
                 },
                 created,
                 entries,
+                item_domains: BTreeMap::new(),
             });
         }
         // Fixed features every demo shows: an item with a status code no doc lists, and an item
@@ -1224,6 +1250,7 @@ mod tests {
             unmatched_every: 2,
             unmatched_pool: vec!["a".into(), "b".into(), "c".into(), "d".into()],
             domain_overrides: Vec::new(),
+            inactive: Vec::new(),
         };
         let seen: std::collections::BTreeSet<&str> =
             (0..5).filter_map(|i| binding.unmatched_of(i)).collect();

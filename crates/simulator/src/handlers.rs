@@ -455,6 +455,17 @@ fn task_results(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> Result<Value, S
 
 /// One instance of `binding`, in the shape its type has in the reference.
 fn instance_json(cert: &Certificate, binding: &Binding, index: u64) -> Value {
+    let mut instance = live_instance_json(cert, binding, index);
+    if let (Some(state), Value::Object(fields)) = (binding.inactive_state(index), &mut instance) {
+        for (key, value) in state.fields() {
+            fields.insert(key.to_string(), value);
+        }
+    }
+    instance
+}
+
+/// One instance of `binding` in a state that serves the certificate.
+fn live_instance_json(cert: &Certificate, binding: &Binding, index: u64) -> Value {
     let unmatched: Vec<&str> = binding.unmatched_of(index).into_iter().collect();
     let domain = binding.instance_domain(&cert.domain, index);
     let region = binding.region.unwrap_or_default();
@@ -471,7 +482,8 @@ fn instance_json(cert: &Certificate, binding: &Binding, index: u64) -> Value {
                 "Certificate": {"CertId": cert.id, "DnsNames": [cert.domain], "CertCaId": null, "SSLMode": "UNIDIRECTIONAL"},
                 "Rules": [{"LocationId": format!("loc-{index}"), "Domain": domain, "IsMatch": unmatched.is_empty(),
                            "Certificate": null, "NoMatchDomains": unmatched, "Url": "/"}],
-                "NoMatchDomains": unmatched,
+                // The listener names the rules' unmatched domains as an operator typed them.
+                "NoMatchDomains": unmatched.iter().map(|d| format!("{}.", d.to_uppercase())).collect::<Vec<_>>(),
             }],
         }),
         "tke" => json!({
@@ -754,7 +766,7 @@ fn detail_lists(
                         "OldCertId": record.old_cert_id,
                         "InstanceId": format!("ins-{:08x}", item.id),
                         "InstanceName": format!("{}-{}", item.resource_type, item.id),
-                        "Domains": [format!("d{}.example.com", item.id)],
+                        "Domains": [record.item_domains(item.id)],
                         "Protocol": "HTTPS",
                         "Status": if item.garbled { Value::from("in progress") } else { Value::from(status.code()) },
                         "ErrorMsg": if status == ItemState::Failed { Value::from("certificate deploy failed: listener busy") } else { Value::Null },
@@ -851,7 +863,7 @@ fn deploy_item(record: &Record, entry: &Entry, item: &crate::dataset::Item, now:
         "InstanceName": format!("{}-{}", item.resource_type, item.id),
         "ListenerId": if item.resource_type == "clb" { format!("lbl-{:08x}", item.id) } else { String::new() },
         "ListenerName": "",
-        "Domains": [format!("d{}.example.com", item.id)],
+        "Domains": [record.item_domains(item.id)],
         "Protocol": "HTTPS",
         "Status": if item.garbled { Value::from("in progress") } else { Value::from(status.code()) },
         "ErrorMsg": if status == ItemState::Failed { "certificate deploy failed: listener busy" } else { "" },

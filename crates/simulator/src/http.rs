@@ -1,7 +1,9 @@
 //! The simulator's HTTP front: authentication, rate limits, faults, stats and admin routes.
 //!
 //! API calls are `POST /` as in production. Admin routes for tests and benchmarks:
-//! `GET /-/sim/truth[?account=A&max_age_seconds=N]` (expected series), `GET /-/sim/stats`
+//! `GET /-/sim/truth[?account=A&max_age_seconds=N]` (expected series), `GET /-/sim/alerts` (same
+//! parameters: the alerts the world raises, as JSON `[[alertname, {label: value}], …]`),
+//! `GET /-/sim/stats`
 //! (answers by action and code), `GET /-/sim/minimal-calls` (fewest calls a first collection
 //! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]), `GET /-/healthy`.
 //! A request may force a fault with the header `X-Sim-Fault: <kind>`.
@@ -34,6 +36,7 @@ use crate::faults::{FaultConfig, FaultKind};
 use crate::handlers::{self, Ctx, SimError, Tasks};
 use crate::model::rate_limit;
 use crate::pki::Pki;
+use crate::scenario::{self, Scenario, ScenarioEndpoint};
 use crate::tls::{self, TlsEndpoint};
 use crate::{truth, Rng, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 
@@ -66,6 +69,9 @@ pub struct SimConfig {
     /// domains deleted, new ones created), with a certificate count that varies by a few. The
     /// TLS endpoints stay those of the first data set. For soak tests of a client's memory.
     pub churn_every: Option<Duration>,
+    /// Cases of a real account added to the world ([`crate::scenario`]); none by default. Not
+    /// meant with `churn_every`: a churn step's world does not carry them.
+    pub scenario: Scenario,
 }
 
 impl SimConfig {
@@ -86,8 +92,26 @@ impl SimConfig {
             rate_limit_scale: 1.0,
             tls_endpoints: true,
             churn_every: None,
+            scenario: Scenario::default(),
         }
     }
+
+    /// [`SimConfig::demo`] with every case the demo shows ([`Scenario::demo`]): what `--demo`
+    /// runs, the upload-update `upload_update_after` after start.
+    pub fn demo_world(seed: u64, certificates: usize, upload_update_after: Duration) -> SimConfig {
+        SimConfig {
+            scenario: Scenario::demo(upload_update_after),
+            ..SimConfig::demo(seed, certificates)
+        }
+    }
+}
+
+/// Where a deletion between pages stands.
+#[derive(Debug, Default)]
+struct Deletion {
+    /// A first page of `DescribeCertificates` was answered.
+    first_page: bool,
+    done: bool,
 }
 
 struct State {
@@ -104,6 +128,13 @@ struct State {
     ca_pem: String,
     /// Empty unless `config.tls_endpoints`.
     endpoints: Vec<TlsEndpoint>,
+    /// What the scenario added.
+    plan: scenario::Plan,
+    /// The world after the upload-update and from when (unix milliseconds), until it is due.
+    pending: Mutex<Option<(i64, Arc<Dataset>)>>,
+    /// The scenario's TLS endpoints (empty unless `config.tls_endpoints`).
+    scenario_endpoints: Vec<ScenarioEndpoint>,
+    deletion: Mutex<Deletion>,
 }
 
 impl State {
@@ -121,12 +152,76 @@ impl State {
                 account,
                 now_ms,
             ));
+            text.push_str(&scenario::endpoint_truth(
+                &dataset,
+                &tasks,
+                &self.pki,
+                &self.scenario_endpoints,
+                account,
+                now_ms,
+            ));
         }
         text
     }
 
+    /// The alerts the world raises now ([`crate::alerts`]).
+    fn expected_alerts(
+        &self,
+        account: &str,
+        max_age_seconds: i64,
+    ) -> std::collections::BTreeSet<crate::alerts::Alert> {
+        let now = now_unix_millis().div_euclid(1000);
+        let truth = self.truth(account, max_age_seconds);
+        let dataset = self.dataset();
+        crate::alerts::expected_alerts(&truth, &dataset, account, now, max_age_seconds)
+    }
+
+    /// The world now: the upload-update's once it is due.
     fn dataset(&self) -> Arc<Dataset> {
-        Arc::clone(&self.dataset.lock())
+        let mut current = self.dataset.lock();
+        let mut pending = self.pending.lock();
+        if pending
+            .as_ref()
+            .is_some_and(|(at_ms, _)| now_unix_millis() >= *at_ms)
+        {
+            if let Some((_, after)) = pending.take() {
+                *current = after;
+            }
+        }
+        Arc::clone(&current)
+    }
+
+    /// Deletes a certificate when a page after the first of one `DescribeCertificates` listing
+    /// is asked for, once, if the scenario says so.
+    fn delete_between_pages(&self, body: &[u8]) {
+        if !self.config.scenario.delete_between_pages {
+            return;
+        }
+        let offset = serde_json::from_slice::<Map<String, Value>>(body)
+            .ok()
+            .and_then(|b| handlers::param_u64(&b, "Offset", 0).ok())
+            .unwrap_or(0);
+        let mut deletion = self.deletion.lock();
+        if deletion.done {
+            return;
+        }
+        if offset == 0 {
+            deletion.first_page = true;
+            return;
+        }
+        if !deletion.first_page {
+            return;
+        }
+        let dataset = self.dataset();
+        let Some(id) = scenario::deletable(&dataset, &self.plan) else {
+            return;
+        };
+        *self.dataset.lock() = Arc::new(scenario::without(&dataset, &id));
+        let mut pending = self.pending.lock();
+        if let Some((_, after)) = pending.as_mut() {
+            *after = Arc::new(scenario::without(after, &id));
+        }
+        deletion.done = true;
     }
 }
 
@@ -198,7 +293,8 @@ impl Simulator {
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let dataset = Dataset::generate(config.dataset.clone());
+        let mut dataset = Dataset::generate(config.dataset.clone());
+        let plan = scenario::prepare(&mut dataset, &config.scenario);
         let pki = Pki::new();
         let ca_pem = pki.ca_pem().map_err(std::io::Error::other)?;
         let stop = CancellationToken::new();
@@ -213,6 +309,23 @@ impl Simulator {
         } else {
             (Vec::new(), Vec::new())
         };
+        let (scenario_endpoints, scenario_tasks) = if config.tls_endpoints {
+            match scenario::start_endpoints(&plan, &dataset, &pki, &stop).await {
+                Ok(started) => started,
+                Err(error) => {
+                    stop.cancel();
+                    return Err(error);
+                }
+            }
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let mut endpoint_tasks = endpoint_tasks;
+        endpoint_tasks.extend(scenario_tasks);
+        let pending = plan
+            .rollover
+            .as_ref()
+            .map(|r| (r.at.saturating_mul(1000), Arc::clone(&r.after)));
         let state = Arc::new(State {
             dataset: Mutex::new(Arc::new(dataset)),
             tasks: Mutex::new(Tasks::default()),
@@ -224,10 +337,13 @@ impl Simulator {
             pki,
             ca_pem,
             endpoints,
+            plan,
+            pending: Mutex::new(pending),
+            scenario_endpoints,
+            deletion: Mutex::new(Deletion::default()),
             config,
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stop.clone()));
-        let mut endpoint_tasks = endpoint_tasks;
         if let Some(every) = state.config.churn_every.filter(|d| !d.is_zero()) {
             endpoint_tasks.push(tokio::spawn(churn_loop(
                 Arc::clone(&state),
@@ -264,6 +380,16 @@ impl Simulator {
         self.state.truth(account, max_age_seconds)
     }
 
+    /// The alerts of the shipped rules the world raises now ([`crate::alerts`]), from the truth
+    /// of `account` with records no older than `max_age_seconds`.
+    pub fn expected_alerts(
+        &self,
+        account: &str,
+        max_age_seconds: i64,
+    ) -> std::collections::BTreeSet<crate::alerts::Alert> {
+        self.state.expected_alerts(account, max_age_seconds)
+    }
+
     /// The demo's TLS endpoints (empty unless `tls_endpoints`).
     pub fn tls_endpoints(&self) -> &[TlsEndpoint] {
         &self.state.endpoints
@@ -277,7 +403,23 @@ impl Simulator {
             .endpoints
             .iter()
             .map(TlsEndpoint::resolve_override)
+            .chain(
+                self.state
+                    .scenario_endpoints
+                    .iter()
+                    .map(ScenarioEndpoint::resolve_override),
+            )
             .collect()
+    }
+
+    /// What the scenario added to the world ([`crate::scenario`]).
+    pub fn scenario_plan(&self) -> &scenario::Plan {
+        &self.state.plan
+    }
+
+    /// The scenario's TLS endpoints (empty unless `tls_endpoints`).
+    pub fn scenario_endpoints(&self) -> &[ScenarioEndpoint] {
+        &self.state.scenario_endpoints
     }
 
     /// PEM of the demo CA every simulated leaf is signed by.
@@ -344,6 +486,15 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
             let account = query_param(&query, "account").unwrap_or("default");
             let text = state.truth(account, max_age_param(&query));
             Ok(answer(StatusCode::OK, "text/plain; charset=utf-8", text))
+        }
+        (Method::GET, "/-/sim/alerts") => {
+            let account = query_param(&query, "account").unwrap_or("default");
+            let alerts = state.expected_alerts(account, max_age_param(&query));
+            Ok(answer(
+                StatusCode::OK,
+                "application/json",
+                json!(alerts).to_string(),
+            ))
         }
         (Method::GET, "/-/sim/minimal-calls") => {
             let calls = state
@@ -515,6 +666,13 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
             _ => {}
         }
     }
+    let refusal = state
+        .config
+        .scenario
+        .refused_actions
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|(_, refusal)| *refusal);
     let now_ms = now_unix_millis();
     let result = authenticate(&state.config, &headers, &body, now_ms / 1000)
         .and_then(|()| {
@@ -525,6 +683,15 @@ async fn api(state: &State, request: Request<Incoming>) -> Result<Answer, ResetC
                 ))
             } else {
                 Ok(())
+            }
+        })
+        .and_then(|()| match refusal {
+            Some(refusal) => Err(error(refusal.code(), refusal.message(&action))),
+            None => Ok(()),
+        })
+        .inspect(|()| {
+            if action == "DescribeCertificates" {
+                state.delete_between_pages(&body);
             }
         })
         .and_then(|()| {
@@ -878,6 +1045,26 @@ mod tests {
         assert!(sim.wildcard_domains().is_empty());
         assert!(sim.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(!sim.truth("default", 30 * 86_400).contains("endpoint"));
+        // The alerts of its world, as JSON, as the library gives them.
+        let mut stream = tokio::net::TcpStream::connect(sim.addr())
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /-/sim/alerts HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let alerts: Vec<crate::alerts::Alert> = serde_json::from_str(body).expect("JSON");
+        let expected: Vec<crate::alerts::Alert> = sim
+            .expected_alerts("default", 30 * 86_400)
+            .into_iter()
+            .collect();
+        assert!(!alerts.is_empty());
+        assert_eq!(alerts, expected);
         sim.stop().await;
     }
 }

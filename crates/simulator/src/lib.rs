@@ -11,6 +11,8 @@
 //! written here from the API reference and the metrics contract, so a wrong table on either side
 //! shows up as a difference instead of passing on both.
 //!
+//! - [`alerts`]: the alerts of the shipped rules the world should raise, from the documented
+//!   conditions.
 //! - [`model`]: action names, documented rate limits and status codes, with their label values.
 //! - [`clock`]: the API's two time formats, by a different method than the exporter's.
 //! - [`dataset`]: the deterministic world (certificates, bindings, rollout records, timelines).
@@ -18,11 +20,15 @@
 //! - [`auth`]: the TC3 signature and credential checks, with the real error codes.
 //! - [`faults`]: injected errors, HTTP failures, truncation, slowness and resets.
 //! - [`pki`]: the demo CA and the certificates' leaves (`DescribeCertificateDetail`).
+//! - [`scenario`]: cases a real account shows, each on its own knob: an upload-update moving
+//!   endpoints to new content, domain forms, inactive bindings, refused actions, a deletion
+//!   between pages.
 //! - [`tls`]: the demo's TLS endpoints, serving current, previous or expired leaves, and one
 //!   named by the API where nothing answers.
 //! - [`truth`]: what a correct exporter must show for the dataset, as exposition lines.
 //! - [`http`]: the HTTP front: authentication, rate limiting, faults, stats and admin routes.
 
+pub mod alerts;
 pub mod auth;
 pub mod clock;
 pub mod dataset;
@@ -31,6 +37,7 @@ pub mod handlers;
 pub mod http;
 pub mod model;
 pub mod pki;
+pub mod scenario;
 pub mod tls;
 pub mod truth;
 
@@ -38,6 +45,7 @@ pub use dataset::{Dataset, DatasetSpec, Served};
 pub use faults::{FaultConfig, FaultKind};
 pub use http::{SimConfig, Simulator};
 pub use model::{ItemState, Operation, RecordKind};
+pub use scenario::{Refusal, Scenario};
 pub use tls::TlsEndpoint;
 
 /// Credentials the demo uses; the simulator accepts exactly these unless told otherwise.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use humantime::parse_duration;
-use tencentcloud_ssl_simulator::{FaultConfig, FaultKind, Served, SimConfig, Simulator};
+use tencentcloud_ssl_simulator::{FaultConfig, FaultKind, Refusal, Served, SimConfig, Simulator};
 
 /// Simulated Tencent Cloud SSL Certificate API (signatures, rate limits, bind tasks, rollouts,
 /// paging, nulls and injected faults), deterministic from a seed.
@@ -66,6 +66,24 @@ struct Args {
     /// new IDs, records and domains with them; for soak tests); off when absent or 0s.
     #[arg(long, value_parser = parse_duration)]
     churn_every: Option<Duration>,
+    /// Replace one certificate's content under its ID (an upload-update, with a record whose
+    /// items succeed on two endpoints and fail on a third) this long after start.
+    #[arg(long, value_parser = parse_duration)]
+    upload_update_after: Option<Duration>,
+    /// Give bind-detail instances every documented state that serves nothing now.
+    #[arg(long)]
+    inactive_bindings: bool,
+    /// Add a deploy record naming its CDN domain as `domain|on`, with an endpoint there.
+    #[arg(long)]
+    domain_forms: bool,
+    /// Answer ACTION with an error code instead (InvalidAction, UnsupportedOperation,
+    /// UnauthorizedOperation or FailedOperation.CAMAuthorizedFail), as ACTION=CODE; repeatable.
+    #[arg(long, value_name = "ACTION=CODE")]
+    refuse: Vec<String>,
+    /// Delete a certificate of the first page of DescribeCertificates before the second page is
+    /// asked for (once).
+    #[arg(long)]
+    delete_between_pages: bool,
 }
 
 #[tokio::main]
@@ -96,6 +114,25 @@ async fn main() -> ExitCode {
     config.rate_limit_scale = args.rate_limit_scale;
     config.tls_endpoints = args.tls_endpoints;
     config.churn_every = args.churn_every;
+    config.scenario.upload_update_after = args.upload_update_after;
+    config.scenario.inactive_bindings = args.inactive_bindings;
+    config.scenario.domain_forms = args.domain_forms;
+    config.scenario.delete_between_pages = args.delete_between_pages;
+    for text in &args.refuse {
+        let refusal = text
+            .split_once('=')
+            .and_then(|(action, code)| Some((action.to_string(), Refusal::from_code(code)?)));
+        match refusal {
+            Some(refusal) => config.scenario.refused_actions.push(refusal),
+            None => {
+                eprintln!(
+                    "--refuse {text:?}: want ACTION=CODE with CODE one of {:?}",
+                    Refusal::ALL.map(Refusal::code)
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     config.faults = FaultConfig {
         rate: args.fault_rate,
         kinds,

@@ -1,6 +1,7 @@
 //! Real X.509 material for `DescribeCertificateDetail` and the demo's TLS endpoints: one demo CA
 //! per simulator and, per certificate, a leaf it signed, generated on first use and kept, so a
-//! certificate's fingerprint holds for the simulator's life.
+//! certificate's fingerprint holds for the simulator's life (new dates under the same ID, an upload-update's
+//! new content, make a new leaf).
 //!
 //! Keys are ECDSA P-256 (cheap to make). Leaves name the certificate's domain and `*.{domain}`
 //! and carry its validity exactly, expired ones included. Fingerprints are the SHA-1 of the DER,
@@ -100,7 +101,8 @@ pub struct Pki {
     ca: Mutex<Option<Arc<Ca>>>,
     /// Intermediate CAs by expiry (unix seconds).
     intermediates: Mutex<HashMap<i64, Arc<Ca>>>,
-    leaves: Mutex<HashMap<String, Arc<Issued>>>,
+    /// By certificate ID and validity: an upload-update gives an ID new content (new dates).
+    leaves: Mutex<HashMap<(String, i64, i64), Arc<Issued>>>,
 }
 
 impl std::fmt::Debug for Pki {
@@ -245,9 +247,11 @@ impl Pki {
         Ok(issued(&cert, &key, span, (domain, issuer)))
     }
 
-    /// The leaf of `cert` (its domain, its validity), made on first request and kept.
+    /// The leaf of `cert` (its domain, its validity), made on first request and kept; other
+    /// dates under the same ID (an upload-update's new content) make another leaf.
     pub fn leaf(&self, cert: &Certificate) -> Result<Arc<Issued>, rcgen::Error> {
-        if let Some(leaf) = self.leaves.lock().get(&cert.id) {
+        let key = (cert.id.clone(), cert.not_before, cert.not_after);
+        if let Some(leaf) = self.leaves.lock().get(&key) {
             return Ok(Arc::clone(leaf));
         }
         // Made outside the lock; a concurrent first request keeps whichever came first.
@@ -258,7 +262,7 @@ impl Pki {
         let made =
             Arc::new(self.issue_by(&signer, &cert.domain, (cert.not_before, cert.not_after))?);
         let mut leaves = self.leaves.lock();
-        Ok(Arc::clone(leaves.entry(cert.id.clone()).or_insert(made)))
+        Ok(Arc::clone(leaves.entry(key).or_insert(made)))
     }
 }
 

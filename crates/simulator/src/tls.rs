@@ -178,7 +178,8 @@ pub(crate) async fn start(
     Ok((endpoints, tasks))
 }
 
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, stop: CancellationToken) {
+/// Answers TLS connections on `listener` with `acceptor` until `stop`.
+pub(crate) async fn serve(listener: TcpListener, acceptor: TlsAcceptor, stop: CancellationToken) {
     crate::accept_each(listener, stop, |stream| {
         let acceptor = acceptor.clone();
         async move {

@@ -16,9 +16,9 @@ use crate::model::{
 use crate::tls::{ChainIssuer, TlsEndpoint, IMPLIED_PORT};
 
 /// Exposition lines of one account, written as the metrics contract (docs/metrics.md) specifies them.
-struct Lines {
-    account: String,
-    text: String,
+pub(crate) struct Lines {
+    pub(crate) account: String,
+    pub(crate) text: String,
 }
 
 fn quoted(value: &str) -> String {
@@ -30,7 +30,7 @@ fn quoted(value: &str) -> String {
 
 impl Lines {
     /// `tencentcloud_ssl_<name>{account="…",label="value",…} value`.
-    fn line(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+    pub(crate) fn line(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         let _ = write!(
             self.text,
             "tencentcloud_ssl_{name}{{account=\"{}\"",
