@@ -29,7 +29,10 @@ pub fn identifying_labels(alertname: &str) -> &'static [&'static str] {
         | "TencentCloudSSLCertificateExpiryCritical"
         | "TencentCloudSSLCertificateRenewalMissing"
         | "TencentCloudSSLExpiredCertificateStillBound"
+        | "TencentCloudSSLRevokedCertificateStillBound"
+        | "TencentCloudSSLHostingReplacementOverdue"
         | "TencentCloudSSLBindTaskFailing" => &["certificate_id"],
+        "TencentCloudSSLChainCertificateExpiresBeforeLeaf" => &["certificate_id", "depth"],
         "TencentCloudSSLUnmatchedDomains" | "TencentCloudSSLBindQueryErrors" => {
             &["certificate_id", "resource_type", "region"]
         }
@@ -164,15 +167,70 @@ pub fn expected_alerts(
             raise("TencentCloudSSLExpiredCertificateStillBound", &one);
         }
     }
+    // The subscription service names the certificate that renews this one.
+    let service_renewed: BTreeSet<String> = of("certificate_service_info")
+        .filter(|s| !label(s, "service_renew_certificate_id").is_empty())
+        .map(|s| label(s, "certificate_id"))
+        .collect();
     for s in of("certificate_renewal_info") {
         let id = label(s, "certificate_id");
         let renewed = label(s, "auto_renew") == "true"
             || !label(s, "renew_order_certificate_id").is_empty()
-            || !label(s, "successor_certificate_id").is_empty();
+            || !label(s, "successor_certificate_id").is_empty()
+            || service_renewed.contains(&id);
         if !renewed && expiry.get(&id).is_some_and(|d| (0.0..28.0).contains(d)) {
             raise(
                 "TencentCloudSSLCertificateRenewalMissing",
                 &[("certificate_id", id)],
+            );
+        }
+    }
+    let still_bound = |id: &String| bound.get(id).is_some_and(|n| *n > 0.0);
+    // Revoked (CertRevokedTime set) and still bound.
+    for s in of("certificate_revoked_timestamp_seconds") {
+        let id = label(s, "certificate_id");
+        if still_bound(&id) {
+            raise(
+                "TencentCloudSSLRevokedCertificateStillBound",
+                &[("certificate_id", id)],
+            );
+        }
+    }
+    // Hosted with a successor, more than a day past the replacement time (its days before
+    // expiry, 30 when the API does not say), and still bound.
+    let replace_before: BTreeMap<String, f64> =
+        of("certificate_hosting_replace_before_expiry_seconds")
+            .map(|s| (label(s, "certificate_id"), s.value))
+            .collect();
+    for s in of("certificate_renewal_info") {
+        let id = label(s, "certificate_id");
+        let hosted = matches!(label(s, "hosting_status").as_str(), "hosting" | "replacing");
+        let Some(days) = expiry.get(&id) else {
+            continue;
+        };
+        let before_days = replace_before.get(&id).copied().unwrap_or(30.0 * 86_400.0) / 86_400.0;
+        let overdue_days = before_days - days;
+        if hosted
+            && !label(s, "successor_certificate_id").is_empty()
+            && overdue_days > 1.0
+            && still_bound(&id)
+        {
+            raise(
+                "TencentCloudSSLHostingReplacementOverdue",
+                &[("certificate_id", id)],
+            );
+        }
+    }
+    // A certificate of the chain that expires before its leaf, within 28 days, unless the
+    // leaf is known to be bound to nothing.
+    for s in of("certificate_chain_not_after_timestamp_seconds") {
+        let id = label(s, "certificate_id");
+        let leaf = expiry.get(&id).copied();
+        let chain = days_left(s.value);
+        if leaf.is_some_and(|leaf| chain < leaf) && chain < 28.0 && !unbound(&id) {
+            raise(
+                "TencentCloudSSLChainCertificateExpiresBeforeLeaf",
+                &[("certificate_id", id), ("depth", label(s, "depth"))],
             );
         }
     }

@@ -47,8 +47,8 @@ use crate::dataset::{Binding, Certificate, Dataset, Entry, Item, Record};
 use crate::handlers::Tasks;
 use crate::model::{ItemState, Operation, RecordKind};
 use crate::pki::{Issued, Pki};
-use crate::tls::IMPLIED_PORT;
-use crate::truth::Lines;
+use crate::tls::{ChainIssuer, IMPLIED_PORT};
+use crate::truth::{chain_lines, Lines};
 
 const DAY: i64 = 86_400;
 
@@ -672,6 +672,7 @@ pub fn endpoint_truth(
         }
     }
     let mut fingerprints: BTreeMap<&str, String> = BTreeMap::new();
+    let mut chains: BTreeMap<&str, Vec<ChainIssuer>> = BTreeMap::new();
     for endpoint in endpoints {
         let id = endpoint.certificate_id.as_str();
         let Some(cert) = dataset.certificate(id) else {
@@ -745,6 +746,9 @@ pub fn endpoint_truth(
             1.0,
         );
         fingerprints.insert(id, expected.fingerprint_sha1.clone());
+        if let Ok(issuers) = pki.issuers(cert) {
+            chains.insert(id, issuers.iter().map(|i| ChainIssuer::of(i)).collect());
+        }
     }
     for (id, fingerprint) in fingerprints {
         out.line(
@@ -752,6 +756,10 @@ pub fn endpoint_truth(
             &[("certificate_id", id), ("fingerprint_sha1", &fingerprint)],
             1.0,
         );
+    }
+    // The chain above each leaf whose detail the exporter reads, from the same detail.
+    for (id, issuers) in chains {
+        chain_lines(&mut out, id, &issuers);
     }
     out.text
 }

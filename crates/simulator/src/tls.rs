@@ -66,7 +66,8 @@ pub struct ChainIssuer {
 }
 
 impl ChainIssuer {
-    fn of(issued: &Issued) -> ChainIssuer {
+    /// What `CertChainInfo` says of `issued`.
+    pub(crate) fn of(issued: &Issued) -> ChainIssuer {
         ChainIssuer {
             subject: issued.subject.clone(),
             issuer: issued.issuer.clone(),

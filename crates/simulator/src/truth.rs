@@ -439,21 +439,27 @@ pub fn endpoint_truth(
     }
     // The chain above each leaf whose detail the exporter reads, from the same detail.
     for (id, issuers) in chains {
-        for (above, issuer) in issuers.iter().enumerate() {
-            let depth = (above + 1).to_string();
-            out.line(
-                "certificate_chain_not_after_timestamp_seconds",
-                &[
-                    ("certificate_id", id),
-                    ("depth", &depth),
-                    ("subject", &issuer.subject),
-                    ("issuer", &issuer.issuer),
-                ],
-                issuer.not_after as f64,
-            );
-        }
+        chain_lines(&mut out, id, issuers);
     }
     out.text
+}
+
+/// The chain above the leaf of certificate `id` (`issuers`, nearest first), as
+/// `DescribeCertificateDetail`'s `CertChainInfo` lists it after the leaf.
+pub(crate) fn chain_lines(out: &mut Lines, id: &str, issuers: &[ChainIssuer]) {
+    for (above, issuer) in issuers.iter().enumerate() {
+        let depth = (above + 1).to_string();
+        out.line(
+            "certificate_chain_not_after_timestamp_seconds",
+            &[
+                ("certificate_id", id),
+                ("depth", &depth),
+                ("subject", &issuer.subject),
+                ("issuer", &issuer.issuer),
+            ],
+            issuer.not_after as f64,
+        );
+    }
 }
 
 #[cfg(test)]
