@@ -17,15 +17,37 @@ pub struct NewRecord {
     pub created: i64,
 }
 
+/// Why [`add_deploy_record`] made nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    NoSuchCertificate,
+    /// Not issued, or expired: the console cannot deploy it.
+    NotDeployable,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refused::NoSuchCertificate => "no such certificate",
+            Refused::NotDeployable => "the certificate is not deployable (not issued, or expired)",
+        })
+    }
+}
+
 /// A copy of `dataset` with a new deploy record (`DescribeHostDeployRecord`) of certificate
 /// `certificate_id`, created at `now`: one CLB resource in `ap-guangzhou`, pending for two
-/// seconds, running for five, then successful. `None` when no certificate has that ID.
+/// seconds, running for five, then successful.
 pub fn add_deploy_record(
     dataset: &Dataset,
     certificate_id: &str,
     now: i64,
-) -> Option<(Dataset, NewRecord)> {
-    dataset.certificate(certificate_id)?;
+) -> Result<(Dataset, NewRecord), Refused> {
+    let certificate = dataset
+        .certificate(certificate_id)
+        .ok_or(Refused::NoSuchCertificate)?;
+    if !certificate.deployable {
+        return Err(Refused::NotDeployable);
+    }
     let record_id = dataset.records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
     let item_id = dataset
         .records
@@ -62,7 +84,7 @@ pub fn add_deploy_record(
         .position(|r| (r.created, r.id) < (now, record_id))
         .unwrap_or(changed.records.len());
     changed.records.insert(at, record);
-    Some((
+    Ok((
         changed,
         NewRecord {
             record_id,
@@ -81,7 +103,13 @@ mod tests {
     fn a_new_deploy_record_is_the_newest_of_its_certificate() {
         let now = 1_750_000_000;
         let dataset = Dataset::generate(DatasetSpec::new(3, 30, now));
-        let id = dataset.certificates[7].id.clone();
+        let id = dataset
+            .certificates
+            .iter()
+            .find(|c| c.deployable)
+            .expect("a deployable certificate")
+            .id
+            .clone();
         let (changed, new) = add_deploy_record(&dataset, &id, now + 10).expect("a certificate");
         assert_eq!(changed.records.len(), dataset.records.len() + 1);
         assert!(dataset.records.iter().all(|r| r.id != new.record_id));
@@ -97,6 +125,18 @@ mod tests {
         assert_eq!(newest.status_at(now + 10), ItemState::Pending);
         assert_eq!(newest.status_at(now + 13), ItemState::Running);
         assert_eq!(newest.status_at(now + 20), ItemState::Success);
-        assert!(add_deploy_record(&dataset, "no-such-id", now).is_none());
+        assert_eq!(
+            add_deploy_record(&dataset, "no-such-id", now).err(),
+            Some(Refused::NoSuchCertificate)
+        );
+        let reviewing = dataset
+            .certificates
+            .iter()
+            .find(|c| !c.deployable)
+            .expect("a certificate that cannot be deployed");
+        assert_eq!(
+            add_deploy_record(&dataset, &reviewing.id, now).err(),
+            Some(Refused::NotDeployable)
+        );
     }
 }

@@ -5,8 +5,8 @@
 //! (answers by action and code), `GET /-/sim/minimal-calls` (fewest calls a first collection
 //! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]),
 //! `POST /-/sim/deploy-records[?certificate_id=ID]` (a deploy record created now on that
-//! certificate, or on one drawn at random: [`events::add_deploy_record`]; answers its IDs as
-//! JSON), `GET /-/healthy`.
+//! certificate, or on a deployable one drawn at random: [`events::add_deploy_record`]; answers
+//! its IDs as JSON), `GET /-/healthy`.
 //! A request may force a fault with the header `X-Sim-Fault: <kind>`.
 //!
 //! With [`SimConfig::tls_endpoints`] it also starts the demo's TLS endpoints ([`crate::tls`]),
@@ -390,28 +390,45 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
     }
 }
 
-/// Creates a deploy record now on `certificate_id`, or on a certificate drawn at random.
+/// Creates a deploy record now on `certificate_id`, or on a deployable certificate drawn at
+/// random.
 fn create_deploy_record(state: &State, certificate_id: Option<&str>) -> Answer {
     let now = now_unix_millis() / 1000;
     let mut dataset = state.dataset.lock();
     let chosen = match certificate_id {
-        Some(id) => Some(id.to_string()),
+        Some(id) => id.to_string(),
         None => {
+            let deployable: Vec<&str> = dataset
+                .certificates
+                .iter()
+                .filter(|c| c.deployable)
+                .map(|c| c.id.as_str())
+                .collect();
             let draw = mix(&[
                 state.request_seq.fetch_add(1, Ordering::Relaxed),
                 now as u64,
             ]);
-            let certificates = &dataset.certificates;
-            (!certificates.is_empty()).then(|| {
-                certificates[(draw % certificates.len() as u64) as usize]
-                    .id
-                    .clone()
-            })
+            match deployable.get((draw % deployable.len().max(1) as u64) as usize) {
+                Some(id) => id.to_string(),
+                None => {
+                    return answer(
+                        StatusCode::CONFLICT,
+                        "text/plain",
+                        "no certificate is deployable\n",
+                    )
+                }
+            }
         }
     };
-    let Some((changed, new)) = chosen.and_then(|id| events::add_deploy_record(&dataset, &id, now))
-    else {
-        return answer(StatusCode::NOT_FOUND, "text/plain", "no such certificate\n");
+    let (changed, new) = match events::add_deploy_record(&dataset, &chosen, now) {
+        Ok(added) => added,
+        Err(refused) => {
+            let status = match refused {
+                events::Refused::NoSuchCertificate => StatusCode::NOT_FOUND,
+                events::Refused::NotDeployable => StatusCode::CONFLICT,
+            };
+            return answer(status, "text/plain", format!("{refused}\n"));
+        }
     };
     *dataset = Arc::new(changed);
     answer(
@@ -771,7 +788,14 @@ mod tests {
         let mut config = SimConfig::demo(5, 12);
         config.tls_endpoints = false;
         let sim = Simulator::start(config).await.expect("start");
-        let id = sim.dataset().certificates[3].id.clone();
+        let id = sim
+            .dataset()
+            .certificates
+            .iter()
+            .find(|c| c.deployable)
+            .expect("a deployable certificate")
+            .id
+            .clone();
         let (status, body) = admin_post(
             sim.addr(),
             &format!("/-/sim/deploy-records?certificate_id={id}"),
@@ -813,6 +837,11 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         let random: Value = serde_json::from_str(&body).expect("JSON");
         assert_eq!(random["record_id"], json!(record_id + 1));
+        let drawn = random["certificate_id"].as_str().expect("an ID");
+        assert!(sim
+            .dataset()
+            .certificate(drawn)
+            .is_some_and(|c| c.deployable));
         let (status, _) = admin_post(sim.addr(), "/-/sim/deploy-records?certificate_id=nope").await;
         assert_eq!(status, 404);
         sim.stop().await;
