@@ -7,11 +7,13 @@
 //! into one buffer, and swaps the bodies in atomically; no text is copied or recompressed. The
 //! OpenMetrics body's joined buffer is built by the first gzip OpenMetrics scrape after a
 //! publish (one builder; concurrent first scrapes wait for it) and kept until the next publish,
-//! so an exporter nobody scrapes in OpenMetrics holds no second copy. The tail (the live API traffic
-//! counters of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both without
-//! locks: plain text is the pieces in order; gzip is three chunks, the joined body, the tail's
-//! final deflate bytes and a trailer with the combined CRC-32, one valid single-member gzip
-//! file that the server writes with one vectored write.
+//! so an exporter nobody scrapes in OpenMetrics holds no second copy. The tail (the live API
+//! traffic counters of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both
+//! without locks: gzip is three chunks, the joined body, the tail's final deflate bytes and a
+//! trailer with the combined CRC-32, one valid single-member gzip file that the server writes
+//! with one vectored write; plain text is the pieces' text in order, which each piece restores
+//! from its deflate bytes the first time a plain scrape needs it (see [`Part`]), so an exporter
+//! scraped only with gzip, as Prometheus does, holds no text at all.
 
 use std::collections::BTreeMap;
 #[cfg(test)]
@@ -69,7 +71,7 @@ struct Joined {
 
 impl Body {
     fn new(pieces: Vec<Arc<Part>>) -> Body {
-        let len = pieces.iter().map(|p| p.plain.len() as u64).sum();
+        let len = pieces.iter().map(|p| p.len() as u64).sum();
         Body {
             pieces,
             len,
@@ -428,7 +430,7 @@ impl Exposition {
         let epoch = self.telemetry.epoch();
         let mut text = self.telemetry.render();
         text.push_str(&format!(
-            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed and were served stored (uncompressed) in the gzip body.\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
+            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed (served stored, uncompressed, in the gzip body) or restored from their compressed bytes (served empty in plain scrapes).\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
             compression_failures()
         ));
         let mut openmetrics = openmetrics_from_text(&text);
@@ -481,19 +483,17 @@ impl Exposition {
         let tail = &tail.parts[format.index()];
         let mut chunks = Vec::with_capacity(body.pieces.len() + 3);
         if !gzip {
-            chunks.extend(body.pieces.iter().map(|p| p.plain.clone()));
-            chunks.push(tail.plain.clone());
-            return Prepared {
-                chunks,
-                len: body.len + tail.plain.len() as u64,
-            };
+            chunks.extend(body.pieces.iter().map(|p| p.plain().clone()));
+            chunks.push(tail.plain().clone());
+            let len = chunks.iter().map(|c| c.len() as u64).sum();
+            return Prepared { chunks, len };
         }
         let joined = body.joined();
         let mut crc = joined.crc.clone();
         crc.combine(tail.crc());
         chunks.push(joined.gzip.clone());
         chunks.push(tail.deflate.clone());
-        chunks.push(gzip_trailer(crc, body.len + tail.plain.len() as u64));
+        chunks.push(gzip_trailer(crc, body.len + tail.len() as u64));
         let len = chunks.iter().map(|c| c.len() as u64).sum();
         Prepared { chunks, len }
     }
@@ -622,6 +622,32 @@ mod tests {
                 .expect("utf8");
         assert!(openmetrics.ends_with("# EOF\n"));
         assert!(openmetrics.contains("certificate_id=\"c2\""));
+    }
+
+    #[tokio::test]
+    async fn gzip_scrapes_hold_no_text_and_a_plain_scrape_restores_it() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        let held = |format: Format| {
+            exposition.bodies.load_full()[format.index()]
+                .pieces
+                .iter()
+                .filter(|p| p.text_is_held())
+                .count()
+        };
+        for format in Format::ALL {
+            exposition.prepared(format, true);
+        }
+        assert_eq!((held(Format::Text), held(Format::OpenMetrics)), (0, 0));
+        let plain = concat(&exposition.prepared(Format::Text, false));
+        let pieces = exposition.bodies.load_full()[Format::Text.index()]
+            .pieces
+            .len();
+        assert_eq!(held(Format::Text), pieces);
+        assert_eq!(
+            gunzip(&concat(&exposition.prepared(Format::Text, true))).into_bytes(),
+            plain
+        );
     }
 
     #[tokio::test]
