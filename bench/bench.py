@@ -509,6 +509,10 @@ def shape(args, name, certificates, records, latency_ms, scale, intervals, poll,
                 report("time to the first full picture (every collector's first run)",
                        f"{full_at:,.1f} s = {full_at / floor:.2f} x the floor", "", None)
                 report("peak RSS at the first full picture", f"{peak_rss_bytes(exporter.pid) / 1e6:.1f} MB")
+                entries = samples(text, "tencentcloud_ssl_internal_entries")
+                largest = sorted(entries.items(), key=lambda kv: -kv[1])[:3]
+                report("largest internal maps at the first full picture (tencentcloud_ssl_internal_entries)",
+                       ", ".join(f"{re.sub(r'account=[^,]*,', '', k)} {v:,.0f}" for k, v in largest))
                 break
             time.sleep(poll)
         first = list(points)
