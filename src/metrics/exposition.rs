@@ -2,17 +2,24 @@
 //!
 //! The body is a list of shared [`Part`]s: per family a header piece, then the piece of that
 //! family from every collector's latest snapshot (compressed when the collector finished), then
-//! collector health and build info. A publish re-lines-up the list, joins the pieces' deflate
-//! bytes (already compressed, a tenth of the text) behind the gzip header into one buffer, and
-//! swaps both in atomically; no text is copied or recompressed. The tail (the live API traffic
-//! counters of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both without
-//! locks: plain text is the pieces in order; gzip is three chunks, the joined body, the tail's
-//! final deflate bytes and a trailer with the combined CRC-32, one valid single-member gzip
-//! file that the server writes with one vectored write.
+//! collector health and build info. A publish re-lines-up the list in each format, joins the
+//! text format's deflate bytes (already compressed, a tenth of the text) behind the gzip header
+//! into one buffer, and swaps the bodies in atomically; no text is copied or recompressed. The
+//! OpenMetrics body's joined buffer is built by the first gzip OpenMetrics scrape after a
+//! publish (one builder; concurrent first scrapes wait for it) and kept until the next publish,
+//! so an exporter nobody scrapes in OpenMetrics holds no second copy. The tail (the live API
+//! traffic counters of [`Telemetry`]) is re-rendered at most once a second. A scrape takes both
+//! without locks: gzip is three chunks, the joined body, the tail's final deflate bytes and a
+//! trailer with the combined CRC-32, one valid single-member gzip file that the server writes
+//! with one vectored write; plain text is the pieces' text in order, which each piece restores
+//! from its deflate bytes the first time a plain scrape needs it (see [`Part`]), so an exporter
+//! scraped only with gzip, as Prometheus does, holds no text at all.
 
 use std::collections::BTreeMap;
+#[cfg(test)]
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -45,30 +52,54 @@ const MAX_KEEP_FOR: Duration = Duration::from_secs(10 * 365 * 86_400);
 #[derive(Debug)]
 struct Body {
     pieces: Vec<Arc<Part>>,
-    /// The gzip header and every piece's deflate bytes, joined.
+    /// Plain length of the pieces.
+    len: u64,
+    /// Their deflate bytes joined behind the gzip header, built once per publish by whoever
+    /// needs it first (see [`Body::joined`]).
+    joined: OnceLock<Joined>,
+    /// How many times `joined` was built (at most once).
+    #[cfg(test)]
+    joins: AtomicUsize,
+}
+
+/// The gzip header and every piece's deflate bytes, joined, and the pieces' combined CRC.
+#[derive(Debug)]
+struct Joined {
     gzip: Bytes,
     crc: crc32fast::Hasher,
-    len: u64,
 }
 
 impl Body {
     fn new(pieces: Vec<Arc<Part>>) -> Body {
-        let mut crc = crc32fast::Hasher::new();
-        let mut len = 0;
-        let deflated: usize = pieces.iter().map(|p| p.deflate.len()).sum();
-        let mut gzip = Vec::with_capacity(GZIP_HEADER.len() + deflated);
-        gzip.extend_from_slice(&GZIP_HEADER);
-        for piece in &pieces {
-            crc.combine(piece.crc());
-            len += piece.plain.len() as u64;
-            gzip.extend_from_slice(&piece.deflate);
-        }
+        let len = pieces.iter().map(|p| p.len() as u64).sum();
         Body {
             pieces,
-            gzip: Bytes::from(gzip),
-            crc,
             len,
+            joined: OnceLock::new(),
+            #[cfg(test)]
+            joins: AtomicUsize::new(0),
         }
+    }
+
+    /// The joined gzip bytes, built on first use: one caller builds, callers meanwhile wait
+    /// for it, later ones take it as it is.
+    fn joined(&self) -> &Joined {
+        self.joined.get_or_init(|| {
+            #[cfg(test)]
+            self.joins.fetch_add(1, Ordering::Relaxed);
+            let mut crc = crc32fast::Hasher::new();
+            let deflated: usize = self.pieces.iter().map(|p| p.deflate.len()).sum();
+            let mut gzip = Vec::with_capacity(GZIP_HEADER.len() + deflated);
+            gzip.extend_from_slice(&GZIP_HEADER);
+            for piece in &self.pieces {
+                crc.combine(piece.crc());
+                gzip.extend_from_slice(&piece.deflate);
+            }
+            Joined {
+                gzip: Bytes::from(gzip),
+                crc,
+            }
+        })
     }
 }
 
@@ -374,7 +405,7 @@ impl Exposition {
                 }
             }
         }
-        Format::ALL.map(|format| {
+        let bodies = Format::ALL.map(|format| {
             let headers = &self.headers[format.index()];
             Body::new(
                 pieces
@@ -385,7 +416,12 @@ impl Exposition {
                     })
                     .collect(),
             )
-        })
+        });
+        // The text body's gzip is joined now, so that a text scrape never waits for it; the
+        // OpenMetrics one when first asked for (until then, and for plain scrapes, it takes no
+        // memory).
+        bodies[Format::Text.index()].joined();
+        bodies
     }
 
     /// Renders the live tail as it is now.
@@ -394,7 +430,7 @@ impl Exposition {
         let epoch = self.telemetry.epoch();
         let mut text = self.telemetry.render();
         text.push_str(&format!(
-            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed and were served stored (uncompressed) in the gzip body.\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
+            "# HELP {COMPRESSION_FAILURES_TOTAL} Exposition pieces that could not be compressed (served stored, uncompressed, in the gzip body) or restored from their compressed bytes (served empty in plain scrapes).\n# TYPE {COMPRESSION_FAILURES_TOTAL} counter\n{COMPRESSION_FAILURES_TOTAL} {}\n",
             compression_failures()
         ));
         let mut openmetrics = openmetrics_from_text(&text);
@@ -447,18 +483,17 @@ impl Exposition {
         let tail = &tail.parts[format.index()];
         let mut chunks = Vec::with_capacity(body.pieces.len() + 3);
         if !gzip {
-            chunks.extend(body.pieces.iter().map(|p| p.plain.clone()));
-            chunks.push(tail.plain.clone());
-            return Prepared {
-                chunks,
-                len: body.len + tail.plain.len() as u64,
-            };
+            chunks.extend(body.pieces.iter().map(|p| p.plain().clone()));
+            chunks.push(tail.plain().clone());
+            let len = chunks.iter().map(|c| c.len() as u64).sum();
+            return Prepared { chunks, len };
         }
-        let mut crc = body.crc.clone();
+        let joined = body.joined();
+        let mut crc = joined.crc.clone();
         crc.combine(tail.crc());
-        chunks.push(body.gzip.clone());
+        chunks.push(joined.gzip.clone());
         chunks.push(tail.deflate.clone());
-        chunks.push(gzip_trailer(crc, body.len + tail.plain.len() as u64));
+        chunks.push(gzip_trailer(crc, body.len + tail.len() as u64));
         let len = chunks.iter().map(|c| c.len() as u64).sum();
         Prepared { chunks, len }
     }
@@ -557,6 +592,108 @@ mod tests {
             gunzip(&concat(&exposition.prepared(Format::Text, true))),
             plain
         );
+    }
+
+    /// Both formats' gzip bodies are, byte for byte, the gzip header, every piece's deflate
+    /// bytes in order, the tail's, and a trailer of the plain text's CRC-32 and length (what the
+    /// eager join wrote before the OpenMetrics one became lazy).
+    #[tokio::test]
+    async fn gzip_bodies_are_the_pieces_deflate_bytes_in_both_formats() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        publish_good(&exposition, "b", "c2");
+        for format in Format::ALL {
+            let plain = concat(&exposition.prepared(format, false));
+            let gzip = concat(&exposition.prepared(format, true));
+            let bodies = exposition.bodies.load_full();
+            let tail = exposition.tail.load_full();
+            let mut expected = GZIP_HEADER.to_vec();
+            for piece in &bodies[format.index()].pieces {
+                expected.extend_from_slice(&piece.deflate);
+            }
+            expected.extend_from_slice(&tail.parts[format.index()].deflate);
+            expected.extend_from_slice(&crc32fast::hash(&plain).to_le_bytes());
+            expected.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+            assert_eq!(gzip, expected, "{format:?}");
+            assert_eq!(gunzip(&gzip).into_bytes(), plain, "{format:?}");
+        }
+        let openmetrics =
+            String::from_utf8(concat(&exposition.prepared(Format::OpenMetrics, false)))
+                .expect("utf8");
+        assert!(openmetrics.ends_with("# EOF\n"));
+        assert!(openmetrics.contains("certificate_id=\"c2\""));
+    }
+
+    #[tokio::test]
+    async fn gzip_scrapes_hold_no_text_and_a_plain_scrape_restores_it() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        let held = |format: Format| {
+            exposition.bodies.load_full()[format.index()]
+                .pieces
+                .iter()
+                .filter(|p| p.text_is_held())
+                .count()
+        };
+        for format in Format::ALL {
+            exposition.prepared(format, true);
+        }
+        assert_eq!((held(Format::Text), held(Format::OpenMetrics)), (0, 0));
+        let plain = concat(&exposition.prepared(Format::Text, false));
+        let pieces = exposition.bodies.load_full()[Format::Text.index()]
+            .pieces
+            .len();
+        assert_eq!(held(Format::Text), pieces);
+        assert_eq!(
+            gunzip(&concat(&exposition.prepared(Format::Text, true))).into_bytes(),
+            plain
+        );
+    }
+
+    #[tokio::test]
+    async fn the_openmetrics_gzip_body_is_built_once_by_the_first_request_after_a_publish() {
+        let exposition = Exposition::new(Telemetry::new(), "v", "r");
+        publish_good(&exposition, "a", "c1");
+        let joins = |format: Format| {
+            exposition.bodies.load_full()[format.index()]
+                .joins
+                .load(Ordering::Relaxed)
+        };
+        // The text body's is built by the publish, the OpenMetrics one by nobody yet.
+        assert_eq!((joins(Format::Text), joins(Format::OpenMetrics)), (1, 0));
+        exposition.prepared(Format::OpenMetrics, false);
+        exposition.prepared(Format::Text, true);
+        assert_eq!((joins(Format::Text), joins(Format::OpenMetrics)), (1, 0));
+        // Concurrent first requests: one builds, every one serves the same buffer.
+        let threads = 8;
+        let start = std::sync::Barrier::new(threads);
+        let firsts: Vec<Bytes> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        exposition.prepared(Format::OpenMetrics, true).chunks[0].clone()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a scrape"))
+                .collect()
+        });
+        assert_eq!(joins(Format::OpenMetrics), 1);
+        assert!(firsts.iter().all(|b| b.as_ptr() == firsts[0].as_ptr()));
+        exposition.prepared(Format::OpenMetrics, true);
+        assert_eq!(
+            joins(Format::OpenMetrics),
+            1,
+            "cached until the next publish"
+        );
+        publish_good(&exposition, "a", "c2");
+        assert_eq!((joins(Format::Text), joins(Format::OpenMetrics)), (1, 0));
+        let text = gunzip(&concat(&exposition.prepared(Format::OpenMetrics, true)));
+        assert!(text.contains("certificate_id=\"c2\""));
+        assert_eq!(joins(Format::OpenMetrics), 1);
     }
 
     #[tokio::test(start_paused = true)]

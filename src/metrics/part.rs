@@ -1,30 +1,41 @@
-//! A piece of exposition text with its raw-deflate twin, compressed once.
+//! A piece of exposition text kept as raw deflate, compressed once; its text is restored only
+//! when a plain scrape asks for it.
 //!
 //! Pieces compressed independently can be concatenated into one deflate stream when every piece
 //! but the last ends with a sync flush (byte-aligned, no final block): no piece refers back into
 //! another. So a gzip response is the gzip header, the pieces' deflate bytes, the last piece
 //! finished, and a trailer with the CRC-32 of all pieces combined. Nothing is recompressed when
-//! one collector publishes, and no text is held twice.
+//! one collector publishes.
+//!
+//! The text itself is not kept: Prometheus asks for gzip, and the deflate bytes are a tenth of
+//! the text. The first plain scrape that needs a piece inflates it (one caller inflates, callers
+//! meanwhile wait for it) and the text stays with the piece until the piece is replaced, by the
+//! collector's next run.
 //!
 //! Compressing a byte slice in memory should never fail; if it ever does, the piece is written
 //! as deflate *stored* blocks instead (the text as it is, framed), which are always valid, the
 //! failure is logged at error and counted ([`compression_failures`]): a gzip body is never
-//! silently corrupt.
+//! silently corrupt. Inflating our own deflate bytes cannot fail either; if it ever does, the
+//! plain piece is served empty, logged at error and counted the same way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
-use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
+use flate2::{
+    Compress, CompressError, Compression, Decompress, FlushCompress, FlushDecompress, Status,
+};
 
 /// The fixed gzip member header (deflate, no name, unknown OS).
 pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// Plain text and its raw deflate.
+/// Raw deflate of a text, its length and CRC-32, and the text once a plain scrape asked for it.
 #[derive(Debug, Clone)]
 pub struct Part {
-    pub plain: Bytes,
     pub deflate: Bytes,
+    len: usize,
     crc: crc32fast::Hasher,
+    plain: OnceLock<Bytes>,
 }
 
 impl Part {
@@ -38,11 +49,7 @@ impl Part {
         Part::new(plain, FlushCompress::Finish)
     }
 
-    fn new(mut plain: Vec<u8>, flush: FlushCompress) -> Part {
-        // Give back large slack only: shrinking copies the text.
-        if plain.capacity() - plain.len() > plain.len() / 8 {
-            plain.shrink_to_fit();
-        }
+    fn new(plain: Vec<u8>, flush: FlushCompress) -> Part {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&plain);
         let mut deflate = match raw_deflate(&plain, flush) {
@@ -59,15 +66,69 @@ impl Part {
         };
         deflate.shrink_to_fit();
         Part {
-            plain: Bytes::from(plain),
             deflate: Bytes::from(deflate),
+            len: plain.len(),
             crc,
+            plain: OnceLock::new(),
         }
+    }
+
+    /// The text, inflated on first use.
+    pub fn plain(&self) -> &Bytes {
+        self.plain.get_or_init(|| match raw_inflate(&self.deflate, self.len) {
+            Some(plain) => Bytes::from(plain),
+            None => {
+                COMPRESSION_FAILURES.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    bytes = self.len,
+                    "restoring an exposition piece from its deflate bytes failed; serving it empty in plain scrapes"
+                );
+                Bytes::new()
+            }
+        })
+    }
+
+    /// Whether the text was restored and is held.
+    #[cfg(test)]
+    pub fn text_is_held(&self) -> bool {
+        self.plain.get().is_some()
+    }
+
+    /// Length of the text.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     pub fn crc(&self) -> &crc32fast::Hasher {
         &self.crc
     }
+}
+
+/// The `len` bytes that the raw deflate `data` holds (a final block or a sync flush ends it),
+/// or `None` when `data` is not that.
+fn raw_inflate(data: &[u8], len: usize) -> Option<Vec<u8>> {
+    let mut inflate = Decompress::new(false);
+    // One byte of room more than the text: a stream holding more would fill it.
+    let mut out = Vec::with_capacity(len + 1);
+    loop {
+        let before = (inflate.total_in(), out.len());
+        let consumed = before.0 as usize;
+        let status = inflate
+            .decompress_vec(data.get(consumed..)?, &mut out, FlushDecompress::Sync)
+            .ok()?;
+        if matches!(status, Status::StreamEnd) || inflate.total_in() as usize == data.len() {
+            break;
+        }
+        if (inflate.total_in(), out.len()) == before || out.len() > len {
+            return None;
+        }
+    }
+    (out.len() == len).then_some(out)
 }
 
 /// Pieces that could not be compressed since the process started.
@@ -156,16 +217,42 @@ mod tests {
         for part in &parts {
             crc.combine(part.crc());
             gz.extend_from_slice(&part.deflate);
-            len += part.plain.len() as u64;
+            len += part.len() as u64;
         }
         gz.extend_from_slice(&gzip_trailer(crc, len));
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut out)
             .expect("valid gzip");
-        let expected: Vec<u8> = parts.iter().flat_map(|p| p.plain.iter().copied()).collect();
+        let expected: Vec<u8> = texts.iter().flatten().chain(b"tail\n").copied().collect();
         assert_eq!(out, expected);
+        // Each piece's text comes back from its own deflate bytes, as it was.
+        for (part, text) in parts.iter().zip(texts.iter().chain([&b"tail\n".to_vec()])) {
+            assert_eq!(part.plain().as_ref(), text.as_slice());
+        }
         assert!(gz.len() < expected.len() / 3, "compresses");
+    }
+
+    #[test]
+    fn text_comes_back_from_stored_blocks_and_not_from_bytes_that_are_not_its_deflate() {
+        let big: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        for last in [false, true] {
+            assert_eq!(
+                raw_inflate(&stored_deflate(&big, last), big.len()).as_deref(),
+                Some(big.as_slice())
+            );
+            assert_eq!(
+                raw_inflate(&stored_deflate(b"", last), 0).as_deref(),
+                Some(&b""[..])
+            );
+        }
+        let part = Part::open(b"some text\n".to_vec());
+        assert_eq!(raw_inflate(&part.deflate, 9), None, "longer than said");
+        assert_eq!(raw_inflate(&part.deflate, 11), None, "shorter than said");
+        assert_eq!(raw_inflate(b"\xff\xff\xff\xff", 4), None, "not deflate");
+        assert_eq!(raw_inflate(b"", 3), None, "nothing");
+        let empty = Part::open(Vec::new());
+        assert!(empty.is_empty() && empty.plain().is_empty());
     }
 
     #[test]

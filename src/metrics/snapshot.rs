@@ -18,7 +18,7 @@ impl Snapshot {
     /// The rendered sample lines of `family` (no `# HELP`/`# TYPE`).
     pub fn chunk(&self, family: Family) -> &str {
         self.part(family)
-            .map_or("", |p| std::str::from_utf8(&p.plain).unwrap_or(""))
+            .map_or("", |p| std::str::from_utf8(p.plain()).unwrap_or(""))
     }
 
     /// The prepared piece of `family`, if the snapshot has samples of it.
@@ -35,7 +35,7 @@ impl Snapshot {
     pub fn sizes(&self) -> Vec<usize> {
         self.parts
             .iter()
-            .map(|p| p.as_ref().map_or(0, |p| p.plain.len()))
+            .map(|p| p.as_ref().map_or(0, |p| p.len()))
             .collect()
     }
 }

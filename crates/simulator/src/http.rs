@@ -5,7 +5,10 @@
 //! parameters: the alerts the world raises, as JSON `[[alertname, {label: value}], …]`),
 //! `GET /-/sim/stats`
 //! (answers by action and code), `GET /-/sim/minimal-calls` (fewest calls a first collection
-//! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]), `GET /-/healthy`.
+//! needs, per action), `PUT /-/sim/faults` (a JSON [`FaultConfig`]),
+//! `POST /-/sim/deploy-records[?certificate_id=ID]` (a deploy record created now on that
+//! certificate, or on a deployable one drawn at random: [`events::add_deploy_record`]; answers
+//! its IDs as JSON), `GET /-/healthy`.
 //! A request may force a fault with the header `X-Sim-Fault: <kind>`.
 //!
 //! With [`SimConfig::tls_endpoints`] it also starts the demo's TLS endpoints ([`crate::tls`]),
@@ -38,7 +41,7 @@ use crate::model::rate_limit;
 use crate::pki::Pki;
 use crate::scenario::{self, Scenario, ScenarioEndpoint};
 use crate::tls::{self, TlsEndpoint};
-use crate::{truth, Rng, DEMO_SECRET_ID, DEMO_SECRET_KEY};
+use crate::{events, mix, truth, Rng, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
@@ -530,8 +533,65 @@ async fn route(state: &State, request: Request<Incoming>) -> Result<Answer, Rese
                 )),
             }
         }
+        (Method::POST, "/-/sim/deploy-records") => Ok(create_deploy_record(
+            state,
+            query_param(&query, "certificate_id"),
+        )),
         _ => Ok(answer(StatusCode::NOT_FOUND, "text/plain", "not found\n")),
     }
+}
+
+/// Creates a deploy record now on `certificate_id`, or on a deployable certificate drawn at
+/// random.
+fn create_deploy_record(state: &State, certificate_id: Option<&str>) -> Answer {
+    let now = now_unix_millis() / 1000;
+    let mut dataset = state.dataset.lock();
+    let chosen = match certificate_id {
+        Some(id) => id.to_string(),
+        None => {
+            let deployable: Vec<&str> = dataset
+                .certificates
+                .iter()
+                .filter(|c| c.deployable)
+                .map(|c| c.id.as_str())
+                .collect();
+            let draw = mix(&[
+                state.request_seq.fetch_add(1, Ordering::Relaxed),
+                now as u64,
+            ]);
+            match deployable.get((draw % deployable.len().max(1) as u64) as usize) {
+                Some(id) => id.to_string(),
+                None => {
+                    return answer(
+                        StatusCode::CONFLICT,
+                        "text/plain",
+                        "no certificate is deployable\n",
+                    )
+                }
+            }
+        }
+    };
+    let (changed, new) = match events::add_deploy_record(&dataset, &chosen, now) {
+        Ok(added) => added,
+        Err(refused) => {
+            let status = match refused {
+                events::Refused::NoSuchCertificate => StatusCode::NOT_FOUND,
+                events::Refused::NotDeployable => StatusCode::CONFLICT,
+            };
+            return answer(status, "text/plain", format!("{refused}\n"));
+        }
+    };
+    *dataset = Arc::new(changed);
+    answer(
+        StatusCode::OK,
+        "application/json",
+        json!({
+            "record_id": new.record_id,
+            "certificate_id": new.certificate_id,
+            "created": new.created,
+        })
+        .to_string(),
+    )
 }
 
 /// The value of `key` in a query string (no percent-decoding: the admin routes take plain values).
@@ -867,6 +927,91 @@ mod tests {
             body.as_object().expect("map"),
         )
         .expect("detail")
+    }
+
+    /// `POST path` over plain HTTP/1.1: the status code and the body.
+    async fn admin_post(addr: SocketAddr, path: &str) -> (u16, String) {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: sim\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.expect("read");
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn a_deploy_record_created_at_runtime_is_listed_and_in_the_truth() {
+        let mut config = SimConfig::demo(5, 12);
+        config.tls_endpoints = false;
+        let sim = Simulator::start(config).await.expect("start");
+        let id = sim
+            .dataset()
+            .certificates
+            .iter()
+            .find(|c| c.deployable)
+            .expect("a deployable certificate")
+            .id
+            .clone();
+        let (status, body) = admin_post(
+            sim.addr(),
+            &format!("/-/sim/deploy-records?certificate_id={id}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let created: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(created["certificate_id"], json!(id));
+        let record_id = created["record_id"].as_u64().expect("an ID");
+        {
+            // The lock on the tasks is let go before the next await.
+            let dataset = sim.dataset();
+            let mut tasks = sim.state.tasks.lock();
+            let mut ctx = Ctx {
+                dataset: &dataset,
+                tasks: &mut tasks,
+                now_ms: now_unix_millis(),
+                list_limit_cap: None,
+                pki: &sim.state.pki,
+            };
+            let body = json!({ "CertificateId": id });
+            let listed = handlers::handle(
+                &mut ctx,
+                "DescribeHostDeployRecord",
+                body.as_object().expect("map"),
+            )
+            .expect("list");
+            assert_eq!(
+                listed["DeployRecordList"][0]["Id"],
+                json!(record_id),
+                "{listed}"
+            );
+        }
+        assert!(sim
+            .truth("default", 30 * 86_400)
+            .contains(&format!("record_id=\"{record_id}\"")));
+        // No certificate named: one drawn at random; an unknown one is refused.
+        let (status, body) = admin_post(sim.addr(), "/-/sim/deploy-records").await;
+        assert_eq!(status, 200, "{body}");
+        let random: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(random["record_id"], json!(record_id + 1));
+        let drawn = random["certificate_id"].as_str().expect("an ID");
+        assert!(sim
+            .dataset()
+            .certificate(drawn)
+            .is_some_and(|c| c.deployable));
+        let (status, _) = admin_post(sim.addr(), "/-/sim/deploy-records?certificate_id=nope").await;
+        assert_eq!(status, 404);
+        sim.stop().await;
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`model`]: action names, documented rate limits and status codes, with their label values.
 //! - [`clock`]: the API's two time formats, by a different method than the exporter's.
 //! - [`dataset`]: the deterministic world (certificates, bindings, rollout records, timelines).
+//! - [`events`]: changes made while the world runs (a deploy record created now).
 //! - [`handlers`]: one function per action, answering from the dataset at a given time.
 //! - [`auth`]: the TC3 signature and credential checks, with the real error codes.
 //! - [`faults`]: injected errors, HTTP failures, truncation, slowness and resets.
@@ -32,6 +33,7 @@ pub mod alerts;
 pub mod auth;
 pub mod clock;
 pub mod dataset;
+pub mod events;
 pub mod faults;
 pub mod handlers;
 pub mod http;
