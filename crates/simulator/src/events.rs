@@ -1,6 +1,8 @@
 //! Changes made to the world while it runs, as a console user would make them: for benchmarks
 //! that measure how soon a client sees something new (`POST /-/sim/deploy-records`).
 
+use std::collections::BTreeMap;
+
 use crate::dataset::{Dataset, Entry, Item, Record};
 use crate::model::{ItemState, Operation, RecordKind};
 
@@ -75,6 +77,8 @@ pub fn add_deploy_record(
                 garbled: false,
             }],
         }],
+        // Its item names the default `d{item ID}.example.com`.
+        item_domains: BTreeMap::new(),
     };
     let mut changed = dataset.clone();
     // Records are kept newest first, the order the lists page in.
