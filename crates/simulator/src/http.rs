@@ -910,7 +910,9 @@ mod tests {
         (leaf, verdict, status)
     }
 
-    fn detail(sim: &Simulator, id: &str) -> Value {
+    /// `action` with `body`, answered by `sim`'s handlers as of now (the lock on the tasks is
+    /// let go before it returns).
+    fn answer(sim: &Simulator, action: &str, body: &Value) -> Value {
         let dataset = sim.state.dataset();
         let mut tasks = sim.state.tasks.lock();
         let mut ctx = Ctx {
@@ -920,13 +922,16 @@ mod tests {
             list_limit_cap: None,
             pki: &sim.state.pki,
         };
-        let body = json!({ "CertificateId": id });
-        handlers::handle(
-            &mut ctx,
+        handlers::handle(&mut ctx, action, body.as_object().expect("map"))
+            .unwrap_or_else(|e| panic!("{action}: {e:?}"))
+    }
+
+    fn detail(sim: &Simulator, id: &str) -> Value {
+        answer(
+            sim,
             "DescribeCertificateDetail",
-            body.as_object().expect("map"),
+            &json!({ "CertificateId": id }),
         )
-        .expect("detail")
     }
 
     /// `POST path` over plain HTTP/1.1: the status code and the body.
@@ -972,30 +977,16 @@ mod tests {
         let created: Value = serde_json::from_str(&body).expect("JSON");
         assert_eq!(created["certificate_id"], json!(id));
         let record_id = created["record_id"].as_u64().expect("an ID");
-        {
-            // The lock on the tasks is let go before the next await.
-            let dataset = sim.dataset();
-            let mut tasks = sim.state.tasks.lock();
-            let mut ctx = Ctx {
-                dataset: &dataset,
-                tasks: &mut tasks,
-                now_ms: now_unix_millis(),
-                list_limit_cap: None,
-                pki: &sim.state.pki,
-            };
-            let body = json!({ "CertificateId": id });
-            let listed = handlers::handle(
-                &mut ctx,
-                "DescribeHostDeployRecord",
-                body.as_object().expect("map"),
-            )
-            .expect("list");
-            assert_eq!(
-                listed["DeployRecordList"][0]["Id"],
-                json!(record_id),
-                "{listed}"
-            );
-        }
+        let listed = answer(
+            &sim,
+            "DescribeHostDeployRecord",
+            &json!({ "CertificateId": id }),
+        );
+        assert_eq!(
+            listed["DeployRecordList"][0]["Id"],
+            json!(record_id),
+            "{listed}"
+        );
         assert!(sim
             .truth("default", 30 * 86_400)
             .contains(&format!("record_id=\"{record_id}\"")));
