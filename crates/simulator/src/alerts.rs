@@ -46,7 +46,8 @@ pub fn identifying_labels(alertname: &str) -> &'static [&'static str] {
         "TencentCloudSSLAnswersNotUnderstood" => &["collector", "action"],
         "TencentCloudSSLCollectorFailing"
         | "TencentCloudSSLCollectorStale"
-        | "TencentCloudSSLCollectorRestarting" => &["collector"],
+        | "TencentCloudSSLCollectorRestarting"
+        | "TencentCloudSSLChecksBehindRotation" => &["collector"],
         "TencentCloudSSLAPIThrottled" => &["action"],
         _ => &[],
     }
