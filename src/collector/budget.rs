@@ -12,7 +12,8 @@
 //! 3. the rest in a rotation, the longest unchecked first, a certificate likely to change
 //!    ([`Priority::Likely`]: hosted, auto-renewing, recently deployed) counting its age twice.
 //!
-//! The rotation gets at least one call a run. With `room = pace × interval − every_run` calls
+//! The rotation, and the new and changed certificates, each get at least one call a run. With
+//! `room = pace × interval − every_run` calls
 //! left by the first class, `urgent` certificates in the second, and `rest` and `likely` in the
 //! rotation, every certificate is checked within
 //! `ceil(urgent / (room − 1)) + ceil((rest + 2 × likely) / room)` runs: the bound
@@ -110,15 +111,18 @@ pub fn plan<'a>(candidates: &[Candidate<'a>], budget: Budget) -> Plan<'a> {
     // One call a run is the rotation's while certificates checked before wait (or will, once
     // this run's urgent ones are checked and more are left).
     let reserve = usize::from(room > 1 && (!rotation.is_empty() || urgent.len() > room));
-    let urgent_calls = if rotation.is_empty() {
-        urgent.len().min(room)
+    // Like the rotation, new and changed certificates keep one call a run even when the
+    // certificates that can still change take the whole budget (else they would wait for good).
+    let urgent_room = if rotation.is_empty() {
+        room
     } else {
-        urgent.len().min(room - reserve)
+        room - reserve
     };
+    let urgent_calls = urgent.len().min(urgent_room.max(1));
     let rotation_calls = if rotation.is_empty() {
         0
     } else {
-        (room - urgent_calls).max(1)
+        room.saturating_sub(urgent_calls).max(1)
     };
     let demand: usize = rotation.iter().map(|c| weight(c) as usize).sum();
     let runs =
@@ -237,6 +241,28 @@ mod tests {
             "the rotation never stops"
         );
         assert_eq!(plan.bound, MINUTE);
+        // New and changed certificates are not starved either: one call a run each way, and
+        // the bound counts one run per urgent certificate.
+        let candidates = [
+            at("m1", Priority::EveryRun, Some(1)),
+            at("m2", Priority::EveryRun, Some(1)),
+            at("m3", Priority::EveryRun, Some(1)),
+            at("new", Priority::Unchecked, None),
+            at("changed", Priority::Changed, Some(3)),
+            at("r", Priority::Rest, Some(9)),
+        ];
+        let starving = super::plan(&candidates, budget(2));
+        assert_eq!(starving.order, ["m1", "m2", "m3", "changed", "r"]);
+        assert_eq!(starving.bound, MINUTE * 3);
+        let without_rotation = [
+            at("m1", Priority::EveryRun, Some(1)),
+            at("m2", Priority::EveryRun, Some(1)),
+            at("new", Priority::Unchecked, None),
+        ];
+        assert_eq!(
+            super::plan(&without_rotation, budget(2)).order,
+            ["m1", "m2", "new"]
+        );
     }
 
     /// Runs the plan `runs` times over a fixed account, checking what each run plans. Returns

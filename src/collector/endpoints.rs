@@ -413,7 +413,9 @@ pub struct ChainLink {
 /// The certificates above the leaf in `detail`'s `CertChainInfo`, and what of it could not be
 /// read (an entry without a readable `ValidTo`, an entry or a list that could not be decoded),
 /// as `(what, error)`. Position 0 is the leaf (the official example lists the leaf first) and is
-/// left out: its expiry is the certificate's own. Pure.
+/// left out: its expiry is the certificate's own. An entry that could not be decoded leaves the
+/// positions of the others unknown (it may have been the leaf, or a link between two others), so
+/// then no link is given, only the problems. Pure.
 pub fn chain_links(detail: &CertificateDetail) -> (Vec<ChainLink>, Vec<(String, String)>) {
     let mut problems = Vec::new();
     let Some(chain) = detail.cert_chain_info.value() else {
@@ -426,6 +428,9 @@ pub fn chain_links(detail: &CertificateDetail) -> (Vec<ChainLink>, Vec<(String, 
             format!("CertChainInfo {}", skipped.id),
             skipped.error.clone(),
         ));
+    }
+    if !chain.skipped.is_empty() {
+        return (Vec::new(), problems);
     }
     let mut links = Vec::new();
     for (depth, link) in chain.items.iter().enumerate().skip(1) {
@@ -1275,8 +1280,7 @@ mod tests {
                  "ValidTo": "2026-05-29 07:59:59"},
                 {"Issuer": "DigiCert Global Root G2", "Subject": "TrustAsia DV TLS RSA CA 2025",
                  "ValidTo": "2035-01-08 07:59:59"},
-                {"Issuer": "X", "Subject": "Y", "ValidTo": "soon"},
-                {"Subject": {"CN": "Z"}}
+                {"Issuer": "X", "Subject": "Y", "ValidTo": "soon"}
             ]
         }))
         .expect("decodes");
@@ -1291,7 +1295,21 @@ mod tests {
             }]
         );
         let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
-        assert_eq!(fields, ["CertChainInfo #3", "CertChainInfo[2].ValidTo"]);
+        assert_eq!(fields, ["CertChainInfo[2].ValidTo"]);
+        // An entry that cannot be decoded (here the leaf) leaves every position unknown: no
+        // link is given a depth it may not have, and the entry is named.
+        let shifted: CertificateDetail = serde_json::from_value(serde_json::json!({
+            "CertChainInfo": [
+                {"Subject": {"CN": "lukesky.online"}},
+                {"Issuer": "DigiCert Global Root G2", "Subject": "TrustAsia DV TLS RSA CA 2025",
+                 "ValidTo": "2035-01-08 07:59:59"}
+            ]
+        }))
+        .expect("decodes");
+        let (links, problems) = chain_links(&shifted);
+        assert!(links.is_empty(), "{links:?}");
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["CertChainInfo #0"]);
         let none = CertificateDetail::default();
         assert_eq!(
             chain_links(&none),

@@ -848,6 +848,10 @@ impl RecordsCollector {
         let now = Instant::now();
         let stale_after = self.core.settings.stale_after(started.elapsed());
         let rows = if deploy {
+            // Rows are judged by the longer of the last run's bound and this run's: a certificate
+            // the rotation skipped was promised a list within either, and a burst of new
+            // certificates that lengthens the rotation now must not age out the rows it delays.
+            self.rotation.bound = self.rotation.bound.max(bound.unwrap_or_default());
             self.hold_lists(&certificates, lists, oldest, now, stale_after, &mut errors);
             self.rotation = Rotation {
                 bound: bound.unwrap_or_default(),
