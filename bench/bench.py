@@ -429,13 +429,7 @@ def shape(args, name, certificates, records, latency_ms, scale, intervals, poll,
     action's rate as a share of its limit (peak over `window` seconds, and mean while active),
     the time until a deploy record created on a random certificate is served, and peak RSS."""
     bins = args.bin_dir or os.path.join(ROOT, "target", args.profile)
-    workdir = tempfile.mkdtemp(prefix="bench-shape-")
-    self_signed(workdir, "probe")
-    tls_port, sim_port, exp_port = free_port(), free_port(), free_port()
-    with open(f"{workdir}/nginx.conf", "w") as f:
-        f.write(NGINX_TLS.format(dir=workdir, port=tls_port))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    sim_url, exp_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
+    workdir, tls_port, sim_port, exp_port, nginx, sim_url, exp_url = probe_world("bench-shape-")
     collectors = COLLECTORS + ["endpoints"]
     procs = []
     rows = []
@@ -741,6 +735,20 @@ def slow_readers(args, clients, max_connections, certificates, min_body):
         exporter.stop()
 
 
+def probe_world(prefix):
+    """A work directory with a self-signed "probe" certificate and an nginx TLS configuration
+    for the endpoints collector to probe, and free ports for it, the simulator and the exporter:
+    (workdir, tls_port, sim_port, exp_port, nginx binary, simulator URL, exporter URL)."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    self_signed(workdir, "probe")
+    tls_port, sim_port, exp_port = free_port(), free_port(), free_port()
+    with open(f"{workdir}/nginx.conf", "w") as f:
+        f.write(NGINX_TLS.format(dir=workdir, port=tls_port))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    sim_url, exp_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
+    return workdir, tls_port, sim_port, exp_port, nginx, sim_url, exp_url
+
+
 def self_signed(directory, name):
     key, cert = f"{directory}/{name}.key", f"{directory}/{name}.crt"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -1024,13 +1032,7 @@ def soak(args, runs):
     internal map sizes (tencentcloud_ssl_internal_entries) at the start, after warm-up (10% of
     the runs) and at the end. A run here is one 1 s interval; only a crash fails it."""
     bins = args.bin_dir or os.path.join(ROOT, "target", args.profile)
-    workdir = tempfile.mkdtemp(prefix="bench-soak-")
-    self_signed(workdir, "probe")
-    tls_port, sim_port, exp_port = free_port(), free_port(), free_port()
-    with open(f"{workdir}/nginx.conf", "w") as f:
-        f.write(NGINX_TLS.format(dir=workdir, port=tls_port))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    sim_url, exp_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
+    workdir, tls_port, sim_port, exp_port, nginx, sim_url, exp_url = probe_world("bench-soak-")
     procs = []
     try:
         procs.append(subprocess.Popen([nginx, "-p", workdir, "-c", f"{workdir}/nginx.conf", "-g", "daemon off;"],

@@ -301,25 +301,20 @@ impl Simulator {
         let pki = Pki::new();
         let ca_pem = pki.ca_pem().map_err(std::io::Error::other)?;
         let stop = CancellationToken::new();
+        // A failure stops what already started.
+        let stopping = |error| {
+            stop.cancel();
+            error
+        };
         let (endpoints, endpoint_tasks) = if config.tls_endpoints {
-            match tls::start(&dataset, &pki, &stop).await {
-                Ok(started) => started,
-                Err(error) => {
-                    stop.cancel();
-                    return Err(error);
-                }
-            }
+            tls::start(&dataset, &pki, &stop).await.map_err(stopping)?
         } else {
             (Vec::new(), Vec::new())
         };
         let (scenario_endpoints, scenario_tasks) = if config.tls_endpoints {
-            match scenario::start_endpoints(&plan, &dataset, &pki, &stop).await {
-                Ok(started) => started,
-                Err(error) => {
-                    stop.cancel();
-                    return Err(error);
-                }
-            }
+            scenario::start_endpoints(&plan, &dataset, &pki, &stop)
+                .await
+                .map_err(stopping)?
         } else {
             (Vec::new(), Vec::new())
         };
