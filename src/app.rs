@@ -434,9 +434,14 @@ impl Wiring<'_> {
         let config = &self.setup.config;
         let plan = &config.collectors;
         // The endpoints the bind and rollout collectors learn, for the endpoints collector.
-        let book = plan
-            .endpoints
-            .map(|_| Arc::new(TargetBook::new(target_sources(plan))));
+        let book = plan.endpoints.map(|_| {
+            // An endpoint a resolve override names is tracked whatever the sample.
+            let named = config.endpoints.resolve.iter().filter(|o| o.domain != "*");
+            Arc::new(
+                TargetBook::new(target_sources(plan), config.endpoints.max_tracked)
+                    .pinning(named.map(|o| (o.domain.clone(), o.port))),
+            )
+        });
         let mut tasks = Vec::new();
         if let Some(interval) = plan.certificates {
             let (client, settings, filter, tag_labels) = (

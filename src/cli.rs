@@ -184,6 +184,11 @@ pub struct Cli {
     #[arg(long = "collector.endpoints.max", default_value_t = 2000, value_name = "N", value_parser = parse_max_endpoints)]
     pub endpoints_max: usize,
 
+    /// Most endpoints tracked per account: a fixed sample (by a hash of domain and port) of
+    /// those the API names; claims about the others are only counted.
+    #[arg(long = "collector.endpoints.max-tracked", default_value_t = 20_000, value_name = "N", value_parser = parse_max_tracked)]
+    pub endpoints_max_tracked: usize,
+
     /// Dial ADDR for DOMAIN:PORT instead of resolving DOMAIN (SNI stays DOMAIN), like curl's
     /// --resolve; ADDR is an IP address or IP:PORT. Repeatable.
     #[arg(long = "collector.endpoints.resolve", value_name = "DOMAIN:PORT:ADDR")]
@@ -313,6 +318,10 @@ fn parse_max_endpoints(value: &str) -> Result<usize, String> {
     count_in(value, &limits::MAX_ENDPOINTS)
 }
 
+fn parse_max_tracked(value: &str) -> Result<usize, String> {
+    count_in(value, &limits::MAX_TRACKED)
+}
+
 fn parse_stale_intervals(value: &str) -> Result<u32, String> {
     count_in(value, &limits::STALE_INTERVALS)
 }
@@ -439,6 +448,7 @@ impl Cli {
                 timeout: self.endpoints_timeout,
                 concurrency: self.endpoints_concurrency,
                 max_endpoints: self.endpoints_max,
+                max_tracked: self.endpoints_max_tracked,
                 resolve: self.endpoints_resolve.clone(),
                 resolved_only: self.endpoints_resolved_only,
                 ca_file: self.endpoints_ca_file.clone(),

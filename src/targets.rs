@@ -12,8 +12,17 @@
 //! several rollouts only the newest counts (a later rollout replaced the earlier certificate).
 //! Otherwise every certificate a bind detail names for the endpoint is expected there; when the
 //! API names two, the probe shows which one is really served.
+//!
+//! An account can name far more endpoints than a probe rotation can cover (a large account's
+//! bind details name a million). The book tracks at most `max_tracked` of them: those whose
+//! [`endpoint_hash`] is smallest, the same sample on every run and restart. Every claim about a
+//! tracked endpoint is kept, whichever source makes it, so the newest-statement rule above sees
+//! all of them; claims about the others are counted ([`Tracked::untracked`]), not held. The bind
+//! collector draws the sample as its details arrive ([`Smallest`], [`cut`]), so it never holds
+//! the domains it will not track. An endpoint a resolve override names (not `*`) is tracked
+//! whatever its hash: the operator asked for it by name ([`TargetBook::pinning`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -46,6 +55,173 @@ pub struct Claim {
     /// domain with HTTPS off, a CDN domain offline, …): such an endpoint is shown as skipped,
     /// never probed. `None` for a live one.
     pub inactive: Option<&'static str>,
+}
+
+/// What the tracked sample is drawn by: a hash of the endpoint that stays the same across runs,
+/// restarts and builds (FNV-1a of the domain and port, spread with SplitMix64's finaliser).
+/// Pure.
+pub fn endpoint_hash(domain: &str, port: u16) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in domain.bytes().chain(port.to_be_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
+}
+
+/// The `max` smallest distinct hashes offered so far: while a source reads its answers, a hash
+/// above them cannot be among the `max` smallest of the whole account, so its endpoint need not
+/// be held.
+#[derive(Debug)]
+pub struct Smallest {
+    max: usize,
+    hashes: BTreeSet<u64>,
+}
+
+impl Smallest {
+    pub fn new(max: usize) -> Smallest {
+        Smallest {
+            max,
+            hashes: BTreeSet::new(),
+        }
+    }
+
+    /// Notes `hash`; false when it is not among the `max` smallest (and so never will be).
+    pub fn offer(&mut self, hash: u64) -> bool {
+        if self.max == 0 {
+            return false;
+        }
+        if self.hashes.len() == self.max && self.hashes.last().is_some_and(|last| hash > *last) {
+            return false;
+        }
+        self.hashes.insert(hash);
+        if self.hashes.len() > self.max {
+            self.hashes.pop_last();
+        }
+        true
+    }
+
+    /// The exclusive bound of the `max` smallest (`None` while fewer have been offered, or when
+    /// the largest of them is `u64::MAX`).
+    pub fn cut(&self) -> Option<u64> {
+        if self.max == 0 {
+            return Some(0);
+        }
+        (self.hashes.len() == self.max)
+            .then(|| self.hashes.last().and_then(|last| last.checked_add(1)))
+            .flatten()
+    }
+}
+
+/// Whether an endpoint of `hash` is tracked under `cut` (`None`: every endpoint is). Pure.
+pub fn below(hash: u64, cut: Option<u64>) -> bool {
+    cut.is_none_or(|cut| hash < cut)
+}
+
+/// The cut that tracks the `max` smallest distinct hashes of `kept`, when the hashes at or
+/// above `dropped` (the smallest one left out, if any) were not all kept: then fewer are
+/// tracked rather than some incompletely. Pure.
+pub fn cut(max: usize, kept: impl IntoIterator<Item = u64>, dropped: Option<u64>) -> Option<u64> {
+    let mut smallest = Smallest::new(max);
+    for hash in kept {
+        if below(hash, dropped) {
+            smallest.offer(hash);
+        }
+    }
+    match (smallest.cut(), dropped) {
+        (Some(cut), Some(dropped)) => Some(cut.min(dropped)),
+        (cut, dropped) => cut.or(dropped),
+    }
+}
+
+/// Endpoints a source left out of the tracked sample: how many, and the smallest hash among
+/// them (below it, the source holds every endpoint it was told of).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    pub count: u64,
+    pub smallest: Option<u64>,
+}
+
+impl LeftOut {
+    /// Notes one endpoint of `hash` left out.
+    pub fn note(&mut self, hash: u64) {
+        self.count += 1;
+        self.smallest = Some(self.smallest.map_or(hash, |s| s.min(hash)));
+    }
+
+    /// Adds what `other` left out.
+    pub fn add(&mut self, other: LeftOut) {
+        self.count += other.count;
+        self.smallest = match (self.smallest, other.smallest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// A source's share of the tracked sample, drawn while it reads a run's answers: an endpoint
+/// whose hash is not among the `max_tracked` smallest the run has named so far cannot be in
+/// the sample of the whole account, so it is let go at once (and noted) instead of being held
+/// until the run ends. Pinned endpoints are always kept.
+#[derive(Debug)]
+pub struct Draw<'a> {
+    book: &'a TargetBook,
+    smallest: Mutex<Smallest>,
+}
+
+impl<'a> Draw<'a> {
+    pub fn new(book: &'a TargetBook) -> Draw<'a> {
+        Draw {
+            book,
+            smallest: Mutex::new(Smallest::new(book.max_tracked)),
+        }
+    }
+
+    /// Whether to hold the endpoint; one let go is noted in `left_out`.
+    pub fn keep(&self, domain: &str, port: u16, left_out: &mut LeftOut) -> bool {
+        if self.book.pinned(domain, port) {
+            return true;
+        }
+        let hash = endpoint_hash(domain, port);
+        let keep = self.smallest.lock().offer(hash);
+        if !keep {
+            left_out.note(hash);
+        }
+        keep
+    }
+}
+
+/// What a source publishes: its claims about the endpoints it tracks, and what it left out.
+#[derive(Debug, Default)]
+pub struct Claims {
+    pub claims: Vec<Claim>,
+    /// The source holds only endpoints whose [`endpoint_hash`] is below this (`None`: all).
+    pub cut: Option<u64>,
+    /// Claims it left out, about endpoints at or above `cut`.
+    pub untracked: u64,
+}
+
+impl From<Vec<Claim>> for Claims {
+    fn from(claims: Vec<Claim>) -> Claims {
+        Claims {
+            claims,
+            cut: None,
+            untracked: 0,
+        }
+    }
+}
+
+/// The book's tracked targets, and how many claims it does not track.
+#[derive(Debug, Default)]
+pub struct Tracked {
+    /// [`expected_targets`] of the claims about tracked endpoints.
+    pub targets: Vec<Claim>,
+    /// Claims about endpoints beyond the `max_tracked` smallest hashes: counted, not held.
+    pub untracked: u64,
 }
 
 /// The targets the claims make, one per (endpoint, expected certificate), sorted by domain,
@@ -93,7 +269,7 @@ pub fn expected_targets(mut claims: Vec<Claim>) -> Vec<Claim> {
 /// One source's latest claims, and until when they may be used.
 #[derive(Debug)]
 struct Published {
-    claims: Vec<Claim>,
+    claims: Claims,
     valid_until: Instant,
 }
 
@@ -102,15 +278,22 @@ struct Published {
 pub struct TargetBook {
     /// The sources that will publish (the enabled bind and rollout collectors).
     expected: Vec<&'static str>,
+    /// Most endpoints tracked (those of the smallest [`endpoint_hash`]es).
+    max_tracked: usize,
+    /// Endpoints tracked beyond the sample: domain → ports.
+    pinned: HashMap<String, Vec<u16>>,
     published: Mutex<BTreeMap<&'static str, Published>>,
     changed: Notify,
 }
 
 impl TargetBook {
-    /// A book that `expected` sources will publish into.
-    pub fn new(expected: Vec<&'static str>) -> TargetBook {
+    /// A book that `expected` sources will publish into, tracking at most `max_tracked`
+    /// endpoints.
+    pub fn new(expected: Vec<&'static str>, max_tracked: usize) -> TargetBook {
         TargetBook {
             expected,
+            max_tracked,
+            pinned: HashMap::new(),
             published: Mutex::new(BTreeMap::new()),
             changed: Notify::new(),
         }
@@ -118,7 +301,7 @@ impl TargetBook {
 
     /// Replaces `source`'s claims; they are used for at most `valid_for` (the source's own
     /// staleness bound), so a source that stops publishing stops adding targets.
-    pub fn publish(&self, source: &'static str, claims: Vec<Claim>, valid_for: Duration) {
+    pub fn publish(&self, source: &'static str, claims: Claims, valid_for: Duration) {
         let valid_until = Instant::now() + valid_for;
         self.published.lock().insert(
             source,
@@ -138,7 +321,7 @@ impl TargetBook {
             .lock()
             .entry(source)
             .or_insert_with(|| Published {
-                claims: Vec::new(),
+                claims: Claims::default(),
                 valid_until: Instant::now(),
             });
         self.changed.notify_waiters();
@@ -165,22 +348,109 @@ impl TargetBook {
         }
     }
 
-    /// The targets of every source's claims still valid now ([`expected_targets`]).
-    /// Claims held, over every source (valid or not: what the book keeps in memory).
-    pub fn claims(&self) -> usize {
-        self.published.lock().values().map(|p| p.claims.len()).sum()
+    /// Also tracks `endpoints` (domain, port), whatever their hash.
+    pub fn pinning(mut self, endpoints: impl IntoIterator<Item = (String, u16)>) -> TargetBook {
+        for (domain, port) in endpoints {
+            self.pinned.entry(domain).or_default().push(port);
+        }
+        self
     }
 
-    pub fn targets(&self) -> Vec<Claim> {
-        let now = Instant::now();
-        let claims: Vec<Claim> = self
-            .published
+    /// Most endpoints tracked, besides the pinned ones.
+    pub fn max_tracked(&self) -> usize {
+        self.max_tracked
+    }
+
+    /// After a run, the cut that keeps exactly a source's share of the sample of the endpoints
+    /// it `held` (pinned ones aside), below the smallest hash it let go (`left_out`, see
+    /// [`cut`]).
+    pub fn cut_of<'e>(
+        &self,
+        held: impl IntoIterator<Item = (&'e str, u16)>,
+        left_out: Option<u64>,
+    ) -> Option<u64> {
+        let hashes = held
+            .into_iter()
+            .filter(|(domain, port)| !self.pinned(domain, *port))
+            .map(|(domain, port)| endpoint_hash(domain, port));
+        cut(self.max_tracked, hashes, left_out)
+    }
+
+    /// Keeps the `items` whose endpoint a source keeps under its `cut` (pinned ones too), and
+    /// notes the others in `left_out`.
+    pub fn retain_sampled<T>(
+        &self,
+        items: &mut Vec<T>,
+        endpoint: impl Fn(&T) -> (&str, u16),
+        cut: Option<u64>,
+        left_out: &mut LeftOut,
+    ) {
+        items.retain(|item| {
+            let (domain, port) = endpoint(item);
+            let hash = endpoint_hash(domain, port);
+            let keep = self.pinned(domain, port) || below(hash, cut);
+            if !keep {
+                left_out.note(hash);
+            }
+            keep
+        });
+    }
+
+    /// Whether the endpoint is tracked whatever its hash.
+    pub fn pinned(&self, domain: &str, port: u16) -> bool {
+        !self.pinned.is_empty() && self.pinned.get(domain).is_some_and(|p| p.contains(&port))
+    }
+
+    /// Claims held, over every source (valid or not: what the book keeps in memory).
+    pub fn claims(&self) -> usize {
+        self.published
             .lock()
             .values()
+            .map(|p| p.claims.claims.len())
+            .sum()
+    }
+
+    /// The targets of the claims still valid now about tracked endpoints
+    /// ([`expected_targets`]): below every source's cut, and of those the `max_tracked`
+    /// smallest hashes; the other claims are counted.
+    pub fn targets(&self) -> Tracked {
+        let now = Instant::now();
+        let published = self.published.lock();
+        let valid: Vec<&Claims> = published
+            .values()
             .filter(|p| p.valid_until >= now)
-            .flat_map(|p| p.claims.iter().cloned())
+            .map(|p| &p.claims)
             .collect();
-        expected_targets(claims)
+        let sources_cut = valid.iter().filter_map(|c| c.cut).min();
+        let hashed = || {
+            valid.iter().flat_map(|c| {
+                c.claims
+                    .iter()
+                    .map(|claim| (endpoint_hash(&claim.domain, claim.port), claim))
+            })
+        };
+        let pinned = |claim: &Claim| self.pinned(&claim.domain, claim.port);
+        let cut = cut(
+            self.max_tracked,
+            hashed()
+                .filter(|(_, claim)| !pinned(claim))
+                .map(|(hash, _)| hash),
+            sources_cut,
+        );
+        let mut untracked: u64 = valid.iter().map(|c| c.untracked).sum();
+        let mut claims = Vec::new();
+        for (hash, claim) in hashed() {
+            if below(hash, cut) || pinned(claim) {
+                claims.push(claim.clone());
+            } else {
+                untracked += 1;
+            }
+        }
+        drop(published);
+        Tracked {
+            targets: expected_targets(claims),
+            untracked,
+        }
     }
 }
 
@@ -252,10 +522,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn claims_expire_with_their_source_and_completion_is_awaited() {
-        let book = std::sync::Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"]));
+        let book = std::sync::Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"], 100));
         book.publish(
             BIND_SOURCE,
-            vec![claim("a.example.com", "c", BIND_SOURCE, 1)],
+            vec![claim("a.example.com", "c", BIND_SOURCE, 1)].into(),
             Duration::from_secs(60),
         );
         assert!(!book.complete());
@@ -264,27 +534,150 @@ mod tests {
             tokio::spawn(async move { book.wait_complete(Duration::from_secs(600)).await })
         };
         tokio::time::advance(Duration::from_secs(1)).await;
-        book.publish("update", Vec::new(), Duration::from_secs(3600));
+        book.publish("update", Claims::default(), Duration::from_secs(3600));
         tokio::time::timeout(Duration::from_secs(1), waiter)
             .await
             .expect("woken by the last source")
             .expect("joined");
         assert!(book.complete());
-        assert_eq!(book.targets().len(), 1);
+        assert_eq!(book.targets().targets.len(), 1);
         tokio::time::advance(Duration::from_secs(61)).await;
         assert!(
-            book.targets().is_empty(),
+            book.targets().targets.is_empty(),
             "a source that stopped publishing adds nothing"
         );
         // A source whose first run failed counts as having answered.
-        let failing = TargetBook::new(vec![BIND_SOURCE]);
+        let failing = TargetBook::new(vec![BIND_SOURCE], 100);
         failing.tried(BIND_SOURCE);
         assert!(failing.complete());
-        assert!(failing.targets().is_empty());
+        assert!(failing.targets().targets.is_empty());
         // Without every source, the wait ends at the timeout.
-        let lonely = TargetBook::new(vec![BIND_SOURCE]);
+        let lonely = TargetBook::new(vec![BIND_SOURCE], 100);
         let started = Instant::now();
         lonely.wait_complete(Duration::from_secs(5)).await;
         assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn endpoint_hashes_are_fixed_and_spread() {
+        // The sample must not change with a restart or a new build.
+        assert_eq!(
+            endpoint_hash("a.example.com", 443),
+            endpoint_hash("a.example.com", 443)
+        );
+        // FNV-1a and SplitMix64's finaliser, computed apart from this code.
+        assert_eq!(endpoint_hash("", 0), 0x7bc2_1004_6bd6_16cc);
+        assert_eq!(endpoint_hash("a.example.com", 443), 0xb291_b35c_c739_109e);
+        assert_ne!(
+            endpoint_hash("a.example.com", 443),
+            endpoint_hash("a.example.com", 8443)
+        );
+        // Names that differ in one character land in both halves of the range.
+        let high = (0..1000)
+            .filter(|i| endpoint_hash(&format!("i{i}.example.com"), 443) >> 63 == 1)
+            .count();
+        assert!(
+            (400..600).contains(&high),
+            "{high} of 1000 in the upper half"
+        );
+    }
+
+    #[test]
+    fn the_smallest_distinct_hashes_are_kept_and_the_cut_tracks_no_endpoint_incompletely() {
+        let mut smallest = Smallest::new(3);
+        let offered: Vec<bool> = [50, 10, 50, 40, 30, 60, 20, 30]
+            .into_iter()
+            .map(|h| smallest.offer(h))
+            .collect();
+        // 50 twice is one hash; 60 comes when 10, 40 and 50 are held; 30 again is held.
+        assert_eq!(offered, [true, true, true, true, true, false, true, true]);
+        assert_eq!(
+            smallest.cut(),
+            Some(31),
+            "10, 20 and 30 are the smallest three"
+        );
+        assert_eq!(Smallest::new(3).cut(), None, "fewer than three: no cut");
+        // All kept: the third smallest distinct.
+        assert_eq!(cut(3, [5, 1, 1, 9, 7], None), Some(8));
+        assert_eq!(cut(3, [5, 1], None), None);
+        // 6 was left out somewhere: only what is below it is complete.
+        assert_eq!(cut(3, [5, 1, 9, 7], Some(6)), Some(6));
+        assert_eq!(cut(2, [5, 1, 9, 7], Some(6)), Some(6));
+        assert_eq!(cut(1, [5, 1, 9, 7], Some(6)), Some(2));
+        assert!(below(5, Some(6)) && !below(6, Some(6)) && below(u64::MAX, None));
+    }
+
+    #[test]
+    fn the_book_tracks_the_smallest_hashes_with_every_claim_about_them() {
+        let domains: Vec<String> = (0..10).map(|i| format!("d{i}.example.com")).collect();
+        let mut by_hash = domains.clone();
+        by_hash.sort_by_key(|d| endpoint_hash(d, DEFAULT_PORT));
+        let book = TargetBook::new(vec![BIND_SOURCE, "update"], 3);
+        let bind: Vec<Claim> = domains
+            .iter()
+            .map(|d| claim(d, "bound", BIND_SOURCE, 100))
+            .collect();
+        book.publish(BIND_SOURCE, bind.into(), Duration::from_secs(60));
+        // A newer rollout about a tracked endpoint, and one about an untracked one.
+        book.publish(
+            "update",
+            vec![
+                claim(&by_hash[0], "rolled", "update", 200),
+                claim(&by_hash[9], "rolled", "update", 200),
+            ]
+            .into(),
+            Duration::from_secs(60),
+        );
+        let tracked = book.targets();
+        assert_eq!(
+            chosen(&tracked.targets),
+            {
+                let mut want = vec![
+                    (by_hash[0].as_str(), "rolled"),
+                    (by_hash[1].as_str(), "bound"),
+                    (by_hash[2].as_str(), "bound"),
+                ];
+                want.sort();
+                want
+            },
+            "the three smallest hashes, each with the rollout that names it"
+        );
+        assert_eq!(tracked.untracked, 8, "7 bind claims and 1 rollout claim");
+        // A source that drew its own sample: what is above its cut is not complete elsewhere.
+        let cut = endpoint_hash(&by_hash[1], DEFAULT_PORT) + 1;
+        book.publish(
+            BIND_SOURCE,
+            Claims {
+                claims: vec![
+                    claim(&by_hash[0], "bound", BIND_SOURCE, 100),
+                    claim(&by_hash[1], "bound", BIND_SOURCE, 100),
+                ],
+                cut: Some(cut),
+                untracked: 8,
+            },
+            Duration::from_secs(60),
+        );
+        let tracked = book.targets();
+        assert_eq!(tracked.targets.len(), 2);
+        assert_eq!(
+            tracked.untracked, 9,
+            "the source's 8 and the rollout above its cut"
+        );
+        // An endpoint an operator names is tracked whatever its hash.
+        let book = TargetBook::new(vec![BIND_SOURCE], 1).pinning([(by_hash[9].clone(), 443)]);
+        let bind: Vec<Claim> = domains
+            .iter()
+            .map(|d| claim(d, "bound", BIND_SOURCE, 100))
+            .collect();
+        book.publish(BIND_SOURCE, bind.into(), Duration::from_secs(60));
+        let tracked = book.targets();
+        let mut want = vec![
+            (by_hash[0].as_str(), "bound"),
+            (by_hash[9].as_str(), "bound"),
+        ];
+        want.sort();
+        assert_eq!(chosen(&tracked.targets), want);
+        assert_eq!(tracked.untracked, 8);
+        assert!(book.pinned(&by_hash[9], 443) && !book.pinned(&by_hash[9], 8443));
     }
 }

@@ -43,6 +43,7 @@ async fn exported_series_equal_the_simulator_truth_and_sigterm_exits_cleanly() {
             || name.contains("build_info")
             || name.ends_with("_total")
             || name == "tencentcloud_ssl_endpoint_targets"
+            || name == "tencentcloud_ssl_endpoint_untracked_claims"
             || name == "tencentcloud_ssl_endpoint_probe_duration_seconds"
             || name == "tencentcloud_ssl_endpoint_probe_timestamp_seconds"
             || name == "tencentcloud_ssl_endpoint_rotation_runs"

@@ -7,11 +7,12 @@
 //! differs from the detail already held (an unchanged result needs no second look). Per-certificate
 //! failures keep that certificate's last good values for at most the staleness bound.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream;
+use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
@@ -22,7 +23,7 @@ use super::{
 use crate::config::CertificateFilter;
 use crate::headlines::Headlines;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
-use crate::targets::{Claim, TargetBook, BIND_SOURCE, DEFAULT_PORT};
+use crate::targets::{Claim, Claims, Draw, LeftOut, TargetBook, BIND_SOURCE, DEFAULT_PORT};
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::bind::{
     error_text, parse_detail_page_with, BoundDomain, CertTaskId, Collect, CreateSyncTaskRequest,
@@ -50,8 +51,39 @@ pub struct RegionValues {
     pub unmatched_domains: u64,
     /// Identifiers of the bound instances; empty unless per-instance series are enabled.
     pub instance_ids: Vec<String>,
-    /// Domains the bound instances serve the certificate on; empty unless endpoints are probed.
+    /// Domains the bound instances serve the certificate on, those in the tracked sample (see
+    /// `targets`); empty unless endpoints are probed.
     pub domains: Box<[BoundDomain]>,
+    /// Domains left out of the tracked sample.
+    pub left_out: LeftOut,
+}
+
+/// What the domains of each (resource type, region) of a detail left out of the sample.
+pub type LeftOuts = BTreeMap<(String, String), LeftOut>;
+
+/// The endpoint (domain, port) `bound` names.
+fn endpoint_of(bound: &BoundDomain) -> (&str, u16) {
+    (&bound.domain, bound.port.unwrap_or(DEFAULT_PORT))
+}
+
+/// Draws the domains of `totals` into the run's share of the tracked sample as the detail
+/// arrives (see [`Draw`]): what cannot be tracked is counted and let go.
+fn sample_domains(totals: &mut DetailTotals, draw: &Draw) -> LeftOuts {
+    let mut left_outs = LeftOuts::new();
+    for (key, found) in &mut totals.regions {
+        let mut left_out = LeftOut::default();
+        found.domains.retain(|bound| {
+            draw.keep(
+                &bound.domain,
+                bound.port.unwrap_or(DEFAULT_PORT),
+                &mut left_out,
+            )
+        });
+        if left_out.count > 0 {
+            left_outs.insert(key.clone(), left_out);
+        }
+    }
+    left_outs
 }
 
 /// What is known about one certificate's bindings.
@@ -110,12 +142,41 @@ impl BindCollector {
         self
     }
 
-    /// The endpoints every held binding names, as claims of [`BIND_SOURCE`].
-    fn claims(&self) -> Vec<Claim> {
+    /// Keeps the tracked sample of the held domains: the `max_tracked` smallest hashes below
+    /// the smallest one left out (see [`targets::cut`]); the others are let go and counted.
+    /// Returns the cut.
+    fn draw_sample(&mut self, book: &TargetBook) -> Option<u64> {
+        let entries = || {
+            self.cache
+                .values()
+                .flat_map(|held| held.value.regions.iter().map(|entry| &entry.values))
+        };
+        let cut = book.cut_of(
+            entries().flat_map(|values| values.domains.iter().map(endpoint_of)),
+            entries()
+                .filter_map(|values| values.left_out.smallest)
+                .min(),
+        );
+        for held in self.cache.values_mut() {
+            for entry in held.value.regions.iter_mut() {
+                let values = &mut entry.values;
+                let mut domains = std::mem::take(&mut values.domains).into_vec();
+                book.retain_sampled(&mut domains, endpoint_of, cut, &mut values.left_out);
+                values.domains = domains.into_boxed_slice();
+            }
+        }
+        cut
+    }
+
+    /// The endpoints every held binding names, as claims of [`BIND_SOURCE`], with what the
+    /// sample under `cut` left out.
+    fn claims(&self, cut: Option<u64>) -> Claims {
         let mut claims = Vec::new();
+        let mut untracked = 0;
         for (cert_id, held) in &self.cache {
             let stated_at = time::parse_api_time(&held.value.cache_time);
             for entry in &held.value.regions {
+                untracked += entry.values.left_out.count;
                 for bound in &entry.values.domains {
                     claims.push(Claim {
                         domain: bound.domain.clone(),
@@ -129,7 +190,11 @@ impl BindCollector {
                 }
             }
         }
-        claims
+        Claims {
+            claims,
+            cut,
+            untracked,
+        }
     }
 }
 
@@ -170,6 +235,7 @@ fn summary_regions(result: &TaskResult, labels: &mut Labels) -> Box<[RegionEntry
                     unmatched_domains: 0,
                     instance_ids: Vec::new(),
                     domains: Box::default(),
+                    left_out: LeftOut::default(),
                 };
                 regions.push(labels.entry(&resource_type, &region.region, values));
             }
@@ -180,17 +246,23 @@ fn summary_regions(result: &TaskResult, labels: &mut Labels) -> Box<[RegionEntry
     regions.into_boxed_slice()
 }
 
-/// Regions of a complete detail (already in key order).
-pub fn detail_regions(totals: &DetailTotals, labels: &mut Labels) -> Box<[RegionEntry]> {
+/// Regions of a complete detail (already in key order), with what each left out of the sample.
+pub fn detail_regions(
+    totals: &DetailTotals,
+    left_outs: &LeftOuts,
+    labels: &mut Labels,
+) -> Box<[RegionEntry]> {
     totals
         .regions
         .iter()
-        .map(|((resource_type, region), found)| {
+        .map(|(key, found)| {
+            let (resource_type, region) = key;
             let values = RegionValues {
                 bound: found.error.is_none().then(|| found.bound()),
                 unmatched_domains: found.no_match_domains.len() as u64,
                 instance_ids: found.instance_ids.iter().cloned().collect(),
                 domains: found.domains.iter().cloned().collect(),
+                left_out: left_outs.get(key).copied().unwrap_or_default(),
             };
             labels.entry(resource_type, region, values)
         })
@@ -500,7 +572,10 @@ impl BindCollector {
         // (held together, they were the largest part of a run's peak memory).
         self.merge(&ids, answers, started.elapsed(), &mut errors);
         let valid_for = self.core.settings.stale_after(started.elapsed());
-        self.core.publish(|| self.claims(), valid_for);
+        if let Some(book) = self.core.target_book().cloned() {
+            let cut = self.draw_sample(&book);
+            self.core.publish(|| self.claims(cut), valid_for);
+        }
         Ok(Collected {
             snapshot: self.snapshot(&ids),
             errors,
@@ -515,8 +590,10 @@ struct RunAnswers {
     tasks: HashMap<String, String>,
     /// Task ID → its last result (finished, or still querying at the deadline).
     results: HashMap<String, TaskResult>,
-    /// Certificate ID → its fetched detail.
-    details: HashMap<String, Result<DetailTotals, ApiError>>,
+    /// Certificate ID → the regions of its fetched detail.
+    details: HashMap<String, Result<Box<[RegionEntry]>, ApiError>>,
+    /// The run's shared label values.
+    labels: Labels,
 }
 
 impl BindCollector {
@@ -544,6 +621,12 @@ impl BindCollector {
         let findings = &self.core.findings;
         let instance_ids = self.core.settings.detail_series;
         let domains = self.core.publishes();
+        // This run's share of the sample: what cannot be tracked is let go as it arrives.
+        let draw = self.core.target_book().map(|book| Draw::new(book));
+        let draw = draw.as_ref();
+        // Each detail is reduced to what is held as it arrives (its pages' sets are let go).
+        let run_labels = Mutex::new(Labels::default());
+        let labels = &run_labels;
         let fetch_all = fan_out(
             queue(receiver),
             self.core.settings.concurrency,
@@ -552,7 +635,15 @@ impl BindCollector {
                     instance_ids,
                     domains_of: domains.then_some(cert_id.as_str()),
                 };
-                let detail = fetch_detail(client, &task_id, collect, findings).await;
+                let detail =
+                    fetch_detail(client, &task_id, collect, findings)
+                        .await
+                        .map(|mut totals| {
+                            let left_outs = draw
+                                .map(|draw| sample_domains(&mut totals, draw))
+                                .unwrap_or_default();
+                            detail_regions(&totals, &left_outs, &mut labels.lock())
+                        });
                 (cert_id, detail)
             },
         );
@@ -564,6 +655,7 @@ impl BindCollector {
             tasks,
             results,
             details: details.into_iter().collect(),
+            labels: run_labels.into_inner(),
         })
     }
 
@@ -580,12 +672,12 @@ impl BindCollector {
             tasks,
             results,
             mut details,
+            mut labels,
         } = answers;
         let results_by_cert: HashMap<&str, &TaskResult> = results
             .values()
             .filter_map(|r| tasks.get(&r.task_id).map(|cert| (cert.as_str(), r)))
             .collect();
-        let mut labels = Labels::default();
         let now = Instant::now();
         let stale_after = self.core.settings.stale_after(run);
         let mut fresh_cache = HashMap::with_capacity(ids.len());
@@ -636,7 +728,7 @@ impl BindCollector {
 fn fold_task(
     held: Option<Held<CertBinding>>,
     result: &TaskResult,
-    detail: Option<Result<DetailTotals, ApiError>>,
+    detail: Option<Result<Box<[RegionEntry]>, ApiError>>,
     labels: &mut Labels,
     now: Instant,
     stale_after: Duration,
@@ -663,9 +755,9 @@ fn fold_task(
         }
         TaskStatus::Succeeded => {
             let (refresh, error) = match detail {
-                Some(Ok(totals)) => (
+                Some(Ok(regions)) => (
                     Refresh::Fresh(CertBinding {
-                        regions: detail_regions(&totals, labels),
+                        regions,
                         detailed: true,
                         ..base
                     }),
@@ -755,7 +847,14 @@ mod tests {
         let mut labels = Labels::default();
         let done = task(1, true, "2025-01-01 00:00:00");
         let fresh = |detail: DetailTotals, labels: &mut Labels| {
-            let (merged, error) = fold_task(None, &done, Some(Ok(detail)), labels, start, bound);
+            let (merged, error) = fold_task(
+                None,
+                &done,
+                Some(Ok(detail_regions(&detail, &LeftOuts::new(), labels))),
+                labels,
+                start,
+                bound,
+            );
             assert!(error.is_none());
             merged.expect("fresh").value
         };
@@ -848,7 +947,7 @@ mod tests {
             status: TaskStatus::Succeeded,
             status_code: Some(1),
             cache_time: "2025-01-01 08:00:00".into(),
-            regions: detail_regions(&totals, &mut Labels::default()),
+            regions: detail_regions(&totals, &LeftOuts::new(), &mut Labels::default()),
             detailed: true,
         };
         let mut builder = SnapshotBuilder::new("a");
@@ -878,5 +977,60 @@ mod tests {
             s.chunk(Family::BindResultTimestamp),
             "tencentcloud_ssl_certificate_bind_result_timestamp_seconds{account=\"a\",certificate_id=\"c1\"} 1735689600\n"
         );
+    }
+
+    #[test]
+    fn a_detail_lets_go_at_once_of_what_cannot_be_tracked() {
+        let bound = |i: u64| BoundDomain {
+            domain: format!("d{i}.example.com"),
+            port: None,
+            inactive: None,
+        };
+        let mut totals = DetailTotals::default();
+        let found = RegionTotals {
+            domains: (0..100).map(bound).collect(),
+            ..RegionTotals::default()
+        };
+        totals
+            .regions
+            .insert(("clb".to_string(), "ap-guangzhou".to_string()), found);
+        let book = TargetBook::new(vec![BIND_SOURCE], 10);
+        let draw = Draw::new(&book);
+        let left_outs = sample_domains(&mut totals, &draw);
+        let bound_hash = |b: &BoundDomain| {
+            let (domain, port) = endpoint_of(b);
+            crate::targets::endpoint_hash(domain, port)
+        };
+        let kept: Vec<u64> = totals
+            .regions
+            .values()
+            .next()
+            .expect("region")
+            .domains
+            .iter()
+            .map(bound_hash)
+            .collect();
+        let mut all: Vec<u64> = (0..100)
+            .map(|i| crate::targets::endpoint_hash(&format!("d{i}.example.com"), 443))
+            .collect();
+        all.sort_unstable();
+        // The first ten offered are held until smaller ones come; at most the ten smallest
+        // of those offered stay, and whatever was let go is above them.
+        assert!(kept.len() >= 10, "{}", kept.len());
+        assert!(
+            all[..10].iter().all(|h| kept.contains(h)),
+            "the ten smallest are held"
+        );
+        let left_out = left_outs.values().next().expect("left out");
+        assert_eq!(left_out.count, 100 - kept.len() as u64);
+        assert!(left_out.count > 0 && left_out.smallest.is_some_and(|s| s > all[9]));
+        // The run's bound is now the tenth smallest: a larger hash in a later detail is let go.
+        let mut later = LeftOut::default();
+        let largest = (0..100)
+            .map(|i| format!("d{i}.example.com"))
+            .max_by_key(|d| crate::targets::endpoint_hash(d, 443))
+            .expect("domains");
+        assert!(!draw.keep(&largest, 443, &mut later));
+        assert_eq!(later.count, 1);
     }
 }

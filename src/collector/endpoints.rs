@@ -25,14 +25,14 @@ use futures::stream;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_each, list_certificates, Answers, CollectError, Collected, Collector,
+    fan_out, fetch_each, list_certificate_states, Answers, CollectError, Collected, Collector,
     CollectorSettings, Core,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
 use crate::metrics::{series, SnapshotBuilder};
 use crate::probe::{pem_leaf_fingerprint, ProbeError, Prober, Served};
-use crate::targets::{Claim, TargetBook};
+use crate::targets::{Claim, TargetBook, Tracked};
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::detail::{CertificateDetail, CertificateDetailRequest};
@@ -529,6 +529,9 @@ pub(crate) struct EndpointsCollector {
     verdicts: HashMap<(String, String, u16), Verdict>,
     /// Where this run's window of `max_endpoints` endpoints starts ([`plan`]).
     offset: usize,
+    /// Claims the last run left out of the tracked sample (a change in whether there are any
+    /// is logged).
+    untracked: u64,
     /// Runs finished, the one under way not counted.
     runs: u64,
     /// The last probe of each endpoint: its outcome, when (unix seconds) and in which run.
@@ -563,6 +566,7 @@ impl EndpointsCollector {
             ran: false,
             verdicts: HashMap::new(),
             offset: 0,
+            untracked: 0,
             runs: 0,
             kept: HashMap::new(),
         }
@@ -579,7 +583,7 @@ impl EndpointsCollector {
             include_expired: true,
             ..CertificateFilter::default()
         };
-        match list_certificates(&self.core.client, &every, &self.core.findings).await {
+        match list_certificate_states(&self.core.client, &every, &self.core.findings).await {
             Ok(certificates) => Ok(Some(
                 certificates
                     .into_iter()
@@ -818,6 +822,33 @@ impl EndpointsCollector {
     }
 }
 
+impl EndpointsCollector {
+    /// Logs when the API starts naming more endpoints than are tracked (with what to do), or
+    /// no longer does; the count itself is `tencentcloud_ssl_endpoint_untracked_claims`.
+    fn log_untracked(&mut self, untracked: u64) {
+        let account = self.core.settings.account.as_str();
+        let max_tracked = self.book.max_tracked();
+        match (self.untracked, untracked) {
+            (0, 0) => {}
+            (0, _) => tracing::warn!(
+                account,
+                collector = "endpoints",
+                untracked_claims = untracked,
+                max_tracked,
+                "the API names more endpoints than are tracked: a fixed sample of {max_tracked} is probed, the rest only counted (raise --collector.endpoints.max-tracked to track more, at about 1 KB of memory each)"
+            ),
+            (_, 0) => tracing::info!(
+                account,
+                collector = "endpoints",
+                max_tracked,
+                "every endpoint the API names is tracked again"
+            ),
+            _ => {}
+        }
+        self.untracked = untracked;
+    }
+}
+
 /// A random pause of up to a tenth of `interval` (at most a minute), so the probes of several
 /// exporters or accounts do not start in lockstep.
 fn jitter(interval: Duration) -> Duration {
@@ -858,7 +889,8 @@ impl Collector for EndpointsCollector {
     }
 
     async fn collect(&mut self) -> Result<Collected, CollectError> {
-        let targets = self.book.targets();
+        let Tracked { targets, untracked } = self.book.targets();
+        self.log_untracked(untracked);
         let prober = Arc::clone(&self.prober);
         let planned = plan(&targets, &self.limits, self.offset, |domain, port| {
             prober.has_override(domain, port)
@@ -952,6 +984,7 @@ impl Collector for EndpointsCollector {
             &probed_at,
             rotation_runs,
         );
+        builder.sample(series::EndpointUntrackedClaims, untracked as f64);
         write_chains(&mut builder, &self.chains);
         let snapshot = self.core.seal(builder);
         self.ran = true;

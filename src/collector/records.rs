@@ -38,7 +38,7 @@ use super::{
 use crate::config::CertificateFilter;
 use crate::headlines::{Headline, Headlines};
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
-use crate::targets::{Claim, TargetBook, DEFAULT_PORT};
+use crate::targets::{Claim, Claims, Draw, LeftOut, TargetBook, DEFAULT_PORT};
 use tencentcloud_ssl_api::certificates::CertificateState;
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::records::{
@@ -442,12 +442,29 @@ pub(crate) async fn fetch_detail(
     Ok(detail)
 }
 
+/// The endpoint (domain, port) a claim is about.
+fn claim_endpoint(claim: &Claim) -> (&str, u16) {
+    (&claim.domain, claim.port)
+}
+
+/// What a record's detail says, as far as it is held.
+#[derive(Debug)]
+struct Digest {
+    summary: RecordSummary,
+    /// The endpoints its items name in the tracked sample; empty unless endpoints are probed.
+    claims: Vec<Claim>,
+    /// The endpoints its items name that the sample left out.
+    left_out: LeftOut,
+}
+
 #[derive(Debug, Clone)]
 struct RecordState {
     row: ListedRecord,
     summary: RecordSummary,
-    /// The endpoints its items name; empty unless endpoints are probed.
+    /// The endpoints its items name in the tracked sample; empty unless endpoints are probed.
     claims: Vec<Claim>,
+    /// The endpoints its items name that the sample left out.
+    left_out: LeftOut,
 }
 
 /// What the certificate list said of a certificate that makes a new rollout on it likely when it
@@ -656,6 +673,9 @@ impl RecordsCollector {
         oldest: i64,
     ) -> Result<ListsAndDetails, ApiError> {
         let (core, kind) = (&self.core, self.kind);
+        // This run's share of the sample: what cannot be tracked is let go as it arrives.
+        let draw = core.target_book().map(|book| Draw::new(book));
+        let draw = draw.as_ref();
         let mut sent: HashSet<String> = HashSet::new();
         // Progress counts the lists, then each detail as its list names it.
         core.progress.plan(keys.len());
@@ -676,25 +696,42 @@ impl RecordsCollector {
                         .map_or(&[], |held| held.value.rows.as_slice()),
                     (Err(_), None) => &[],
                 };
-                let ids: Vec<String> = rows
+                let rows: Vec<ListedRecord> = rows
                     .iter()
                     .filter(|row| in_window(row, oldest) && !self.holds_final(row))
                     .filter(|row| sent.insert(row.id.clone()))
-                    .map(|row| row.id.clone())
+                    .cloned()
                     .collect();
-                core.progress.extend(ids.len());
-                ids
+                core.progress.extend(rows.len());
+                rows
             },
-            |id: String| async move {
-                let detail = fetch_detail(&core.client, kind, &id, &core.findings).await;
+            // Each detail is reduced to what is held as it arrives: a run's raw details,
+            // thousands at a large account, are never all in memory at once.
+            |row: ListedRecord| async move {
+                let detail = fetch_detail(&core.client, kind, &row.id, &core.findings).await;
                 core.progress.advance();
-                detail
+                detail.map(|detail| {
+                    let mut left_out = LeftOut::default();
+                    let mut claims = Vec::new();
+                    if let Some(draw) = draw {
+                        claims = rollout_claims(kind, &row, &detail);
+                        claims.retain(|c| draw.keep(&c.domain, c.port, &mut left_out));
+                    }
+                    Digest {
+                        summary: summarize(kind, &row, &detail),
+                        claims,
+                        left_out,
+                    }
+                })
             },
         )
         .await?;
         Ok(ListsAndDetails {
             lists,
-            details: details.into_iter().collect(),
+            details: details
+                .into_iter()
+                .map(|(row, digest)| (row.id, digest))
+                .collect(),
         })
     }
 
@@ -759,8 +796,8 @@ impl RecordsCollector {
 struct ListsAndDetails {
     /// Each list's answer: `None` for the single list, else its certificate.
     lists: Answers<Option<String>, Vec<ListedRecord>>,
-    /// Record ID → its detail.
-    details: HashMap<String, Result<RecordDetail, ApiError>>,
+    /// Record ID → what its detail says.
+    details: HashMap<String, Result<Digest, ApiError>>,
 }
 
 /// Whether `row` is exported: it has an ID and was not created before `oldest` (unix seconds; a
@@ -881,15 +918,21 @@ impl RecordsCollector {
             }
         };
         self.fold(&rows, details, now, stale_after, &mut errors);
-        self.core.publish(
-            || {
-                self.cache
-                    .values()
-                    .flat_map(|held| held.value.claims.iter().cloned())
-                    .collect()
-            },
-            stale_after,
-        );
+        if let Some(book) = self.core.target_book().cloned() {
+            let cut = self.draw_sample(&book);
+            self.core.publish(
+                || Claims {
+                    claims: self
+                        .cache
+                        .values()
+                        .flat_map(|held| held.value.claims.iter().cloned())
+                        .collect(),
+                    cut,
+                    untracked: self.cache.values().map(|h| h.value.left_out.count).sum(),
+                },
+                stale_after,
+            );
+        }
         let snapshot = self.render(&rows);
         let failed = self
             .cache
@@ -906,13 +949,28 @@ impl RecordsCollector {
         })
     }
 
+    /// Keeps exactly this source's share of the tracked sample in the held records' claims
+    /// (see `targets`). Returns the cut.
+    fn draw_sample(&mut self, book: &TargetBook) -> Option<u64> {
+        let states = || self.cache.values().map(|held| &held.value);
+        let cut = book.cut_of(
+            states().flat_map(|state| state.claims.iter().map(claim_endpoint)),
+            states().filter_map(|state| state.left_out.smallest).min(),
+        );
+        for held in self.cache.values_mut() {
+            let state = &mut held.value;
+            book.retain_sampled(&mut state.claims, claim_endpoint, cut, &mut state.left_out);
+        }
+        cut
+    }
+
     /// Replaces what is held with what `fetched` says of each of `rows`: a fresh detail replaces
     /// it; a row not fetched whose record is held as final and unchanged is confirmed; a failed
     /// fetch (or none) keeps the held state within the staleness bound.
     fn fold(
         &mut self,
         rows: &[ListedRecord],
-        fetched: HashMap<String, Result<RecordDetail, ApiError>>,
+        mut fetched: HashMap<String, Result<Digest, ApiError>>,
         now: Instant,
         stale_after: Duration,
         errors: &mut Vec<String>,
@@ -920,19 +978,18 @@ impl RecordsCollector {
         let mut fresh_cache = HashMap::with_capacity(rows.len());
         for row in rows {
             let held = self.cache.remove(&row.id);
-            let refresh = match fetched.get(&row.id) {
-                Some(Ok(detail)) => {
-                    let summary = summarize(self.kind, row, detail);
+            let refresh = match fetched.remove(&row.id) {
+                Some(Ok(Digest {
+                    summary,
+                    claims,
+                    left_out,
+                })) => {
                     self.warn_unknown(row, &summary);
-                    let claims = if self.core.publishes() {
-                        rollout_claims(self.kind, row, detail)
-                    } else {
-                        Vec::new()
-                    };
                     Refresh::Fresh(RecordState {
                         row: row.clone(),
                         summary,
                         claims,
+                        left_out,
                     })
                 }
                 Some(Err(e)) => {

@@ -15,7 +15,7 @@ use prometheus::{IntGauge, IntGaugeVec};
 
 use crate::headlines::Headlines;
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
-use crate::targets::{Claim, TargetBook};
+use crate::targets::{Claims, TargetBook};
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::SkippedItem;
 
@@ -408,8 +408,13 @@ impl Core {
         self.targets.is_some()
     }
 
+    /// The book its answers' endpoints are published to, if they are wanted.
+    pub(crate) fn target_book(&self) -> Option<&Arc<TargetBook>> {
+        self.targets.as_ref()
+    }
+
     /// Publishes `claims` (made only when they are wanted), valid for `valid_for`.
-    pub(crate) fn publish(&self, claims: impl FnOnce() -> Vec<Claim>, valid_for: Duration) {
+    pub(crate) fn publish(&self, claims: impl FnOnce() -> Claims, valid_for: Duration) {
         if let Some(book) = &self.targets {
             book.publish(self.name, claims(), valid_for);
         }

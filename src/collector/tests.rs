@@ -303,9 +303,10 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
                 .await,
         );
     }
-    let book = std::sync::Arc::new(crate::targets::TargetBook::new(vec![
-        crate::targets::BIND_SOURCE,
-    ]));
+    let book = std::sync::Arc::new(crate::targets::TargetBook::new(
+        vec![crate::targets::BIND_SOURCE],
+        100,
+    ));
     let mut collector = BindCollector::new(
         client(&server.base_url()),
         settings(),
@@ -316,6 +317,7 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
     let collected = collect_ok(&mut collector).await;
     let published: Vec<(String, u16, String, String, Option<i64>)> = book
         .targets()
+        .targets
         .into_iter()
         .map(|t| {
             (
@@ -971,7 +973,7 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         stated_at: Some(100),
         inactive: None,
     };
-    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"]));
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"], 100));
     book.publish(
         BIND_SOURCE,
         vec![
@@ -982,12 +984,13 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
             claim("silent.example.test", 443, "A", BIND_SOURCE),
             claim("*.wild.example.test", 443, "A", BIND_SOURCE),
             claim("unknown.example.test", 443, "E", BIND_SOURCE),
-        ],
+        ]
+        .into(),
         Duration::from_secs(3600),
     );
     book.publish(
         "update",
-        vec![claim("rec.example.test", 8443, "A", "update")],
+        vec![claim("rec.example.test", 8443, "A", "update")].into(),
         Duration::from_secs(3600),
     );
     let overrides: Vec<ResolveOverride> = [
@@ -1259,7 +1262,7 @@ async fn a_failed_source_run_does_not_hold_the_first_probes_back() {
                 "RequestId": "r"}}));
         })
         .await;
-    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE]));
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE], 100));
     let mut collector = BindCollector::new(
         client(&server.base_url()),
         settings(),
@@ -1272,7 +1275,7 @@ async fn a_failed_source_run_does_not_hold_the_first_probes_back() {
         book.complete(),
         "the endpoints collector need not wait for it"
     );
-    assert!(book.targets().is_empty());
+    assert!(book.targets().targets.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -1281,7 +1284,7 @@ async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes
     use crate::probe::Prober;
     use crate::targets::{TargetBook, BIND_SOURCE};
     use std::sync::Arc;
-    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "deploy"]));
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "deploy"], 100));
     let prober = Prober::new(&[], &[], Duration::from_secs(1)).expect("prober");
     let mut collector = EndpointsCollector::new(
         client("http://127.0.0.1:9"),
@@ -1294,7 +1297,11 @@ async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes
         Arc::clone(&book),
         Arc::new(prober),
     );
-    book.publish(BIND_SOURCE, Vec::new(), Duration::from_secs(3600));
+    book.publish(
+        BIND_SOURCE,
+        crate::targets::Claims::default(),
+        Duration::from_secs(3600),
+    );
     let waiting = tokio::spawn(async move {
         collector.before_run().await;
         collector
@@ -1589,4 +1596,166 @@ async fn an_undeployable_certificate_with_a_detail_still_moving_is_listed_again(
     collect_ok(&mut collector).await;
     assert_eq!(list.calls_async().await, 2, "listed again");
     assert_eq!(detail.calls_async().await, 2, "its detail fetched again");
+}
+
+/// A task detail page of 150 CLB instances (paged by 100), instance `i` serving
+/// `d{first + i}.example.com`.
+fn numbered_detail_page(first: u64, offset: u64) -> Value {
+    let instances: Vec<Value> = (offset..150.min(offset + 100))
+        .map(|i| {
+            json!({"LoadBalancerId": format!("lb-{i}"), "Listeners": [{"ListenerId": "l",
+                   "Rules": [{"Domain": format!("d{}.example.com", first + i)}]}]})
+        })
+        .collect();
+    json!({"Response": {
+        "CLB": [{"Region": "ap-guangzhou", "InstanceList": instances, "TotalCount": 150, "Error": ""}],
+        "Status": 1, "CacheTime": "2025-06-01 12:00:00", "RequestId": "r"}})
+}
+
+#[tokio::test]
+async fn bind_holds_only_the_tracked_sample_with_every_claim_about_it() {
+    use crate::targets::{endpoint_hash, TargetBook, BIND_SOURCE, DEFAULT_PORT};
+    use std::sync::Arc;
+    let server = MockServer::start_async().await;
+    certificates_capped_at_two(&server, &["one", "two"]).await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "CreateCertificateBindResourceSyncTask");
+            then.status(200).json_body(json!({"Response": {"CertTaskIds": [
+                {"CertId": "one", "TaskId": "t1"}, {"CertId": "two", "TaskId": "t2"}], "RequestId": "r"}}));
+        })
+        .await;
+    let region = json!([{"ResourceType": "clb", "BindResourceRegionResult": [{"Region": "ap-guangzhou", "TotalCount": 150}]}]);
+    server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeCertificateBindResourceTaskResult");
+            then.status(200).json_body(json!({"Response": {"SyncTaskBindResourceResult": [
+                {"TaskId": "t1", "Status": 1, "Error": null, "CacheTime": "2025-06-01 12:00:00", "BindResourceResult": region},
+                {"TaskId": "t2", "Status": 1, "Error": null, "CacheTime": "2025-06-01 12:00:00", "BindResourceResult": region}],
+                "RequestId": "r"}}));
+        })
+        .await;
+    // Certificate one serves d0…d149, two serves d100…d249: d100…d149 are named by both.
+    let mut details = Vec::new();
+    for (task, first) in [("t1", 0u64), ("t2", 100)] {
+        for offset in [0u64, 100] {
+            details.push(
+                server
+                    .mock_async(|when, then| {
+                        when.method(POST)
+                            .header("x-tc-action", "DescribeCertificateBindResourceTaskDetail")
+                            .json_body(json!({"TaskId": task, "Limit": "100", "Offset": offset.to_string()}));
+                        then.status(200)
+                            .json_body(numbered_detail_page(first, offset));
+                    })
+                    .await,
+            );
+        }
+    }
+    let max_tracked = 20;
+    // The endpoint of the largest hash is named by a resolve override: tracked too.
+    let mut domains: Vec<u64> = (0..250).collect();
+    domains.sort_by_key(|i| endpoint_hash(&format!("d{i}.example.com"), DEFAULT_PORT));
+    let pinned = domains[249];
+    let book = Arc::new(
+        TargetBook::new(vec![BIND_SOURCE], max_tracked)
+            .pinning([(format!("d{pinned}.example.com"), DEFAULT_PORT)]),
+    );
+    let mut collector = BindCollector::new(
+        client(&server.base_url()),
+        settings(),
+        all_certificates(),
+        Duration::from_secs(30),
+    )
+    .publishing_to(Arc::clone(&book));
+    // What the sample must be: the 20 smallest hashes of the 250 domains, each with every
+    // certificate that names it.
+    let mut want: Vec<(String, String)> = domains[..max_tracked]
+        .iter()
+        .chain([&pinned])
+        .flat_map(|i| {
+            let domain = format!("d{i}.example.com");
+            [("one", *i < 150), ("two", *i >= 100)]
+                .into_iter()
+                .filter(|(_, named)| *named)
+                .map(move |(cert, _)| (domain.clone(), cert.to_string()))
+        })
+        .collect();
+    want.sort();
+    for run in 0..2 {
+        let collected = collect_ok(&mut collector).await;
+        let tracked = book.targets();
+        let got: Vec<(String, String)> = tracked
+            .targets
+            .iter()
+            .map(|t| (t.domain.clone(), t.certificate_id.clone()))
+            .collect();
+        assert_eq!(got, want, "run {run}");
+        assert_eq!(
+            tracked.untracked,
+            300 - want.len() as u64,
+            "run {run}: every claim left out is counted"
+        );
+        assert_eq!(book.claims(), want.len(), "run {run}: nothing else is held");
+        // The bind series themselves are whole.
+        assert!(collected.snapshot.chunk(Family::BoundResources).contains(
+            "certificate_id=\"two\",resource_type=\"clb\",region=\"ap-guangzhou\"} 150\n"
+        ));
+    }
+    for mock in &details {
+        assert_eq!(
+            mock.calls_async().await,
+            1,
+            "the second run keeps the held sample"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rollout_records_hold_only_their_share_of_the_tracked_sample() {
+    use crate::targets::{endpoint_hash, TargetBook, DEFAULT_PORT};
+    use std::sync::Arc;
+    let server = MockServer::start_async().await;
+    let recent = gmt8_seconds_ago(60);
+    server
+        .mock_async(|when, then| {
+            when.method(POST).header("x-tc-action", "DescribeHostUpdateRecord");
+            then.status(200).json_body(json!({"Response": {"TotalCount": 1, "DeployRecordList": [
+                {"Id": 5, "CertId": "new", "OldCertId": "old", "Status": 1, "CreateTime": recent, "UpdateTime": recent}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    // 250 items that succeeded, item i deployed to r{i}.example.com.
+    for offset in [0u64, 200] {
+        let items: Vec<Value> = (offset..250.min(offset + 200))
+            .map(|i| json!({"Id": i, "Status": 1, "ResourceType": "cdn", "Domains": [format!("r{i}.example.com")]}))
+            .collect();
+        server
+            .mock_async(|when, then| {
+                when.method(POST)
+                    .header("x-tc-action", "DescribeHostUpdateRecordDetail")
+                    .json_body(json!({"DeployRecordId": "5", "Limit": "200", "Offset": offset.to_string()}));
+                then.status(200).json_body(json!({"Response": {"TotalCount": 250, "RecordDetailList": [
+                    {"ResourceType": "cdn", "TotalCount": 250, "List": items}], "RequestId": "r"}}));
+            })
+            .await;
+    }
+    let book = Arc::new(TargetBook::new(vec!["update"], 10));
+    let mut collector =
+        deploy_collector(RecordKind::Update, &server, settings()).publishing_to(Arc::clone(&book));
+    collect_ok(&mut collector).await;
+    let mut want: Vec<String> = (0..250).map(|i| format!("r{i}.example.com")).collect();
+    want.sort_by_key(|d| endpoint_hash(d, DEFAULT_PORT));
+    want.truncate(10);
+    want.sort();
+    let tracked = book.targets();
+    let got: Vec<&str> = tracked.targets.iter().map(|t| t.domain.as_str()).collect();
+    assert_eq!(
+        got, want,
+        "the ten smallest hashes of the record's 250 endpoints"
+    );
+    assert!(tracked.targets.iter().all(|t| t.certificate_id == "new"));
+    assert_eq!(tracked.untracked, 240);
+    assert_eq!(book.claims(), 10, "nothing else is held");
 }

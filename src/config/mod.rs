@@ -77,6 +77,9 @@ pub struct EndpointsConfig {
     pub concurrency: usize,
     /// Most endpoints probed per account and run; the rest are counted as `over_limit`.
     pub max_endpoints: usize,
+    /// Most endpoints tracked per account (a fixed sample of those the API names); claims
+    /// about the others are counted, not held.
+    pub max_tracked: usize,
     /// `DOMAIN:PORT:ADDR` overrides, like curl's `--resolve`.
     pub resolve: Vec<ResolveOverride>,
     /// Probe only the endpoints an override names.
@@ -100,6 +103,7 @@ impl Default for EndpointsConfig {
             timeout: Duration::from_secs(5),
             concurrency: 32,
             max_endpoints: 2000,
+            max_tracked: 20_000,
             resolve: Vec::new(),
             resolved_only: false,
             ca_file: None,
@@ -311,6 +315,8 @@ pub mod limits {
     pub const PROBE_CONCURRENCY: RangeInclusive<usize> = 1..=4096;
     /// `--collector.endpoints.max` and `endpoints.max_endpoints`.
     pub const MAX_ENDPOINTS: RangeInclusive<usize> = 1..=1_000_000;
+    /// `--collector.endpoints.max-tracked` and `endpoints.max_tracked`.
+    pub const MAX_TRACKED: RangeInclusive<usize> = 1..=10_000_000;
     /// `--demo.certificates`.
     pub const DEMO_CERTIFICATES: RangeInclusive<usize> = 0..=100_000;
 }

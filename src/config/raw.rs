@@ -39,6 +39,7 @@ pub struct RawEndpoints {
     pub timeout: Option<String>,
     pub concurrency: Option<usize>,
     pub max_endpoints: Option<usize>,
+    pub max_tracked: Option<usize>,
     #[serde(default)]
     pub resolve: Vec<String>,
     pub resolved_only: Option<bool>,
@@ -98,6 +99,11 @@ impl RawEndpoints {
                 "endpoints.max_endpoints",
                 self.max_endpoints.unwrap_or(defaults.max_endpoints),
                 &limits::MAX_ENDPOINTS,
+            )?,
+            max_tracked: within(
+                "endpoints.max_tracked",
+                self.max_tracked.unwrap_or(defaults.max_tracked),
+                &limits::MAX_TRACKED,
             )?,
             resolve,
             resolved_only: self.resolved_only.unwrap_or(defaults.resolved_only),

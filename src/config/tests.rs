@@ -238,7 +238,7 @@ fn endpoints_are_opt_in_and_validated() {
     let config = parse("accounts:\n  - name: prod\n").expect("valid");
     assert_eq!(config.collectors.endpoints, None, "off by default");
     let config = parse(
-        "accounts:\n  - name: prod\ncollectors:\n  endpoints:\n    enabled: true\nendpoints:\n  timeout: 2s\n  max_endpoints: 10\n  resolve: [\"a.example.com:443:127.0.0.1:8443\"]\n  resolved_only: true\n",
+        "accounts:\n  - name: prod\ncollectors:\n  endpoints:\n    enabled: true\nendpoints:\n  timeout: 2s\n  max_endpoints: 10\n  max_tracked: 50\n  resolve: [\"a.example.com:443:127.0.0.1:8443\"]\n  resolved_only: true\n",
     )
     .expect("valid");
     assert_eq!(
@@ -248,6 +248,7 @@ fn endpoints_are_opt_in_and_validated() {
     );
     assert_eq!(config.endpoints.timeout, Duration::from_secs(2));
     assert_eq!(config.endpoints.max_endpoints, 10);
+    assert_eq!(config.endpoints.max_tracked, 50);
     assert_eq!(config.endpoints.concurrency, 32);
     assert!(config.endpoints.resolved_only);
     assert_eq!(config.endpoints.resolve[0].addr.port(), 8443);
@@ -292,6 +293,7 @@ fn endpoints_are_opt_in_and_validated() {
         ),
         ("endpoints:\n  concurrency: 0\n", "endpoints.concurrency"),
         ("endpoints:\n  max_endpoints: 0\n", "endpoints.max_endpoints"),
+        ("endpoints:\n  max_tracked: 0\n", "endpoints.max_tracked"),
         ("endpoints:\n  colour: blue\n", ""),
         (
             "collectors:\n  endpoints:\n    enabled: true\n  bind:\n    enabled: false\n  upload_update:\n    enabled: false\n  update:\n    enabled: false\n  deploy:\n    enabled: false\n",
