@@ -184,8 +184,9 @@ pub struct Cli {
     #[arg(long = "collector.endpoints.max", default_value_t = 2000, value_name = "N", value_parser = parse_max_endpoints)]
     pub endpoints_max: usize,
 
-    /// Most endpoints tracked per account: a fixed sample (by a hash of domain and port) of
-    /// those the API names; claims about the others are only counted.
+    /// Most claims (an endpoint the API names for a certificate) tracked per account: those
+    /// about a fixed sample of endpoints (the smallest hashes of domain and port); claims about
+    /// the others are only counted.
     #[arg(long = "collector.endpoints.max-tracked", default_value_t = 20_000, value_name = "N", value_parser = parse_max_tracked)]
     pub endpoints_max_tracked: usize,
 

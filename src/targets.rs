@@ -14,15 +14,16 @@
 //! API names two, the probe shows which one is really served.
 //!
 //! An account can name far more endpoints than a probe rotation can cover (a large account's
-//! bind details name a million). The book tracks at most `max_tracked` of them: those whose
-//! [`endpoint_hash`] is smallest, the same sample on every run and restart. Every claim about a
-//! tracked endpoint is kept, whichever source makes it, so the newest-statement rule above sees
-//! all of them; claims about the others are counted ([`Tracked::untracked`]), not held. The bind
-//! collector draws the sample as its details arrive ([`Smallest`], [`cut`]), so it never holds
-//! the domains it will not track. An endpoint a resolve override names (not `*`) is tracked
+//! bind details name a million). The book tracks a sample of them: the endpoints whose
+//! [`endpoint_hash`] is smallest, as many as have at most `max_tracked` claims together, the
+//! same sample on every run and restart. Every claim about a tracked endpoint is kept,
+//! whichever source makes it, so the newest-statement rule above sees all of them; claims about
+//! the others are counted ([`Tracked::untracked`]), not held. The sources draw their share as
+//! their details arrive ([`Draw`], [`cut`]), so they never hold the domains they will not
+//! track. An endpoint a resolve override names (not `*`) is tracked
 //! whatever its hash: the operator asked for it by name ([`TargetBook::pinning`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -73,47 +74,62 @@ pub fn endpoint_hash(domain: &str, port: u16) -> u64 {
     hash ^ (hash >> 31)
 }
 
-/// The `max` smallest distinct hashes offered so far: while a source reads its answers, a hash
-/// above them cannot be among the `max` smallest of the whole account, so its endpoint need not
-/// be held.
+/// The endpoints of the smallest hashes offered so far whose claims, together, number at most
+/// `max` (each offer is one claim; an endpoint is kept with all its claims or not at all):
+/// while a source reads its answers, an endpoint above them cannot be in the sample of the
+/// whole account, so it need not be held.
 #[derive(Debug)]
 pub struct Smallest {
     max: usize,
-    hashes: BTreeSet<u64>,
+    /// Claims per kept hash.
+    claims: BTreeMap<u64, usize>,
+    total: usize,
+    /// The smallest hash let go (refused, or dropped for smaller ones): every kept hash is
+    /// below it, and nothing at or above it will be kept.
+    bound: Option<u64>,
 }
 
 impl Smallest {
     pub fn new(max: usize) -> Smallest {
         Smallest {
             max,
-            hashes: BTreeSet::new(),
+            claims: BTreeMap::new(),
+            total: 0,
+            bound: None,
         }
     }
 
-    /// Notes `hash`; false when it is not among the `max` smallest (and so never will be).
+    /// Notes one claim about the endpoint of `hash`; false when that endpoint is not in the
+    /// sample (and so never will be).
     pub fn offer(&mut self, hash: u64) -> bool {
-        if self.max == 0 {
+        let full = self.total >= self.max
+            && self
+                .claims
+                .last_key_value()
+                .is_none_or(|(last, _)| hash > *last);
+        if !below(hash, self.bound) || full {
+            self.let_go(hash);
             return false;
         }
-        if self.hashes.len() == self.max && self.hashes.last().is_some_and(|last| hash > *last) {
-            return false;
+        *self.claims.entry(hash).or_default() += 1;
+        self.total += 1;
+        while self.total > self.max {
+            let Some((last, claims)) = self.claims.pop_last() else {
+                break;
+            };
+            self.total -= claims;
+            self.let_go(last);
         }
-        self.hashes.insert(hash);
-        if self.hashes.len() > self.max {
-            self.hashes.pop_last();
-        }
-        true
+        self.claims.contains_key(&hash)
     }
 
-    /// The exclusive bound of the `max` smallest (`None` while fewer have been offered, or when
-    /// the largest of them is `u64::MAX`).
+    fn let_go(&mut self, hash: u64) {
+        self.bound = Some(self.bound.map_or(hash, |b| b.min(hash)));
+    }
+
+    /// The exclusive bound of the sample (`None` while nothing was let go).
     pub fn cut(&self) -> Option<u64> {
-        if self.max == 0 {
-            return Some(0);
-        }
-        (self.hashes.len() == self.max)
-            .then(|| self.hashes.last().and_then(|last| last.checked_add(1)))
-            .flatten()
+        self.bound
     }
 }
 
@@ -122,9 +138,10 @@ pub fn below(hash: u64, cut: Option<u64>) -> bool {
     cut.is_none_or(|cut| hash < cut)
 }
 
-/// The cut that tracks the `max` smallest distinct hashes of `kept`, when the hashes at or
-/// above `dropped` (the smallest one left out, if any) were not all kept: then fewer are
-/// tracked rather than some incompletely. Pure.
+/// The cut that tracks the endpoints of the smallest hashes whose claims in `kept` (one hash
+/// per claim) number at most `max`, when the hashes at or above `dropped` (the smallest one
+/// left out, if any) were not all kept: then fewer are tracked rather than some incompletely.
+/// Pure.
 pub fn cut(max: usize, kept: impl IntoIterator<Item = u64>, dropped: Option<u64>) -> Option<u64> {
     let mut smallest = Smallest::new(max);
     for hash in kept {
@@ -164,7 +181,7 @@ impl LeftOut {
 }
 
 /// A source's share of the tracked sample, drawn while it reads a run's answers: an endpoint
-/// whose hash is not among the `max_tracked` smallest the run has named so far cannot be in
+/// outside the [`Smallest`] of what the run has named so far cannot be in
 /// the sample of the whole account, so it is let go at once (and noted) instead of being held
 /// until the run ends. Pinned endpoints are always kept.
 #[derive(Debug)]
@@ -220,7 +237,7 @@ impl From<Vec<Claim>> for Claims {
 pub struct Tracked {
     /// [`expected_targets`] of the claims about tracked endpoints.
     pub targets: Vec<Claim>,
-    /// Claims about endpoints beyond the `max_tracked` smallest hashes: counted, not held.
+    /// Claims about endpoints outside the sample: counted, not held.
     pub untracked: u64,
 }
 
@@ -278,7 +295,7 @@ struct Published {
 pub struct TargetBook {
     /// The sources that will publish (the enabled bind and rollout collectors).
     expected: Vec<&'static str>,
-    /// Most endpoints tracked (those of the smallest [`endpoint_hash`]es).
+    /// Most claims tracked (about the endpoints of the smallest [`endpoint_hash`]es).
     max_tracked: usize,
     /// Endpoints tracked beyond the sample: domain → ports.
     pinned: HashMap<String, Vec<u16>>,
@@ -356,7 +373,7 @@ impl TargetBook {
         self
     }
 
-    /// Most endpoints tracked, besides the pinned ones.
+    /// Most claims tracked, besides those about pinned endpoints.
     pub fn max_tracked(&self) -> usize {
         self.max_tracked
     }
@@ -583,27 +600,32 @@ mod tests {
     }
 
     #[test]
-    fn the_smallest_distinct_hashes_are_kept_and_the_cut_tracks_no_endpoint_incompletely() {
-        let mut smallest = Smallest::new(3);
-        let offered: Vec<bool> = [50, 10, 50, 40, 30, 60, 20, 30]
+    fn the_smallest_hashes_are_kept_with_all_their_claims_and_the_cut_tracks_none_incompletely() {
+        let mut smallest = Smallest::new(4);
+        let offered: Vec<bool> = [50, 10, 50, 40, 30, 60, 20, 30, 10]
             .into_iter()
             .map(|h| smallest.offer(h))
             .collect();
-        // 50 twice is one hash; 60 comes when 10, 40 and 50 are held; 30 again is held.
-        assert_eq!(offered, [true, true, true, true, true, false, true, true]);
+        // Four claims at most: 30 drops 50 (two claims), so 60 is refused; the second 30
+        // drops 40; the second 10 drops 30 with both its claims. 10 (twice) and 20 are left.
+        assert_eq!(
+            offered,
+            [true, true, true, true, true, false, true, true, true]
+        );
         assert_eq!(
             smallest.cut(),
-            Some(31),
-            "10, 20 and 30 are the smallest three"
+            Some(30),
+            "every hash let go is at or above 30"
         );
-        assert_eq!(Smallest::new(3).cut(), None, "fewer than three: no cut");
-        // All kept: the third smallest distinct.
-        assert_eq!(cut(3, [5, 1, 1, 9, 7], None), Some(8));
+        assert_eq!(Smallest::new(3).cut(), None, "nothing let go: no cut");
+        assert!(!Smallest::new(0).offer(1));
+        // The prefix of hashes whose claims number at most three: 1 twice and 5.
+        assert_eq!(cut(3, [5, 1, 1, 9, 7], None), Some(7));
         assert_eq!(cut(3, [5, 1], None), None);
         // 6 was left out somewhere: only what is below it is complete.
         assert_eq!(cut(3, [5, 1, 9, 7], Some(6)), Some(6));
         assert_eq!(cut(2, [5, 1, 9, 7], Some(6)), Some(6));
-        assert_eq!(cut(1, [5, 1, 9, 7], Some(6)), Some(2));
+        assert_eq!(cut(1, [5, 1, 9, 7], Some(6)), Some(5));
         assert!(below(5, Some(6)) && !below(6, Some(6)) && below(u64::MAX, None));
     }
 
@@ -635,14 +657,13 @@ mod tests {
                 let mut want = vec![
                     (by_hash[0].as_str(), "rolled"),
                     (by_hash[1].as_str(), "bound"),
-                    (by_hash[2].as_str(), "bound"),
                 ];
                 want.sort();
                 want
             },
-            "the three smallest hashes, each with the rollout that names it"
+            "three claims: the smallest hash's two (bind and the rollout that wins) and the next one's"
         );
-        assert_eq!(tracked.untracked, 8, "7 bind claims and 1 rollout claim");
+        assert_eq!(tracked.untracked, 9, "8 bind claims and 1 rollout claim");
         // A source that drew its own sample: what is above its cut is not complete elsewhere.
         let cut = endpoint_hash(&by_hash[1], DEFAULT_PORT) + 1;
         book.publish(

@@ -142,9 +142,9 @@ impl BindCollector {
         self
     }
 
-    /// Keeps the tracked sample of the held domains: the `max_tracked` smallest hashes below
-    /// the smallest one left out (see [`targets::cut`]); the others are let go and counted.
-    /// Returns the cut.
+    /// Keeps this source's share of the tracked sample in the held domains: the smallest
+    /// hashes (claims at most `max_tracked`) below the smallest one left out (see
+    /// [`crate::targets::cut`]); the others are let go and counted. Returns the cut.
     fn draw_sample(&mut self, book: &TargetBook) -> Option<u64> {
         let entries = || {
             self.cache

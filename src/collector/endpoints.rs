@@ -835,7 +835,7 @@ impl EndpointsCollector {
                 collector = "endpoints",
                 untracked_claims = untracked,
                 max_tracked,
-                "the API names more endpoints than are tracked: a fixed sample of {max_tracked} is probed, the rest only counted (raise --collector.endpoints.max-tracked to track more, at about 1 KB of memory each)"
+                "the API names more endpoints than are tracked: a fixed sample of endpoints, with at most {max_tracked} claims about them, is probed, the rest only counted (raise --collector.endpoints.max-tracked to track more, at about 1 KB of memory per claim)"
             ),
             (_, 0) => tracing::info!(
                 account,

@@ -77,8 +77,8 @@ pub struct EndpointsConfig {
     pub concurrency: usize,
     /// Most endpoints probed per account and run; the rest are counted as `over_limit`.
     pub max_endpoints: usize,
-    /// Most endpoints tracked per account (a fixed sample of those the API names); claims
-    /// about the others are counted, not held.
+    /// Most claims (an endpoint named for a certificate) tracked per account, about a fixed
+    /// sample of endpoints; claims about the others are counted, not held.
     pub max_tracked: usize,
     /// `DOMAIN:PORT:ADDR` overrides, like curl's `--resolve`.
     pub resolve: Vec<ResolveOverride>,

@@ -199,7 +199,7 @@ families! {
         "When the probe whose results are shown ran, as unix seconds: this run, or, for an endpoint outside this run's max_endpoints window, the last run that probed it (at most endpoint_rotation_runs runs ago).";
     EndpointUntrackedClaims => gauge "tencentcloud_ssl_endpoint_untracked_claims",
         [],
-        "Statements (an endpoint, a certificate) the API made about endpoints beyond the max_tracked sample: counted, neither held nor probed. The sample is the max_tracked endpoints of the smallest hash of domain and port, the same on every run; endpoint_targets counts only those.";
+        "Claims (an endpoint the API names for a certificate) about endpoints outside the tracked sample: counted, neither held nor probed. The sample is the endpoints of the smallest hashes of domain and port whose claims number at most max_tracked, the same on every run; endpoint_targets counts only those.";
     EndpointRotationRuns => gauge "tencentcloud_ssl_endpoint_rotation_runs",
         [],
         "Runs it takes to probe every endpoint: ceil(endpoints that can be probed / max_endpoints), 1 when all fit; each run probes the next max_endpoints of them.";
