@@ -471,6 +471,17 @@ pub fn write_chains(builder: &mut SnapshotBuilder, chains: &HashMap<String, Vec<
     }
 }
 
+/// What a `DescribeCertificateDetail` answer says, as far as it is kept: the expected
+/// fingerprint and a disagreement about it ([`expected_fingerprint`]), the chain above the leaf
+/// and what of it could not be read ([`chain_links`]).
+#[derive(Debug)]
+struct DetailDigest {
+    fingerprint: Option<String>,
+    disagreement: Option<String>,
+    links: Vec<ChainLink>,
+    problems: Vec<(String, String)>,
+}
+
 /// What the certificate list says of a certificate's content: its validity dates
 /// (`CertBeginTime`, `CertEndTime`). New content under the same ID has new ones.
 pub type ContentVersion = (String, String);
@@ -640,12 +651,13 @@ impl EndpointsCollector {
             .collect()
     }
 
-    /// The details of `missing`, each certificate's own answer; a credentials failure fails
-    /// the run.
+    /// What the details of `missing` say, each reduced to what is kept as it arrives (a
+    /// detail carries the certificate's PEM, thousands of them in a large account's run); a
+    /// credentials failure fails the run.
     async fn fetch_details(
         &self,
         missing: Vec<String>,
-    ) -> Result<Answers<String, CertificateDetail>, ApiError> {
+    ) -> Result<Answers<String, DetailDigest>, ApiError> {
         let client = &self.core.client;
         fetch_each(
             missing,
@@ -655,7 +667,14 @@ impl EndpointsCollector {
                 let detail: CertificateDetail = client
                     .call(action::DESCRIBE_CERTIFICATE_DETAIL, &request)
                     .await?;
-                Ok(detail)
+                let (links, problems) = chain_links(&detail);
+                let (fingerprint, disagreement) = expected_fingerprint(&detail);
+                Ok(DetailDigest {
+                    fingerprint,
+                    disagreement,
+                    links,
+                    problems,
+                })
             },
         )
         .await
@@ -665,15 +684,19 @@ impl EndpointsCollector {
     /// unix seconds, against `versions`).
     fn learn_expected(
         &mut self,
-        answers: Answers<String, CertificateDetail>,
+        answers: Answers<String, DetailDigest>,
         versions: Option<&HashMap<String, ContentVersion>>,
         fetched_at: i64,
         errors: &mut Vec<String>,
     ) {
         for (certificate_id, answer) in answers {
             match answer {
-                Ok(detail) => {
-                    let (links, problems) = chain_links(&detail);
+                Ok(DetailDigest {
+                    fingerprint,
+                    disagreement,
+                    links,
+                    problems,
+                }) => {
                     for (field, error) in problems {
                         self.core.findings.unreadable_field(
                             action::DESCRIBE_CERTIFICATE_DETAIL,
@@ -682,7 +705,6 @@ impl EndpointsCollector {
                             &error,
                         );
                     }
-                    let (fingerprint, disagreement) = expected_fingerprint(&detail);
                     if let Some(error) = disagreement {
                         self.core.findings.contradiction(
                             action::DESCRIBE_CERTIFICATE_DETAIL,
