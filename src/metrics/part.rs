@@ -52,22 +52,16 @@ impl Part {
     fn new(plain: Vec<u8>, flush: FlushCompress) -> Part {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&plain);
-        let mut deflate = match raw_deflate(&plain, flush) {
-            Ok(deflate) => deflate,
-            Err(error) => {
-                COMPRESSION_FAILURES.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    error = %error,
-                    bytes = plain.len(),
-                    "compressing an exposition piece failed; serving it uncompressed inside the gzip body"
-                );
-                stored_deflate(&plain, matches!(flush, FlushCompress::Finish))
-            }
-        };
+        let deflate = deflate_or_store(&plain, flush);
+        Part::compressed(deflate, plain.len(), crc)
+    }
+
+    /// A piece from its raw deflate bytes, the length and CRC-32 of their text.
+    fn compressed(mut deflate: Vec<u8>, len: usize, crc: crc32fast::Hasher) -> Part {
         deflate.shrink_to_fit();
         Part {
             deflate: Bytes::from(deflate),
-            len: plain.len(),
+            len,
             crc,
             plain: OnceLock::new(),
         }
@@ -106,6 +100,84 @@ impl Part {
 
     pub fn crc(&self) -> &crc32fast::Hasher {
         &self.crc
+    }
+}
+
+/// Text written piecewise into a piece that more pieces follow, compressed as it grows: at most
+/// [`PartWriter::SPILL`] bytes of it are held as text at once (a large account's bind
+/// collector writes tens of megabytes of one family in a run). Each spill is a deflate stream
+/// of its own ended by a sync flush, so they concatenate as pieces do.
+#[derive(Debug, Default)]
+pub struct PartWriter {
+    text: String,
+    deflate: Vec<u8>,
+    len: usize,
+    crc: crc32fast::Hasher,
+}
+
+impl PartWriter {
+    /// Text held before it is compressed.
+    pub const SPILL: usize = 256 * 1024;
+
+    /// A writer that expects about `size` bytes of text.
+    pub fn sized(size: usize) -> PartWriter {
+        let mut writer = PartWriter::default();
+        if size > 0 {
+            writer
+                .text
+                .reserve_exact((size + size / 16 + 256).min(Self::SPILL + 4096));
+        }
+        writer
+    }
+
+    /// Where the next text goes; call [`PartWriter::spill_if_full`] after writing.
+    pub fn text(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// Compresses the text held once it reaches [`PartWriter::SPILL`] bytes.
+    pub fn spill_if_full(&mut self) {
+        if self.text.len() >= Self::SPILL {
+            self.spill();
+        }
+    }
+
+    fn spill(&mut self) {
+        self.crc.update(self.text.as_bytes());
+        self.len += self.text.len();
+        self.deflate
+            .extend_from_slice(&deflate_or_store(self.text.as_bytes(), FlushCompress::Sync));
+        self.text.clear();
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && self.text.is_empty()
+    }
+
+    /// The piece of everything written (more pieces follow it).
+    pub fn finish(mut self) -> Part {
+        if !self.text.is_empty() || self.deflate.is_empty() {
+            self.spill();
+        }
+        Part::compressed(self.deflate, self.len, self.crc)
+    }
+}
+
+/// Raw deflate of `plain` ended by `flush`; if compressing fails (it should not), the text as
+/// stored blocks, counted and logged.
+fn deflate_or_store(plain: &[u8], flush: FlushCompress) -> Vec<u8> {
+    match raw_deflate(plain, flush) {
+        Ok(deflate) => deflate,
+        Err(error) => {
+            COMPRESSION_FAILURES.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                error = %error,
+                bytes = plain.len(),
+                "compressing an exposition piece failed; serving it uncompressed inside the gzip body"
+            );
+            stored_deflate(plain, matches!(flush, FlushCompress::Finish))
+        }
     }
 }
 
@@ -231,6 +303,42 @@ mod tests {
             assert_eq!(part.plain().as_ref(), text.as_slice());
         }
         assert!(gz.len() < expected.len() / 3, "compresses");
+    }
+
+    #[test]
+    fn a_piece_written_in_spills_is_one_piece_of_the_gzip_file() {
+        let mut writer = PartWriter::sized(10 * PartWriter::SPILL);
+        let mut text = String::new();
+        for i in 0..120_000u32 {
+            let line = format!("family{{account=\"a\",i=\"{i}\"}} {}\n", i % 13);
+            writer.text().push_str(&line);
+            writer.spill_if_full();
+            text.push_str(&line);
+            // Never more than a spill's worth of text held.
+            assert!(writer.text().len() < PartWriter::SPILL);
+        }
+        assert!(text.len() > 3 * PartWriter::SPILL, "{}", text.len());
+        let part = writer.finish();
+        assert_eq!(part.len(), text.len());
+        assert_eq!(part.plain().as_ref(), text.as_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(text.as_bytes());
+        assert_eq!(part.crc().clone().finalize(), crc.finalize());
+        let tail = Part::last(b"# EOF\n".to_vec());
+        let mut crc = part.crc().clone();
+        crc.combine(tail.crc());
+        let mut gz = GZIP_HEADER.to_vec();
+        gz.extend_from_slice(&part.deflate);
+        gz.extend_from_slice(&tail.deflate);
+        gz.extend_from_slice(&gzip_trailer(crc, (part.len() + tail.len()) as u64));
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut out)
+            .expect("valid gzip");
+        assert_eq!(out, text + "# EOF\n");
+        // Nothing written: an empty piece, as Part::open gives.
+        let empty = PartWriter::default().finish();
+        assert!(empty.is_empty() && empty.plain().is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::contract::{Family, Series};
-use super::part::Part;
+use super::part::{Part, PartWriter};
 
 /// Samples of one collector run, rendered and compressed per family once, at the end of the run.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +44,7 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     account: String,
-    chunks: Vec<String>,
+    chunks: Vec<PartWriter>,
     series: usize,
 }
 
@@ -52,19 +52,18 @@ impl SnapshotBuilder {
     pub fn new(account: &str) -> Self {
         SnapshotBuilder {
             account: escape_label_value(account),
-            chunks: vec![String::new(); Family::ALL.len()],
+            chunks: Family::ALL.iter().map(|_| PartWriter::default()).collect(),
             series: 0,
         }
     }
 
-    /// A builder whose buffers start at the sizes of a previous run plus a margin, so a run of
-    /// about the same size neither grows them by doubling nor copies them when sealing.
+    /// A builder whose buffers start at the sizes of a previous run plus a margin (at most a
+    /// spill's worth: larger families are compressed as they are written), so a run of about
+    /// the same size does not grow them by doubling.
     pub fn sized_like(account: &str, sizes: &[usize]) -> Self {
         let mut builder = SnapshotBuilder::new(account);
         for (chunk, size) in builder.chunks.iter_mut().zip(sizes) {
-            if *size > 0 {
-                chunk.reserve_exact(size + size / 16 + 256);
-            }
+            *chunk = PartWriter::sized(*size);
         }
         builder
     }
@@ -81,7 +80,8 @@ impl SnapshotBuilder {
     /// Prometheus treats it as absent anyway.
     pub fn sample_with_labels<S: Series>(&mut self, series: S, extra: &[(&str, &str)], value: f64) {
         let def = S::FAMILY.def();
-        let out = &mut self.chunks[S::FAMILY.index()];
+        let writer = &mut self.chunks[S::FAMILY.index()];
+        let out = writer.text();
         out.push_str(def.name);
         out.push_str("{account=\"");
         out.push_str(&self.account);
@@ -102,6 +102,7 @@ impl SnapshotBuilder {
         out.push_str("} ");
         push_value(out, value);
         out.push('\n');
+        writer.spill_if_full();
         self.series += 1;
     }
 
@@ -126,7 +127,7 @@ impl SnapshotBuilder {
             parts: self
                 .chunks
                 .into_iter()
-                .map(|chunk| (!chunk.is_empty()).then(|| Arc::new(Part::open(chunk.into_bytes()))))
+                .map(|chunk| (!chunk.is_empty()).then(|| Arc::new(chunk.finish())))
                 .collect(),
             series: self.series,
         }
