@@ -16,7 +16,8 @@
 //! - [`telemetry`]: live counters of the exporter's own API traffic (the client's observer).
 //! - [`metrics`]: the metrics contract, snapshot rendering and the prepared exposition bytes.
 //! - `targets`: the endpoints the API names, published by the bind and rollout collectors and
-//!   read by the endpoints collector; `probe`: the TLS probe of one endpoint.
+//!   read by the endpoints collector, and the fixed sample of them that is tracked when there
+//!   are too many; `probe`: the TLS probe of one endpoint.
 //! - [`collector`]: one file per collector (`certificates`, `bind`, `deploy`, `endpoints`)
 //!   behind a small trait, plus the one pager, fan-out (and pipeline), stale-merge and
 //!   per-certificate budget they share; each run builds a snapshot.
