@@ -169,21 +169,12 @@ impl LeftOut {
         self.count += 1;
         self.smallest = Some(self.smallest.map_or(hash, |s| s.min(hash)));
     }
-
-    /// Adds what `other` left out.
-    pub fn add(&mut self, other: LeftOut) {
-        self.count += other.count;
-        self.smallest = match (self.smallest, other.smallest) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-    }
 }
 
 /// A source's share of the tracked sample, drawn while it reads a run's answers: an endpoint
-/// outside the [`Smallest`] of what the run has named so far cannot be in
-/// the sample of the whole account, so it is let go at once (and noted) instead of being held
-/// until the run ends. Pinned endpoints are always kept.
+/// outside the [`Smallest`] of what the run has named so far cannot be in the sample of the
+/// whole account, so it is let go at once (and noted) instead of being held until the run
+/// ends. Pinned endpoints are always kept.
 #[derive(Debug)]
 pub struct Draw<'a> {
     book: &'a TargetBook,
