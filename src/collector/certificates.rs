@@ -1,6 +1,7 @@
 //! The `certificates` collector: identity and validity of every certificate.
 
-use super::{list_certificates, CollectError, Collected, Collector, CollectorSettings, Core};
+use super::paging::{list_certificates_each, Paged};
+use super::{CollectError, Collected, Collector, CollectorSettings, Core};
 use crate::config::{CertificateFilter, TagLabel};
 use crate::headlines::{Expiring, Headline, Headlines, MOST_LISTED};
 use crate::metrics::{series, Snapshot, SnapshotBuilder};
@@ -236,31 +237,53 @@ fn write_tags(builder: &mut SnapshotBuilder, cert: &Certificate, tag_labels: &[T
 /// How many certificates expire within 30 days of `now` (unix seconds) or have expired, and
 /// the soonest to expire (not yet expired) by name. Pure.
 pub fn headlines(certificates: &[Certificate], now: i64) -> Headlines {
-    const THIRTY_DAYS: i64 = 30 * 86_400;
-    let (mut expired, mut expiring) = (0, Vec::new());
-    for cert in certificates {
-        let Some(not_after) = time::parse_api_time(&cert.cert_end_time) else {
-            continue;
-        };
-        if not_after < now {
-            expired += 1;
-        } else if not_after < now + THIRTY_DAYS {
-            expiring.push(Expiring {
-                certificate_id: cert.certificate_id.clone(),
-                domain: cert.domain.clone(),
-                alias: cert.alias.clone(),
-                not_after,
-            });
+    let mut tally = Tally::default();
+    tally.add(certificates, now);
+    tally.finish()
+}
+
+/// [`headlines`] over a list read page by page: the counts, and the soonest to expire so far.
+#[derive(Debug, Default)]
+struct Tally {
+    expired: u64,
+    expiring: u64,
+    soonest: Vec<Expiring>,
+}
+
+impl Tally {
+    fn add(&mut self, certificates: &[Certificate], now: i64) {
+        const THIRTY_DAYS: i64 = 30 * 86_400;
+        for cert in certificates {
+            let Some(not_after) = time::parse_api_time(&cert.cert_end_time) else {
+                continue;
+            };
+            if not_after < now {
+                self.expired += 1;
+            } else if not_after < now + THIRTY_DAYS {
+                self.expiring += 1;
+                self.soonest.push(Expiring {
+                    certificate_id: cert.certificate_id.clone(),
+                    domain: cert.domain.clone(),
+                    alias: cert.alias.clone(),
+                    not_after,
+                });
+            }
+        }
+        self.soonest.sort_by(|a, b| {
+            (a.not_after, &a.certificate_id).cmp(&(b.not_after, &b.certificate_id))
+        });
+        self.soonest.truncate(MOST_LISTED);
+    }
+
+    fn finish(self) -> Headlines {
+        Headlines {
+            counts: vec![
+                (Headline::ExpiringWithin30Days, self.expiring),
+                (Headline::Expired, self.expired),
+            ],
+            expiring: self.soonest,
         }
     }
-    expiring
-        .sort_by(|a, b| (a.not_after, &a.certificate_id).cmp(&(b.not_after, &b.certificate_id)));
-    let counts = vec![
-        (Headline::ExpiringWithin30Days, expiring.len() as u64),
-        (Headline::Expired, expired),
-    ];
-    expiring.truncate(MOST_LISTED);
-    Headlines { counts, expiring }
 }
 
 /// The `hosting_status` label of a `HostingStatus` code; empty when the API gives none.
@@ -294,32 +317,53 @@ impl Collector for CertificatesCollector {
         true
     }
 
+    /// Renders the list page by page as it arrives (a 20,000-certificate list decoded whole
+    /// is about 20 MB), starting over if the pager reads the list again.
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let core = &self.core;
-        let certificates = list_certificates(&core.client, &self.filter, &core.findings).await?;
-        for cert in &certificates {
-            for (field, error) in cert.unreadable_fields() {
-                core.findings.unreadable_field(
-                    action::DESCRIBE_CERTIFICATES,
-                    &cert.certificate_id,
-                    field,
-                    error,
-                );
-            }
-        }
-        let mut builder = core.builder();
-        let Unread { errors, unreadable } =
-            write_certificates(&mut builder, &certificates, &self.tag_labels);
-        for (id, field, error) in unreadable {
+        let now = time::now_unix();
+        let mut builder = core.bare_builder();
+        let mut unread = Unread::default();
+        let mut tally = Tally::default();
+        list_certificates_each(
+            &core.client,
+            &self.filter,
+            &core.findings,
+            |paged: Paged<Certificate>| match paged {
+                Paged::Restart => {
+                    builder = core.bare_builder();
+                    unread = Unread::default();
+                    tally = Tally::default();
+                }
+                Paged::Rows(certificates) => {
+                    for cert in &certificates {
+                        for (field, error) in cert.unreadable_fields() {
+                            unread.unreadable.push((
+                                cert.certificate_id.clone(),
+                                field,
+                                error.to_string(),
+                            ));
+                        }
+                    }
+                    let written = write_certificates(&mut builder, &certificates, &self.tag_labels);
+                    unread.errors.extend(written.errors);
+                    unread.unreadable.extend(written.unreadable);
+                    tally.add(&certificates, now);
+                }
+            },
+        )
+        .await?;
+        for (id, field, error) in unread.unreadable {
             core.findings
                 .unreadable_field(action::DESCRIBE_CERTIFICATES, &id, field, &error);
         }
+        // Written last, so the run's own findings (the list's, the pages') are in this snapshot.
+        core.findings.write(&mut builder);
         let snapshot = self.core.seal(builder);
-        let headlines = headlines(&certificates, time::now_unix());
         Ok(Collected {
             snapshot,
-            errors,
-            headlines,
+            errors: unread.errors,
+            headlines: tally.finish(),
         })
     }
 }
@@ -395,6 +439,31 @@ mod tests {
             .collect();
         assert_eq!(listed, ["sooner", "soon"]);
         assert_eq!(h.expiring[0].alias, "web \"prod\"");
+    }
+
+    #[test]
+    fn headlines_tallied_page_by_page_are_those_of_the_whole_list() {
+        let now = time::parse_api_time("2026-01-01 00:00:00").expect("time");
+        // More expiring certificates than are listed, the soonest on the last page.
+        let certificates: Vec<Certificate> = (0..25)
+            .map(|i| {
+                cert(
+                    &format!("c{i:02}"),
+                    &format!("2026-01-{:02} 00:00:00", 27 - i),
+                )
+            })
+            .chain([cert("gone", "2025-12-31 00:00:00")])
+            .collect();
+        let whole = headlines(&certificates, now);
+        let mut tally = Tally::default();
+        for page in certificates.chunks(4) {
+            tally.add(page, now);
+        }
+        let paged = tally.finish();
+        assert_eq!(paged.counts, whole.counts);
+        assert_eq!(paged.expiring, whole.expiring);
+        assert_eq!(paged.expiring.len(), MOST_LISTED);
+        assert_eq!(paged.expiring[0].certificate_id, "c24");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use super::skeleton::Findings;
 use crate::config::CertificateFilter;
 use tencentcloud_ssl_api::action;
 use tencentcloud_ssl_api::certificates::{
-    Certificate, CertificateState, CertificatesPage, DescribeCertificatesRequest,
-    ListedCertificate, Tag, MAX_LIMIT,
+    CertificateState, CertificatesPage, DescribeCertificatesRequest, ListedCertificate, Tag,
+    MAX_LIMIT,
 };
 use tencentcloud_ssl_api::client::{ApiError, Client};
 use tencentcloud_ssl_api::Items;
@@ -60,24 +60,52 @@ impl Page for tencentcloud_ssl_api::records::DetailPage {
 /// The one pager: fetches pages at offsets advanced by the rows actually received (never
 /// trusting that `Limit` was honoured) until the extent is reached, a page adds nothing, or
 /// [`MAX_PAGES`]. Returns each page with the offset it was asked at.
-pub(crate) async fn fetch_pages<P, F, Fut>(mut fetch_page: F) -> Result<Vec<(u64, P)>, ApiError>
+pub(crate) async fn fetch_pages<P, F, Fut>(fetch_page: F) -> Result<Vec<(u64, P)>, ApiError>
 where
     P: Page,
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<P, ApiError>>,
 {
     let mut pages = Vec::new();
+    fetch_pages_each(fetch_page, |offset, page| {
+        pages.push((offset, page));
+        true
+    })
+    .await?;
+    Ok(pages)
+}
+
+/// [`fetch_pages`], handing each page to `each` as it arrives (with the offset it was asked at)
+/// instead of keeping it; `each` returning false stops the paging.
+async fn fetch_pages_each<P, F, Fut>(
+    mut fetch_page: F,
+    mut each: impl FnMut(u64, P) -> bool,
+) -> Result<(), ApiError>
+where
+    P: Page,
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<P, ApiError>>,
+{
     let mut offset = 0u64;
     for _ in 0..MAX_PAGES {
         let page = fetch_page(offset).await?;
         let (rows, extent) = (page.rows(), page.extent());
-        pages.push((offset, page));
+        let asked_at = offset;
         offset = offset.saturating_add(rows);
-        if rows == 0 || offset >= extent {
+        if !each(asked_at, page) || rows == 0 || offset >= extent {
             break;
         }
     }
-    Ok(pages)
+    Ok(())
+}
+
+/// What a plain list hands its reader, page by page ([`page_by_rows_each`]).
+pub(crate) enum Paged<T> {
+    /// `TotalCount` moved while paging: every row handed so far is to be forgotten, the list
+    /// is read again from the start.
+    Restart,
+    /// The decoded rows of the next page.
+    Rows(Vec<T>),
 }
 
 /// Every row of a plain list ([`fetch_pages`] over [`ListPage`]s). Rows that could not be
@@ -88,44 +116,76 @@ where
 pub(crate) async fn page_by_rows<T, F, Fut>(
     action: &'static str,
     findings: &Findings,
-    mut fetch_page: F,
+    fetch_page: F,
 ) -> Result<Vec<T>, ApiError>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<(u64, Items<T>), ApiError>>,
 {
-    let mut pages = Vec::new();
+    let mut rows = Vec::new();
+    page_by_rows_each(action, findings, fetch_page, |paged| match paged {
+        Paged::Restart => rows.clear(),
+        Paged::Rows(page) => rows.extend(page),
+    })
+    .await?;
+    Ok(rows)
+}
+
+/// [`page_by_rows`], handing the rows to `each` page by page as they arrive, so a large list
+/// is never held whole; a moved `TotalCount` is handed as [`Paged::Restart`] before the list is
+/// read again.
+pub(crate) async fn page_by_rows_each<T, F, Fut>(
+    action: &'static str,
+    findings: &Findings,
+    mut fetch_page: F,
+    mut each: impl FnMut(Paged<T>),
+) -> Result<(), ApiError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<(u64, Items<T>), ApiError>>,
+{
+    let (mut stated, mut received) = (0u64, 0u64);
     for attempt in 0..2 {
-        pages = fetch_pages(|offset| {
-            let page = fetch_page(offset);
-            async move {
-                let (total, rows) = page.await?;
-                Ok(ListPage { total, rows })
-            }
-        })
-        .await?;
-        let moved = pages.windows(2).any(|w| w[0].1.total != w[1].1.total);
-        if !moved {
-            break;
-        }
-        if attempt == 0 {
+        if attempt == 1 {
             tracing::debug!(
                 action,
                 "TotalCount moved while paging: reading the list again"
             );
+            each(Paged::Restart);
+        }
+        (stated, received) = (0, 0);
+        let (mut first, mut moved) = (None, false);
+        let mut skipped = Vec::new();
+        fetch_pages_each(
+            |offset| {
+                let page = fetch_page(offset);
+                async move {
+                    let (total, rows) = page.await?;
+                    Ok(ListPage { total, rows })
+                }
+            },
+            |_, page: ListPage<T>| {
+                if attempt == 0 && *first.get_or_insert(page.total) != page.total {
+                    moved = true;
+                    return false;
+                }
+                stated = page.total;
+                received += page.rows();
+                skipped.extend(page.rows.skipped);
+                each(Paged::Rows(page.rows.items));
+                true
+            },
+        )
+        .await?;
+        if !moved {
+            findings.skipped(action, &skipped);
+            break;
         }
     }
-    let stated = pages.last().map_or(0, |(_, page)| page.total);
-    let received: u64 = pages.iter().map(|(_, page)| page.rows()).sum();
     if received != stated {
         findings.totals_mismatch(action, "", &[("TotalCount", stated, received)]);
     }
-    let mut rows = Vec::new();
-    for (_, page) in pages {
-        findings.skipped(action, &page.rows.skipped);
-        rows.extend(page.rows.items);
-    }
-    Ok(rows)
+    Ok(())
 }
 
 /// Every certificate of the account that `filter` selects, decoded as `T`, deduplicated by ID
@@ -139,7 +199,27 @@ pub(crate) async fn list_certificates_as<T>(
 where
     T: ListedCertificate + serde::de::DeserializeOwned,
 {
-    let rows: Vec<T> = page_by_rows(
+    let mut rows = Vec::new();
+    list_certificates_each(client, filter, findings, |paged| match paged {
+        Paged::Restart => rows.clear(),
+        Paged::Rows(page) => rows.extend(page),
+    })
+    .await?;
+    Ok(rows)
+}
+
+/// [`list_certificates_as`], page by page ([`page_by_rows_each`]).
+pub(crate) async fn list_certificates_each<T>(
+    client: &Client,
+    filter: &CertificateFilter,
+    findings: &Findings,
+    mut each: impl FnMut(Paged<T>),
+) -> Result<(), ApiError>
+where
+    T: ListedCertificate + serde::de::DeserializeOwned,
+{
+    let mut seen = std::collections::HashSet::new();
+    page_by_rows_each(
         action::DESCRIBE_CERTIFICATES,
         findings,
         |offset| async move {
@@ -151,26 +231,23 @@ where
                 .await?;
             Ok((page.total_count, page.certificates))
         },
+        |paged| match paged {
+            Paged::Restart => {
+                seen.clear();
+                each(Paged::Restart);
+            }
+            Paged::Rows(rows) => each(Paged::Rows(
+                rows.into_iter()
+                    .filter(|row| {
+                        (filter.include_expired || row.status() != Some(3))
+                            && !row.id().is_empty()
+                            && seen.insert(row.id().to_string())
+                    })
+                    .collect(),
+            )),
+        },
     )
-    .await?;
-    let mut seen = std::collections::HashSet::new();
-    Ok(rows
-        .into_iter()
-        .filter(|row| {
-            (filter.include_expired || row.status() != Some(3))
-                && !row.id().is_empty()
-                && seen.insert(row.id().to_string())
-        })
-        .collect())
-}
-
-/// Every selected certificate with the fields the exporter uses.
-pub(crate) async fn list_certificates(
-    client: &Client,
-    filter: &CertificateFilter,
-    findings: &Findings,
-) -> Result<Vec<Certificate>, ApiError> {
-    list_certificates_as(client, filter, findings).await
+    .await
 }
 
 /// The IDs (with status and deployability) of the selected certificates, decoding nothing

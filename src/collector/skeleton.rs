@@ -434,9 +434,15 @@ impl Core {
 
     /// A snapshot builder sized like the last snapshot, holding the findings so far.
     pub(crate) fn builder(&self) -> SnapshotBuilder {
-        let mut builder = SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes);
+        let mut builder = self.bare_builder();
         self.findings.write(&mut builder);
         builder
+    }
+
+    /// A builder for the run's samples without the findings, for a run that still finds
+    /// things after it starts writing: it writes them (`findings.write`) before sealing.
+    pub(crate) fn bare_builder(&self) -> SnapshotBuilder {
+        SnapshotBuilder::sized_like(&self.settings.account, &self.last_sizes)
     }
 
     /// Writes the size of `map`, one of the maps the collector keeps between runs.
