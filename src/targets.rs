@@ -369,10 +369,32 @@ impl TargetBook {
         self.max_tracked
     }
 
-    /// After a run, the cut that keeps exactly a source's share of the sample of the endpoints
-    /// it `held` (pinned ones aside), below the smallest hash it let go (`left_out`, see
-    /// [`cut`]).
-    pub fn cut_of<'e>(
+    /// After a run, keeps exactly a source's share of the sample in what it holds: each of
+    /// `groups` is a list the source holds, with what that list let go; `endpoint` names an
+    /// item's endpoint. Returns the source's cut ([`TargetBook::cut_of`]).
+    pub fn keep_share<T>(
+        &self,
+        mut groups: Vec<(&mut Vec<T>, &mut LeftOut)>,
+        endpoint: impl Fn(&T) -> (&str, u16),
+    ) -> Option<u64> {
+        let cut = self.cut_of(
+            groups
+                .iter()
+                .flat_map(|(items, _)| items.iter().map(&endpoint)),
+            groups
+                .iter()
+                .filter_map(|(_, left_out)| left_out.smallest)
+                .min(),
+        );
+        for (items, left_out) in &mut groups {
+            self.retain_sampled(items, &endpoint, cut, left_out);
+        }
+        cut
+    }
+
+    /// The cut that keeps exactly the share of the sample of the endpoints `held` (pinned ones
+    /// aside), below the smallest hash let go (`left_out`, see [`cut`]).
+    fn cut_of<'e>(
         &self,
         held: impl IntoIterator<Item = (&'e str, u16)>,
         left_out: Option<u64>,
@@ -386,7 +408,7 @@ impl TargetBook {
 
     /// Keeps the `items` whose endpoint a source keeps under its `cut` (pinned ones too), and
     /// notes the others in `left_out`.
-    pub fn retain_sampled<T>(
+    fn retain_sampled<T>(
         &self,
         items: &mut Vec<T>,
         endpoint: impl Fn(&T) -> (&str, u16),
@@ -429,26 +451,17 @@ impl TargetBook {
             .filter(|p| p.valid_until >= now)
             .map(|p| &p.claims)
             .collect();
-        let sources_cut = valid.iter().filter_map(|c| c.cut).min();
-        let hashed = || {
-            valid.iter().flat_map(|c| {
-                c.claims
-                    .iter()
-                    .map(|claim| (endpoint_hash(&claim.domain, claim.port), claim))
-            })
-        };
-        let pinned = |claim: &Claim| self.pinned(&claim.domain, claim.port);
-        let cut = cut(
-            self.max_tracked,
-            hashed()
-                .filter(|(_, claim)| !pinned(claim))
-                .map(|(hash, _)| hash),
-            sources_cut,
+        let every = || valid.iter().flat_map(|c| c.claims.iter());
+        let cut = self.cut_of(
+            every().map(|claim| (claim.domain.as_str(), claim.port)),
+            valid.iter().filter_map(|c| c.cut).min(),
         );
         let mut untracked: u64 = valid.iter().map(|c| c.untracked).sum();
         let mut claims = Vec::new();
-        for (hash, claim) in hashed() {
-            if below(hash, cut) || pinned(claim) {
+        for claim in every() {
+            let tracked = self.pinned(&claim.domain, claim.port)
+                || below(endpoint_hash(&claim.domain, claim.port), cut);
+            if tracked {
                 claims.push(claim.clone());
             } else {
                 untracked += 1;

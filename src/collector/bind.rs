@@ -53,7 +53,7 @@ pub struct RegionValues {
     pub instance_ids: Vec<String>,
     /// Domains the bound instances serve the certificate on, those in the tracked sample (see
     /// `targets`); empty unless endpoints are probed.
-    pub domains: Box<[BoundDomain]>,
+    pub domains: Vec<BoundDomain>,
     /// Domains left out of the tracked sample.
     pub left_out: LeftOut,
 }
@@ -73,11 +73,8 @@ fn sample_domains(totals: &mut DetailTotals, draw: &Draw) -> LeftOuts {
     for (key, found) in &mut totals.regions {
         let mut left_out = LeftOut::default();
         found.domains.retain(|bound| {
-            draw.keep(
-                &bound.domain,
-                bound.port.unwrap_or(DEFAULT_PORT),
-                &mut left_out,
-            )
+            let (domain, port) = endpoint_of(bound);
+            draw.keep(domain, port, &mut left_out)
         });
         if left_out.count > 0 {
             left_outs.insert(key.clone(), left_out);
@@ -146,26 +143,16 @@ impl BindCollector {
     /// hashes (claims at most `max_tracked`) below the smallest one left out (see
     /// [`crate::targets::cut`]); the others are let go and counted. Returns the cut.
     fn draw_sample(&mut self, book: &TargetBook) -> Option<u64> {
-        let entries = || {
-            self.cache
-                .values()
-                .flat_map(|held| held.value.regions.iter().map(|entry| &entry.values))
-        };
-        let cut = book.cut_of(
-            entries().flat_map(|values| values.domains.iter().map(endpoint_of)),
-            entries()
-                .filter_map(|values| values.left_out.smallest)
-                .min(),
-        );
-        for held in self.cache.values_mut() {
-            for entry in held.value.regions.iter_mut() {
+        let groups = self
+            .cache
+            .values_mut()
+            .flat_map(|held| held.value.regions.iter_mut())
+            .map(|entry| {
                 let values = &mut entry.values;
-                let mut domains = std::mem::take(&mut values.domains).into_vec();
-                book.retain_sampled(&mut domains, endpoint_of, cut, &mut values.left_out);
-                values.domains = domains.into_boxed_slice();
-            }
-        }
-        cut
+                (&mut values.domains, &mut values.left_out)
+            })
+            .collect();
+        book.keep_share(groups, endpoint_of)
     }
 
     /// The endpoints every held binding names, as claims of [`BIND_SOURCE`], with what the
@@ -234,7 +221,7 @@ fn summary_regions(result: &TaskResult, labels: &mut Labels) -> Box<[RegionEntry
                     bound: None,
                     unmatched_domains: 0,
                     instance_ids: Vec::new(),
-                    domains: Box::default(),
+                    domains: Vec::new(),
                     left_out: LeftOut::default(),
                 };
                 regions.push(labels.entry(&resource_type, &region.region, values));

@@ -952,16 +952,15 @@ impl RecordsCollector {
     /// Keeps exactly this source's share of the tracked sample in the held records' claims
     /// (see `targets`). Returns the cut.
     fn draw_sample(&mut self, book: &TargetBook) -> Option<u64> {
-        let states = || self.cache.values().map(|held| &held.value);
-        let cut = book.cut_of(
-            states().flat_map(|state| state.claims.iter().map(claim_endpoint)),
-            states().filter_map(|state| state.left_out.smallest).min(),
-        );
-        for held in self.cache.values_mut() {
-            let state = &mut held.value;
-            book.retain_sampled(&mut state.claims, claim_endpoint, cut, &mut state.left_out);
-        }
-        cut
+        let groups = self
+            .cache
+            .values_mut()
+            .map(|held| {
+                let state = &mut held.value;
+                (&mut state.claims, &mut state.left_out)
+            })
+            .collect();
+        book.keep_share(groups, claim_endpoint)
     }
 
     /// Replaces what is held with what `fetched` says of each of `rows`: a fresh detail replaces
