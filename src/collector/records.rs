@@ -448,7 +448,7 @@ fn claim_endpoint(claim: &Claim) -> (&str, u16) {
 }
 
 /// What a record's detail says, as far as it is held.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Digest {
     summary: RecordSummary,
     /// The endpoints its items name in the tracked sample; empty unless endpoints are probed.
@@ -457,14 +457,11 @@ struct Digest {
     left_out: LeftOut,
 }
 
+/// A record as held: the row it was listed with, and what its detail said.
 #[derive(Debug, Clone)]
 struct RecordState {
     row: ListedRecord,
-    summary: RecordSummary,
-    /// The endpoints its items name in the tracked sample; empty unless endpoints are probed.
-    claims: Vec<Claim>,
-    /// The endpoints its items name that the sample left out.
-    left_out: LeftOut,
+    digest: Digest,
 }
 
 /// What the certificate list said of a certificate that makes a new rollout on it likely when it
@@ -925,10 +922,14 @@ impl RecordsCollector {
                     claims: self
                         .cache
                         .values()
-                        .flat_map(|held| held.value.claims.iter().cloned())
+                        .flat_map(|held| held.value.digest.claims.iter().cloned())
                         .collect(),
                     cut,
-                    untracked: self.cache.values().map(|h| h.value.left_out.count).sum(),
+                    untracked: self
+                        .cache
+                        .values()
+                        .map(|held| held.value.digest.left_out.count)
+                        .sum(),
                 },
                 stale_after,
             );
@@ -937,7 +938,7 @@ impl RecordsCollector {
         let failed = self
             .cache
             .values()
-            .filter(|held| held.value.summary.has_failed())
+            .filter(|held| held.value.digest.summary.has_failed())
             .count();
         Ok(Collected {
             snapshot,
@@ -956,8 +957,8 @@ impl RecordsCollector {
             .cache
             .values_mut()
             .map(|held| {
-                let state = &mut held.value;
-                (&mut state.claims, &mut state.left_out)
+                let digest = &mut held.value.digest;
+                (&mut digest.claims, &mut digest.left_out)
             })
             .collect();
         book.keep_share(groups, claim_endpoint)
@@ -978,17 +979,11 @@ impl RecordsCollector {
         for row in rows {
             let held = self.cache.remove(&row.id);
             let refresh = match fetched.remove(&row.id) {
-                Some(Ok(Digest {
-                    summary,
-                    claims,
-                    left_out,
-                })) => {
-                    self.warn_unknown(row, &summary);
+                Some(Ok(digest)) => {
+                    self.warn_unknown(row, &digest.summary);
                     Refresh::Fresh(RecordState {
                         row: row.clone(),
-                        summary,
-                        claims,
-                        left_out,
+                        digest,
                     })
                 }
                 Some(Err(e)) => {
@@ -1037,7 +1032,7 @@ impl RecordsCollector {
                     &mut builder,
                     self.kind,
                     &held.value.row,
-                    &held.value.summary,
+                    &held.value.digest.summary,
                 );
             }
         }
@@ -1068,7 +1063,7 @@ impl RecordsCollector {
     pub(crate) fn final_records(&self) -> usize {
         self.cache
             .values()
-            .filter(|h| h.value.summary.is_final)
+            .filter(|h| h.value.digest.summary.is_final)
             .count()
     }
 }
@@ -1077,7 +1072,7 @@ impl RecordState {
     /// Whether this held state is final and `row` shows the record unchanged since, so the
     /// detail need not be fetched again.
     fn is_final_as(&self, row: &ListedRecord) -> bool {
-        self.summary.is_final
+        self.digest.summary.is_final
             && self.row.update_time == row.update_time
             && self.row.status == row.status
     }
