@@ -241,8 +241,10 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
     let row_type = row.resource_type.to_ascii_lowercase();
     let row_at = time::parse_api_time(&row.create_time);
     let certificate_id = row.certificate_id(kind);
-    // (domain, port) → when it was last deployed or rolled back, and by which operation.
-    let mut latest: BTreeMap<(String, u16), (Option<i64>, Operation, String)> = BTreeMap::new();
+    // (domain, port) → when it was last deployed or rolled back, by which operation, on which
+    // resource type, and whether the domain was written as serving nothing (`|off`).
+    type Latest = (Option<i64>, Operation, String, Option<&'static str>);
+    let mut latest: BTreeMap<(String, u16), Latest> = BTreeMap::new();
     for ((operation, created, _), entry) in &detail.entries {
         let at = time::parse_api_time(created).or(row_at);
         for ((resource_type, item), named) in &entry.domains {
@@ -264,11 +266,12 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
             } else {
                 resource_type
             };
-            for domain in &named.domains {
-                let key = (domain.clone(), named.port.unwrap_or(DEFAULT_PORT));
-                let newer = latest.get(&key).is_none_or(|(seen, _, _)| at >= *seen);
+            for bound in &named.domains {
+                let key = (bound.domain.clone(), bound.port.unwrap_or(DEFAULT_PORT));
+                let newer = latest.get(&key).is_none_or(|(seen, ..)| at >= *seen);
                 if newer {
-                    latest.insert(key, (at, *operation, resource_type.clone()));
+                    let statement = (at, *operation, resource_type.clone(), bound.inactive);
+                    latest.insert(key, statement);
                 }
             }
         }
@@ -278,15 +281,15 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
     }
     latest
         .into_iter()
-        .filter(|(_, (_, operation, _))| *operation == Operation::Deploy)
-        .map(|((domain, port), (at, _, resource_type))| Claim {
+        .filter(|(_, (_, operation, ..))| *operation == Operation::Deploy)
+        .map(|((domain, port), (at, _, resource_type, inactive))| Claim {
             domain,
             port,
             certificate_id: certificate_id.to_string(),
             resource_type,
             source: kind.label(),
             stated_at: at,
-            inactive: None,
+            inactive,
         })
         .collect()
 }
@@ -1184,6 +1187,31 @@ mod tests {
             "the failed item claims nothing; the later rollback takes back.example.com back"
         );
         assert!(claims.iter().all(|c| c.source == "upload_update"));
+    }
+
+    #[test]
+    fn a_domain_deployed_with_the_billing_switch_off_is_claimed_as_serving_nothing() {
+        // tccli: DeployCertificateInstance takes CDN domains as `Domain|billing switch`, and the
+        // deploy detail's CDN example echoes the form.
+        let d = detail(
+            RecordKind::Deploy,
+            &[r#"{"DeployRecordDetailList":[
+                {"Id":1,"Status":1,"Domains":["on.cdn.example.com|on","off.cdn.example.com|off"]}]}"#],
+        );
+        let mut listed = row(Some(1));
+        listed.resource_type = "cdn".into();
+        let claims = rollout_claims(RecordKind::Deploy, &listed, &d);
+        let got: Vec<(&str, Option<&str>)> = claims
+            .iter()
+            .map(|c| (c.domain.as_str(), c.inactive))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("off.cdn.example.com", Some("https_billing_off")),
+                ("on.cdn.example.com", None),
+            ]
+        );
     }
 
     #[test]

@@ -228,8 +228,8 @@ pub struct RegionPage {
     pub domains: Vec<BoundDomain>,
 }
 
-/// A domain a bound instance serves the certificate on, with the port when the API names one
-/// (DDoS `VirtualPort`); probes use 443 otherwise.
+/// A domain a bound instance (or a rollout item) serves the certificate on, with the port when
+/// the API names one (DDoS `VirtualPort`, an item's `Port`); probes use 443 otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BoundDomain {
     /// As the API writes it, split and [normalised](crate::domains_in); may be a wildcard.
@@ -237,8 +237,26 @@ pub struct BoundDomain {
     /// `VirtualPort` or `Port` of the instance, if it names a valid one.
     pub port: Option<u16>,
     /// Why the binding serves nothing now, when its instance's documented state says so (see
-    /// [`inactive_state`]); `None` for a live binding.
+    /// [`inactive_state`]) or the domain is written with the CDN HTTPS billing switch off
+    /// (`https_billing_off`, see [`written_domains`](crate::written_domains)); `None` for a live
+    /// binding.
     pub inactive: Option<&'static str>,
+}
+
+impl BoundDomain {
+    /// The domains one string of a domain field names, on `port`: inactive as `inactive` says,
+    /// else `https_billing_off` when written `domain|off`. The one reading of a domain field.
+    pub fn written<'a>(
+        text: &'a str,
+        port: Option<u16>,
+        inactive: Option<&'static str>,
+    ) -> impl Iterator<Item = BoundDomain> + 'a {
+        crate::written_domains(text).map(move |(domain, billing_off)| BoundDomain {
+            domain,
+            port,
+            inactive: inactive.or(billing_off.then_some("https_billing_off")),
+        })
+    }
 }
 
 /// Why an instance of `resource_type` (lower case) serves no HTTPS with the certificate now,
@@ -566,11 +584,7 @@ fn push_domain(
     inactive: Option<&'static str>,
     out: &mut Vec<BoundDomain>,
 ) {
-    out.extend(domains_in(text).map(|domain| BoundDomain {
-        domain,
-        port,
-        inactive,
-    }));
+    out.extend(BoundDomain::written(text, port, inactive));
 }
 
 /// Collects the domains under `object` that serve `cert_id` (see [`Collect::domains_of`]); a

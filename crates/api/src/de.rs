@@ -98,12 +98,21 @@ pub fn normalize_domain(text: &str) -> Option<String> {
 /// `DescribeHostUploadUpdateRecordDetail` example), each possibly with a CDN HTTPS billing switch
 /// after a `|` (`"cdn.tencent.com.cn|on"`, the official `DescribeHostDeployRecordDetail` CDN
 /// example, as `DeployCertificateInstance` takes CDN domains), white space, upper case or a
-/// trailing dot; each [normalised](normalize_domain), empty ones left out. The one place a
-/// domain string is split.
+/// trailing dot; each [normalised](normalize_domain), empty ones left out. The names of
+/// [`written_domains`].
 pub fn domains_in(text: &str) -> impl Iterator<Item = String> + '_ {
+    written_domains(text).map(|(name, _billing_off)| name)
+}
+
+/// The domains one string of a domain field names (as [`domains_in`] reads them), each with
+/// whether it is written with the CDN HTTPS billing switch off (`"cdn2.tencent.com|off"`: tccli's
+/// `DeployCertificateInstance` documents `Domain|计费开关`, the billing switch, and deploy details
+/// echo it). `|on`, anything else after the `|`, or no switch at all is `false`. The one place a
+/// domain string is split.
+pub fn written_domains(text: &str) -> impl Iterator<Item = (String, bool)> + '_ {
     text.split(',').filter_map(|part| {
-        let name = part.split_once('|').map_or(part, |(name, _switch)| name);
-        normalize_domain(name)
+        let (name, switch) = part.split_once('|').unwrap_or((part, ""));
+        normalize_domain(name).map(|name| (name, switch.trim().eq_ignore_ascii_case("off")))
     })
 }
 
@@ -289,6 +298,29 @@ mod tests {
             let got: Vec<String> = domains_in(written).collect();
             assert_eq!(got, *expected, "{written:?}");
         }
+    }
+
+    #[test]
+    fn the_billing_switch_is_read_with_each_domain() {
+        let got: Vec<(String, bool)> = written_domains(
+            "cdn.tencent.com.cn|on, cdn2.tencent.com|OFF ,plain.example.com,x.example.com|other",
+        )
+        .collect();
+        let want = [
+            ("cdn.tencent.com.cn", false),
+            ("cdn2.tencent.com", true),
+            ("plain.example.com", false),
+            ("x.example.com", false),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((name, off), (want_name, want_off)) in got.iter().zip(want) {
+            assert_eq!((name.as_str(), *off), (want_name, want_off));
+        }
+        assert_eq!(
+            written_domains("|off").count(),
+            0,
+            "a switch without a name names nothing"
+        );
     }
 
     #[derive(Deserialize, Debug)]

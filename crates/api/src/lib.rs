@@ -30,7 +30,7 @@ pub mod credentials;
 mod de;
 pub mod detail;
 pub mod providers;
-pub use de::{domains_in, normalize_domain, Items, Lenient, SkippedItem, Text};
+pub use de::{domains_in, normalize_domain, written_domains, Items, Lenient, SkippedItem, Text};
 pub mod records;
 pub mod signing;
 pub mod time;

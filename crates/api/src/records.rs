@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::de;
-use crate::{domains_in, Items, SkippedItem};
+use crate::bind::BoundDomain;
+use crate::{Items, SkippedItem};
 
 /// Largest detail page (`Limit` above 200 is cut to 200).
 pub const DETAIL_LIMIT: u64 = 200;
@@ -360,10 +361,10 @@ pub struct TypeItems {
 pub struct ItemDomains {
     /// The item's `Id` (may be empty; the caller keys such items by position).
     pub id: String,
-    /// `Domains`, split and [normalised](crate::domains_in) (one string may name several); empty ones left out.
-    pub domains: Vec<String>,
-    /// `Port`, when the item names a valid one.
-    pub port: Option<u16>,
+    /// `Domains`, each string [read](BoundDomain::written) as the API writes it (one string may
+    /// name several; a CDN domain may carry its billing switch), on the item's `Port` when it
+    /// names a valid one; empty ones left out.
+    pub domains: Vec<BoundDomain>,
 }
 
 /// One operation entry on one detail page.
@@ -454,15 +455,19 @@ fn add_items(slot: &mut TypeItems, old_cert_id: &mut String, items: Vec<Item>) {
         if old_cert_id.is_empty() {
             old_cert_id.clone_from(&item.old_cert_id);
         }
-        let domains: Vec<String> = item.domains.iter().flat_map(|d| domains_in(d)).collect();
+        let port = item
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0);
+        let domains: Vec<BoundDomain> = item
+            .domains
+            .iter()
+            .flat_map(|d| BoundDomain::written(d, port, None))
+            .collect();
         if !domains.is_empty() {
             slot.domains.push(ItemDomains {
                 id: item.id.clone(),
                 domains,
-                port: item
-                    .port
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|p| *p != 0),
             });
         }
         slot.items.push((item.id, item.status));
@@ -600,11 +605,11 @@ mod tests {
     }
 
     #[test]
-    fn item_domains_and_ports_are_kept() {
+    fn item_domains_ports_and_billing_switches_are_kept() {
         let value: Value = serde_json::from_str(
             r#"{"TotalCount":3,"DeployRecordDetailList":[
-                {"Id":1,"Status":1,"Domains":["a.example.com","b.example.com"],"Port":8443},
-                {"Id":2,"Status":1,"Domains":"c.example.com","Port":"0"},
+                {"Id":1,"Status":1,"Domains":["a.example.com","b.example.com|on"],"Port":8443},
+                {"Id":2,"Status":1,"Domains":"c.example.com|off","Port":"0"},
                 {"Id":3,"Status":1,"Domains":[7,null,"d.example.com"]},
                 {"Id":4,"Status":1,"Domains":null}]}"#,
         )
@@ -612,23 +617,35 @@ mod tests {
         let page = parse_detail_page(RecordKind::Deploy, value).expect("ok");
         let items = &page.entries[0].1.types[""];
         assert_eq!(items.items.len(), 4, "domains never cost an item");
-        let domains: Vec<(&str, Vec<&str>, Option<u16>)> = items
+        type Named<'a> = (&'a str, Option<u16>, Option<&'static str>);
+        let domains: Vec<(&str, Vec<Named>)> = items
             .domains
             .iter()
             .map(|d| {
                 (
                     d.id.as_str(),
-                    d.domains.iter().map(String::as_str).collect(),
-                    d.port,
+                    d.domains
+                        .iter()
+                        .map(|b| (b.domain.as_str(), b.port, b.inactive))
+                        .collect(),
                 )
             })
             .collect();
         assert_eq!(
             domains,
             [
-                ("1", vec!["a.example.com", "b.example.com"], Some(8443)),
-                ("2", vec!["c.example.com"], None),
-                ("3", vec!["d.example.com"], None),
+                (
+                    "1",
+                    vec![
+                        ("a.example.com", Some(8443), None),
+                        ("b.example.com", Some(8443), None)
+                    ]
+                ),
+                (
+                    "2",
+                    vec![("c.example.com", None, Some("https_billing_off"))]
+                ),
+                ("3", vec![("d.example.com", None, None)]),
             ]
         );
     }

@@ -444,7 +444,7 @@ fn record_detail_examples_name_their_domains_as_written() {
             for (_, entry) in &page.entries {
                 for items in entry.types.values() {
                     for item in &items.domains {
-                        named.extend(item.domains.iter().cloned());
+                        named.extend(item.domains.iter().map(|d| d.domain.clone()));
                     }
                 }
             }
