@@ -4,8 +4,10 @@
 For each scenario it starts the simulator (documented rate limits, added latency) and the
 exporter, and measures in one run:
 
-- the first full collection against the floor: max over actions of (fewest calls that action
-  needs / its rate limit), plus the bind task wait;
+- the first full collection against the floor at the pace in force: max over actions of (fewest
+  calls that action needs / the exporter's pace of it: the documented limit, half of it for the
+  per-certificate actions, or what `--rate-limit` sets), plus the bind task wait; and, for
+  comparison, against the floor at the documented limits;
 - API calls made against the fewest possible, and throttled answers provoked (target: none);
 - in a steady-state cycle, record and bind details fetched again (target: none for final records);
 - scrape throughput with `wrk -t2 -c16` against nginx serving the very same bytes from files, one
@@ -90,6 +92,9 @@ LIMITS = {
     "DescribeHostDeployRecordDetail": 10,
     "DescribeCertificateDetail": 10,
 }
+# Paced by default at a share of their limit (crates/api/src/client/ratelimit.rs,
+# PER_CERTIFICATE_ACTIONS and DEFAULT_PER_CERTIFICATE_SHARE), unless --rate-limit overrides them.
+PER_CERTIFICATE_ACTIONS = {"DescribeHostDeployRecord": 0.5, "DescribeCertificateDetail": 0.5}
 TASK_WAIT_SECONDS = 4  # the simulator's longest bind task (--max-task-time)
 COLLECTORS = ["certificates", "bind", "upload_update", "update", "deploy"]
 
@@ -259,13 +264,22 @@ def scenario(args, name, certificates, records, latency_ms, scale, steady, scrap
         wait_until(lambda: get(f"{sim_url}/-/healthy") == b"Healthy.\n", 60, "the simulator")
         minimal = json.loads(get(f"{sim_url}/-/sim/minimal-calls"))
         floor = max(calls / (LIMITS[action] * scale) for action, calls in minimal.items())
-        expected = floor + TASK_WAIT_SECONDS
+        overrides = dict(item.split("=", 1) for item in args.rate_limit or [])
+        if scale != 1:
+            for action, limit in LIMITS.items():
+                overrides.setdefault(action, f"{limit * scale:g}")
+        # The floor at the pace in force: the exporter's own pace of each action (a share of the
+        # limit for per-certificate actions, or the override), as issue #20 item 1 compares.
+        pace = {action: float(overrides[action]) if action in overrides
+                else LIMITS[action] * scale * PER_CERTIFICATE_ACTIONS.get(action, 1.0)
+                for action in LIMITS}
+        floor_in_force = max(calls / pace[action] for action, calls in minimal.items())
+        expected = floor_in_force + TASK_WAIT_SECONDS
         interval = int(max(args.min_interval, 1.6 * expected + 20)) if steady else 24 * 3600
         command = [f"{bins}/tencentcloud-ssl-exporter", f"--tencentcloud.endpoint={sim_url}",
                    f"--web.listen-address=127.0.0.1:{exp_port}", f"--collector.interval={interval}s",
                    f"--collector.deploy.interval={interval}s", "--log.level=warn"]
-        if scale != 1:
-            command += [f"--tencentcloud.rate-limit={a}={r * scale:g}" for a, r in LIMITS.items()]
+        command += [f"--tencentcloud.rate-limit={a}={r}" for a, r in overrides.items()]
         env = dict(os.environ, TENCENTCLOUD_SECRET_ID=DEMO_SECRET_ID, TENCENTCLOUD_SECRET_KEY=DEMO_SECRET_KEY)
         started = time.time()
         exporter = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
@@ -296,7 +310,8 @@ def scenario(args, name, certificates, records, latency_ms, scale, steady, scrap
         deploy_fewest = minimal.get("DescribeHostDeployRecord", 0) + minimal.get("DescribeHostDeployRecordDetail", 0)
         rows = [
             ("deploy family: calls / fewest possible (first cycle)", f"{deploy_first} / {deploy_fewest}", "", None),
-            ("first cycle / (floor + task wait)", f"{first_cycle:.1f}s / ({floor:.1f}s + {TASK_WAIT_SECONDS}s) = {first_cycle / expected:.3f}", "<= 1.10", first_cycle / expected <= 1.10),
+            ("first cycle / (floor at the pace in force + task wait)", f"{first_cycle:.1f}s / ({floor_in_force:.1f}s + {TASK_WAIT_SECONDS}s) = {first_cycle / expected:.3f}", "<= 1.05", first_cycle / expected <= 1.05),
+            ("first cycle / (floor at the documented limits + task wait)", f"{first_cycle:.1f}s / ({floor:.1f}s + {TASK_WAIT_SECONDS}s) = {first_cycle / (floor + TASK_WAIT_SECONDS):.3f}", "", None),
             ("API calls / fewest possible", f"{calls} / {sum(minimal.values())} = {calls / sum(minimal.values()):.3f}", "<= 1.05", calls / sum(minimal.values()) <= 1.05),
             ("throttled answers provoked", str(throttled), "0", throttled == 0),
             ("series served", str(series), "", None),
@@ -1127,7 +1142,7 @@ def main():
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--bin-dir", help="take the binaries from this folder (default: target/<profile>)")
     parser.add_argument("--rate-limit", action="append", metavar="ACTION=PER_SECOND",
-                        help="passed to the exporter as --tencentcloud.rate-limit in the 20,000 scenario (repeatable)")
+                        help="passed to the exporter as --tencentcloud.rate-limit in the 400, 2,000 and 20,000 scenarios (repeatable)")
     parser.add_argument("--shape-limit-scale", type=float, default=1.0,
                         help="multiply the simulator's limits (and the exporter's) in the 20,000 scenario; "
                              "default 1: the documented limits, in real time")

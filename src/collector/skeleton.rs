@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus::{IntGauge, IntGaugeVec};
 
@@ -232,13 +232,59 @@ enum Finding {
 
 /// What runs could not take at face value, kept for the life of a collector: items that could
 /// not be decoded and totals that disagreed with the rows received. Each is logged at warn as it
-/// is found (with the item's ID), and the cumulative counts are written into every snapshot as
-/// `tencentcloud_ssl_decode_errors_total` and `tencentcloud_ssl_totals_mismatches_total`.
+/// is found (with the item's ID), the same finding again at debug for [`REPEAT_WARNING_AFTER`]
+/// (an answer the exporter cannot read is read again every run: one warning an hour says it,
+/// not one a run), and every one is counted: the cumulative counts are written into every
+/// snapshot as `tencentcloud_ssl_decode_errors_total` and
+/// `tencentcloud_ssl_totals_mismatches_total`.
 #[derive(Debug)]
 pub(crate) struct Findings {
     account: String,
     collector: &'static str,
     counts: parking_lot::Mutex<BTreeMap<(Finding, &'static str), u64>>,
+    warned: parking_lot::Mutex<Warned>,
+}
+
+/// How long the same finding (the same action, ID, field and error) is logged at debug after
+/// its warning.
+pub(crate) const REPEAT_WARNING_AFTER: Duration = Duration::from_secs(3600);
+
+/// When each finding was last warned of; entries older than [`REPEAT_WARNING_AFTER`] are let go
+/// once per that period, so the map holds at most an hour of distinct findings.
+#[derive(Debug)]
+struct Warned {
+    at: std::collections::HashMap<u64, Instant>,
+    next_prune: Instant,
+}
+
+impl Warned {
+    /// Whether the finding `key` is to be warned of at `now` (not warned of within the period);
+    /// if so, it is remembered as warned now.
+    fn warn_now(&mut self, key: u64, now: Instant) -> bool {
+        if now >= self.next_prune {
+            self.at
+                .retain(|_, at| now.duration_since(*at) < REPEAT_WARNING_AFTER);
+            self.next_prune = now + REPEAT_WARNING_AFTER;
+        }
+        match self.at.get(&key) {
+            Some(at) if now.duration_since(*at) < REPEAT_WARNING_AFTER => false,
+            _ => {
+                self.at.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+/// Logs at warn when the first argument is true, else at debug.
+macro_rules! warn_or_debug {
+    ($warn:expr, $($event:tt)*) => {
+        if $warn {
+            tracing::warn!($($event)*)
+        } else {
+            tracing::debug!($($event)*)
+        }
+    };
 }
 
 impl Findings {
@@ -262,6 +308,10 @@ impl Findings {
             account: account.to_string(),
             collector,
             counts: parking_lot::Mutex::new(counts),
+            warned: parking_lot::Mutex::new(Warned {
+                at: Default::default(),
+                next_prune: Instant::now() + REPEAT_WARNING_AFTER,
+            }),
         }
     }
 
@@ -269,10 +319,19 @@ impl Findings {
         *self.counts.lock().entry((finding, action)).or_default() += n;
     }
 
+    /// Whether the finding named by `parts` is to be logged at warn now (see [`Findings`]).
+    fn warn_now(&self, parts: &[&str]) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        parts.hash(&mut hasher);
+        self.warned.lock().warn_now(hasher.finish(), Instant::now())
+    }
+
     /// Items of an `action` answer that were skipped because they could not be decoded.
     pub(crate) fn skipped(&self, action: &'static str, items: &[SkippedItem]) {
         for item in items {
-            tracing::warn!(
+            warn_or_debug!(
+                self.warn_now(&["skipped", action, &item.id, &item.error]),
                 account = %self.account,
                 collector = self.collector,
                 action,
@@ -295,7 +354,8 @@ impl Findings {
         field: &str,
         error: &str,
     ) {
-        tracing::warn!(
+        warn_or_debug!(
+            self.warn_now(&["unreadable", action, id, field, error]),
             account = %self.account,
             collector = self.collector,
             action,
@@ -310,7 +370,8 @@ impl Findings {
     /// An `action` answer about `id` that contradicts itself (`error` says how, and what was
     /// used): logged at warn and counted with the decode errors, as not understood.
     pub(crate) fn contradiction(&self, action: &'static str, id: &str, error: &str) {
-        tracing::warn!(
+        warn_or_debug!(
+            self.warn_now(&["contradiction", action, id, error]),
             account = %self.account,
             collector = self.collector,
             action,
@@ -336,12 +397,14 @@ impl Findings {
             .iter()
             .map(|(field, stated, received)| format!("{field} {stated} (received {received})"))
             .collect();
-        tracing::warn!(
+        let totals = fields.join(", ");
+        warn_or_debug!(
+            self.warn_now(&["totals", action, what, &totals]),
             account = %self.account,
             collector = self.collector,
             action,
             what,
-            totals = %fields.join(", "),
+            totals = %totals,
             "the answer's totals disagree with the rows received; exporting what was received"
         );
         self.count(Finding::TotalsMismatch, action, 1);
@@ -496,5 +559,36 @@ mod tests {
         detached.plan(1);
         detached.advance();
         assert_eq!(detached.get(), Some((1, 1)));
+    }
+
+    #[test]
+    fn a_finding_is_warned_of_once_an_hour_and_counted_every_time() {
+        let start = Instant::now();
+        let mut warned = Warned {
+            at: Default::default(),
+            next_prune: start + REPEAT_WARNING_AFTER,
+        };
+        let minute = Duration::from_secs(60);
+        assert!(warned.warn_now(1, start), "first seen: warn");
+        assert!(!warned.warn_now(1, start + minute), "next run: debug");
+        assert!(warned.warn_now(2, start + minute), "another finding: warn");
+        assert!(
+            warned.warn_now(1, start + REPEAT_WARNING_AFTER),
+            "an hour on: warn again"
+        );
+        // The prune an hour on let the others go: only what was warned of within the hour stays.
+        assert_eq!(warned.at.len(), 2);
+        assert!(!warned.warn_now(2, start + REPEAT_WARNING_AFTER));
+        let later = start + 3 * REPEAT_WARNING_AFTER;
+        assert!(warned.warn_now(3, later));
+        assert_eq!(warned.at.len(), 1, "a quiet hour empties the map");
+
+        // Findings count each occurrence, warned or not.
+        let findings = Findings::new("a", "certificates", &["DescribeCertificates"]);
+        for _ in 0..3 {
+            findings.unreadable_field("DescribeCertificates", "c1", "CertEndTime", "not a time");
+        }
+        let counted = findings.counts.lock()[&(Finding::Undecoded, "DescribeCertificates")];
+        assert_eq!(counted, 3);
     }
 }

@@ -226,7 +226,7 @@ families! {
         "1 when the endpoint answered that it does not offer the action the collector needs (InvalidAction, UnsupportedOperation): nothing to collect, asked again hourly, and the collector is not failing.";
     DecodeErrors => counter "tencentcloud_ssl_decode_errors_total",
         [collector, action],
-        "Items of API answers that could not be decoded and were skipped, and optional fields of kept items that could not be read and were left out (each is named in a warn log line with its ID).";
+        "Items of API answers that could not be decoded and were skipped, and optional fields of kept items that could not be read and were left out (each is named in a warn log line with its ID, once an hour while it recurs; at debug in between).";
     TotalsMismatches => counter "tencentcloud_ssl_totals_mismatches_total",
         [collector, action],
         "API answers whose stated totals (TotalCount, SuccessTotalCount, ...) disagreed with the rows received.";
