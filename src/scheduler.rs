@@ -109,6 +109,7 @@ where
         let mut collector = next.take().unwrap_or_else(&make);
         collector.report_progress_to(first_run.progress());
         let name = collector.name();
+        let source_of = collector.source_of();
         let account = schedule.account.as_str();
         let born = Instant::now();
         let task = tokio::spawn(run(collector, schedule.clone(), Arc::clone(&first_run)));
@@ -141,6 +142,9 @@ where
         }
         schedule.exposition.mark_failed(account, name);
         schedule.telemetry.collector_restarted(account, name);
+        if let Some(book) = source_of {
+            book.tried(name);
+        }
         // A death ends the first run too: its outcome (success 0) is what is served.
         first_run.ended();
         if born.elapsed() >= HEALTHY_LIFETIME {
@@ -404,6 +408,50 @@ mod tests {
                 ))
             }
         }
+    }
+
+    /// A source of endpoints whose every run panics.
+    struct DoomedSource {
+        book: Arc<crate::targets::TargetBook>,
+    }
+
+    impl Collector for DoomedSource {
+        fn name(&self) -> &'static str {
+            "deploy"
+        }
+
+        fn source_of(&self) -> Option<Arc<crate::targets::TargetBook>> {
+            Some(Arc::clone(&self.book))
+        }
+
+        async fn collect(&mut self) -> Result<Collected, CollectError> {
+            panic!("doomed source")
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_that_dies_in_every_incarnation_does_not_hold_the_first_probes_back() {
+        let telemetry = Telemetry::new();
+        let exposition = Arc::new(Exposition::new(telemetry.clone(), "v", "r"));
+        let schedule = schedule(&exposition, &telemetry);
+        let shutdown = schedule.shutdown.clone();
+        let book = Arc::new(crate::targets::TargetBook::new(vec!["deploy"], 100));
+        let make = {
+            let book = Arc::clone(&book);
+            move || DoomedSource {
+                book: Arc::clone(&book),
+            }
+        };
+        let task = spawn(make, schedule);
+        assert!(!book.complete(), "nothing tried yet");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(
+            book.complete(),
+            "the death counts as tried: the endpoints collector's first probes go ahead"
+        );
+        assert!(book.targets().targets.is_empty(), "and claims nothing");
+        shutdown.cancel();
+        task.await.expect("supervisor ends");
     }
 
     fn text(exposition: &Exposition) -> String {

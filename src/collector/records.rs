@@ -842,6 +842,10 @@ impl Collector for RecordsCollector {
         self.core.progress = progress;
     }
 
+    fn source_of(&self) -> Option<Arc<TargetBook>> {
+        self.core.target_book().cloned()
+    }
+
     async fn collect(&mut self) -> Result<Collected, CollectError> {
         let outcome = self.run().await;
         self.core.tried(outcome)

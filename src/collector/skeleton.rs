@@ -106,6 +106,14 @@ pub(crate) trait Collector: Send + 'static {
     /// Hands the collector the [`Progress`] its runs report to; a collector that counts its
     /// items keeps it (in [`Core`]), the others ignore it.
     fn report_progress_to(&mut self, _progress: Progress) {}
+
+    /// The target book a source of endpoints publishes its claims to; none by default. When
+    /// the collector's task dies, the supervisor tells the book the source was
+    /// [tried](TargetBook::tried), as a failed run does, so the endpoints collector's first
+    /// probes never wait for a source that panics in every incarnation.
+    fn source_of(&self) -> Option<Arc<TargetBook>> {
+        None
+    }
 }
 
 /// How far a collector's run has got, in the items of its current per-item step (the deploy
