@@ -24,6 +24,7 @@
 //! whatever its hash: the operator asked for it by name ([`TargetBook::pinning`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -42,10 +43,12 @@ pub struct Claim {
     /// endpoints collector decides what it can dial).
     pub domain: String,
     pub port: u16,
-    /// The certificate the API says the endpoint serves.
-    pub certificate_id: String,
-    /// Lower-case resource type (`cdn`, `clb`, …) of the resource serving it.
-    pub resource_type: String,
+    /// The certificate the API says the endpoint serves; shared by the claims of one answer (a
+    /// certificate's bind detail, a record), and with the book's copy.
+    pub certificate_id: Arc<str>,
+    /// Lower-case resource type (`cdn`, `clb`, …) of the resource serving it; shared like
+    /// `certificate_id`.
+    pub resource_type: Arc<str>,
     /// [`BIND_SOURCE`], or the rollout record type (`upload_update`, `update`, `deploy`).
     pub source: &'static str,
     /// When the API made the statement, as unix seconds: the bind detail's `CacheTime`, the
@@ -200,6 +203,29 @@ impl<'a> Draw<'a> {
             left_out.note(hash);
         }
         keep
+    }
+
+    /// Keeps the `items` whose endpoint is to be held (see [`keep`](Draw::keep)), noting the
+    /// others in `left_out`, and gives back the room of those let go.
+    pub fn retain<T>(
+        &self,
+        items: &mut Vec<T>,
+        endpoint: impl Fn(&T) -> (&str, u16),
+        left_out: &mut LeftOut,
+    ) {
+        items.retain(|item| {
+            let (domain, port) = endpoint(item);
+            self.keep(domain, port, left_out)
+        });
+        release_spare(items);
+    }
+}
+
+/// Gives back the spare room of a held list that sampling shortened: a large account's lists
+/// lose most of their items to the sample, and `retain` keeps the room for all of them.
+fn release_spare<T>(items: &mut Vec<T>) {
+    if items.capacity() > items.len() {
+        items.shrink_to_fit();
     }
 }
 
@@ -424,6 +450,7 @@ impl TargetBook {
             }
             keep
         });
+        release_spare(items);
     }
 
     /// Whether the endpoint is tracked whatever its hash.
@@ -494,7 +521,7 @@ mod tests {
     fn chosen(targets: &[Claim]) -> Vec<(&str, &str)> {
         targets
             .iter()
-            .map(|t| (t.domain.as_str(), t.certificate_id.as_str()))
+            .map(|t| (t.domain.as_str(), &*t.certificate_id))
             .collect()
     }
 
@@ -535,7 +562,7 @@ mod tests {
         assert_eq!(
             targets
                 .iter()
-                .map(|t| (t.port, t.certificate_id.as_str()))
+                .map(|t| (t.port, &*t.certificate_id))
                 .collect::<Vec<_>>(),
             [(443, "y"), (8443, "x")]
         );

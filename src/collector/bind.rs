@@ -158,18 +158,25 @@ impl BindCollector {
     /// The endpoints every held binding names, as claims of [`BIND_SOURCE`], with what the
     /// sample under `cut` left out.
     fn claims(&self, cut: Option<u64>) -> Claims {
-        let mut claims = Vec::new();
+        let held = self
+            .cache
+            .values()
+            .flat_map(|held| held.value.regions.iter())
+            .map(|entry| entry.values.domains.len())
+            .sum();
+        let mut claims = Vec::with_capacity(held);
         let mut untracked = 0;
         for (cert_id, held) in &self.cache {
             let stated_at = time::parse_api_time(&held.value.cache_time);
+            let cert_id: Arc<str> = Arc::from(cert_id.as_str());
             for entry in &held.value.regions {
                 untracked += entry.values.left_out.count;
                 for bound in &entry.values.domains {
                     claims.push(Claim {
                         domain: bound.domain.clone(),
                         port: bound.port.unwrap_or(DEFAULT_PORT),
-                        certificate_id: cert_id.clone(),
-                        resource_type: entry.resource_type.to_string(),
+                        certificate_id: Arc::clone(&cert_id),
+                        resource_type: Arc::clone(&entry.resource_type),
                         source: BIND_SOURCE,
                         stated_at,
                         inactive: bound.inactive,
@@ -671,7 +678,10 @@ impl BindCollector {
             .collect();
         let now = Instant::now();
         let stale_after = self.core.settings.stale_after(run);
-        let mut fresh_cache = HashMap::with_capacity(ids.len());
+        // In place: a second map of every certificate would double the cache while it is built.
+        let listed: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        self.cache
+            .retain(|cert_id, _| listed.contains(cert_id.as_str()));
         for cert_id in ids {
             let held = self.cache.remove(cert_id);
             let merged = match results_by_cert.get(cert_id.as_str()) {
@@ -688,10 +698,9 @@ impl BindCollector {
                 }
             };
             if let Some(binding) = merged {
-                fresh_cache.insert(cert_id.clone(), binding);
+                self.cache.insert(cert_id.clone(), binding);
             }
         }
-        self.cache = fresh_cache;
     }
 
     /// Logs a task that failed where the last one had not.

@@ -216,7 +216,7 @@ pub fn verdict(
     outcomes: &HashMap<(String, u16), Outcome>,
 ) -> Option<Verdict> {
     let (outcome, _) = outcomes.get(&(target.domain.clone(), target.port))?;
-    Some(match (outcome, expected.get(&target.certificate_id)) {
+    Some(match (outcome, expected.get(&*target.certificate_id)) {
         (Err(error), _) => Verdict::Fails(error.reason()),
         (Ok(_), None) => Verdict::NothingExpected,
         (Ok(served), Some(fingerprint)) if served.fingerprint == *fingerprint => Verdict::Matches,
@@ -265,8 +265,7 @@ pub fn write_run(
             *states.entry(state).or_default() += 1;
         }
         let port = target.port.to_string();
-        let (certificate_id, domain, port) =
-            (target.certificate_id.as_str(), &*target.domain, &*port);
+        let (certificate_id, domain, port) = (&*target.certificate_id, &*target.domain, &*port);
         let info = series::EndpointInfo {
             certificate_id,
             domain,
@@ -316,7 +315,7 @@ pub fn write_run(
                     },
                     duration.as_secs_f64(),
                 );
-                let expected_fingerprint = expected.get(&target.certificate_id);
+                let expected_fingerprint = expected.get(&*target.certificate_id);
                 if let Some(fingerprint) = expected_fingerprint {
                     fingerprints.insert((&target.certificate_id, fingerprint));
                 }
@@ -512,7 +511,7 @@ fn newest_upload_updates(targets: &[Claim]) -> HashMap<&str, i64> {
             continue;
         }
         if let Some(at) = claim.stated_at {
-            let entry = newest.entry(claim.certificate_id.as_str()).or_insert(at);
+            let entry = newest.entry(&*claim.certificate_id).or_insert(at);
             *entry = (*entry).max(at);
         }
     }
@@ -535,9 +534,9 @@ pub(crate) struct EndpointsCollector {
     /// Whether a run has finished (later runs start after a jitter; the first waits for the
     /// sources instead).
     ran: bool,
-    /// The last verdict on each probed target (certificate, domain, port): a change is logged
-    /// once, not every run.
-    verdicts: HashMap<(String, String, u16), Verdict>,
+    /// The last verdict on each probed target (certificate, domain, port), with the run that
+    /// gave it: a change is logged once, not every run.
+    verdicts: HashMap<(Arc<str>, String, u16), (Verdict, u64)>,
     /// Where this run's window of `max_endpoints` endpoints starts ([`plan`]).
     offset: usize,
     /// Claims the last run left out of the tracked sample (a change in whether there are any
@@ -773,7 +772,9 @@ impl EndpointsCollector {
         outcomes: &HashMap<(String, u16), Outcome>,
     ) -> usize {
         let account = self.core.settings.account.as_str();
-        let mut verdicts = HashMap::with_capacity(self.verdicts.len());
+        // Updated in place (a second map of every target would double it while it is built);
+        // each verdict notes the run that gave it, and the others are let go at the end.
+        let run = self.runs;
         let (mut changes, mut mismatched) = (0usize, 0usize);
         for target in targets {
             let Some(now) = verdict(target, &self.expected, outcomes) else {
@@ -785,7 +786,7 @@ impl EndpointsCollector {
                 target.domain.clone(),
                 target.port,
             );
-            let before = self.verdicts.remove(&key);
+            let before = self.verdicts.remove(&key).map(|(verdict, _)| verdict);
             // A first sighting of a good endpoint is no news.
             let news = before.as_ref() != Some(&now)
                 && (before.is_some() || matches!(now, Verdict::ServesOther(_) | Verdict::Fails(_)));
@@ -800,7 +801,7 @@ impl EndpointsCollector {
                             domain = %domain,
                             port,
                             served_fingerprint = %served,
-                            expected_fingerprint = %self.expected.get(certificate_id).map_or("", String::as_str),
+                            expected_fingerprint = %self.expected.get(&**certificate_id).map_or("", String::as_str),
                             "endpoint serves another certificate than the API says"
                         ),
                         Verdict::Fails(reason) => {
@@ -830,7 +831,7 @@ impl EndpointsCollector {
                     }
                 }
             }
-            verdicts.insert(key, now);
+            self.verdicts.insert(key, (now, run));
         }
         if changes > LOGGED_CHANGES {
             tracing::warn!(
@@ -839,7 +840,7 @@ impl EndpointsCollector {
                 "further endpoint changes not logged"
             );
         }
-        self.verdicts = verdicts;
+        self.verdicts.retain(|_, (_, given_in)| *given_in == run);
         mismatched
     }
 }
@@ -930,7 +931,7 @@ impl Collector for EndpointsCollector {
                 ProbePlan::OverLimit => self.kept.contains_key(&(t.domain.clone(), t.port)),
                 ProbePlan::Skip(_) | ProbePlan::NotResolved => false,
             })
-            .map(|(t, _)| t.certificate_id.clone())
+            .map(|(t, _)| t.certificate_id.to_string())
             .collect();
         let versions = if certificates.is_empty() {
             None

@@ -243,8 +243,10 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
     let certificate_id = row.certificate_id(kind);
     // (domain, port) → when it was last deployed or rolled back, by which operation, on which
     // resource type, and whether the domain was written as serving nothing (`|off`).
-    type Latest = (Option<i64>, Operation, String, Option<&'static str>);
+    type Latest = (Option<i64>, Operation, Arc<str>, Option<&'static str>);
     let mut latest: BTreeMap<(String, u16), Latest> = BTreeMap::new();
+    // Each resource type once, shared by the claims that name it.
+    let mut types: BTreeMap<&str, Arc<str>> = BTreeMap::new();
     for ((operation, created, _), entry) in &detail.entries {
         let at = time::parse_api_time(created).or(row_at);
         for ((resource_type, item), named) in &entry.domains {
@@ -266,11 +268,14 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
             } else {
                 resource_type
             };
+            let resource_type = types
+                .entry(resource_type)
+                .or_insert_with(|| Arc::from(resource_type.as_str()));
             for bound in &named.domains {
                 let key = (bound.domain.clone(), bound.port.unwrap_or(DEFAULT_PORT));
                 let newer = latest.get(&key).is_none_or(|(seen, ..)| at >= *seen);
                 if newer {
-                    let statement = (at, *operation, resource_type.clone(), bound.inactive);
+                    let statement = (at, *operation, Arc::clone(resource_type), bound.inactive);
                     latest.insert(key, statement);
                 }
             }
@@ -279,13 +284,14 @@ pub fn rollout_claims(kind: RecordKind, row: &ListedRecord, detail: &RecordDetai
     if certificate_id.is_empty() {
         return Vec::new();
     }
+    let certificate_id: Arc<str> = Arc::from(certificate_id);
     latest
         .into_iter()
         .filter(|(_, (_, operation, ..))| *operation == Operation::Deploy)
         .map(|((domain, port), (at, _, resource_type, inactive))| Claim {
             domain,
             port,
-            certificate_id: certificate_id.to_string(),
+            certificate_id: Arc::clone(&certificate_id),
             resource_type,
             source: kind.label(),
             stated_at: at,
@@ -715,7 +721,7 @@ impl RecordsCollector {
                     let mut claims = Vec::new();
                     if let Some(draw) = draw {
                         claims = rollout_claims(kind, &row, &detail);
-                        claims.retain(|c| draw.keep(&c.domain, c.port, &mut left_out));
+                        draw.retain(&mut claims, claim_endpoint, &mut left_out);
                     }
                     Digest {
                         summary: summarize(kind, &row, &detail),
@@ -926,11 +932,13 @@ impl RecordsCollector {
             let cut = self.draw_sample(&book);
             self.core.publish(
                 || Claims {
-                    claims: self
-                        .cache
-                        .values()
-                        .flat_map(|held| held.value.digest.claims.iter().cloned())
-                        .collect(),
+                    claims: {
+                        let digests = || self.cache.values().map(|held| &held.value.digest);
+                        let mut claims =
+                            Vec::with_capacity(digests().map(|d| d.claims.len()).sum());
+                        claims.extend(digests().flat_map(|d| d.claims.iter().cloned()));
+                        claims
+                    },
                     cut,
                     untracked: self
                         .cache
@@ -1176,8 +1184,8 @@ mod tests {
                 (
                     c.domain.as_str(),
                     c.port,
-                    c.certificate_id.as_str(),
-                    c.resource_type.as_str(),
+                    &*c.certificate_id,
+                    &*c.resource_type,
                     c.stated_at,
                 )
             })

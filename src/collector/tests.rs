@@ -323,8 +323,8 @@ async fn bind_waits_for_tasks_pages_details_and_parses_generically() {
             (
                 t.domain,
                 t.port,
-                t.certificate_id,
-                t.resource_type,
+                t.certificate_id.to_string(),
+                t.resource_type.to_string(),
                 t.stated_at,
             )
         })
@@ -1695,7 +1695,7 @@ async fn bind_holds_only_the_tracked_sample_with_every_claim_about_it() {
         let got: Vec<(String, String)> = tracked
             .targets
             .iter()
-            .map(|t| (t.domain.clone(), t.certificate_id.clone()))
+            .map(|t| (t.domain.clone(), t.certificate_id.to_string()))
             .collect();
         assert_eq!(got, want, "run {run}");
         assert_eq!(
@@ -1761,7 +1761,7 @@ async fn rollout_records_hold_only_their_share_of_the_tracked_sample() {
         got, want,
         "the ten smallest hashes of the record's 250 endpoints"
     );
-    assert!(tracked.targets.iter().all(|t| t.certificate_id == "new"));
+    assert!(tracked.targets.iter().all(|t| &*t.certificate_id == "new"));
     assert_eq!(tracked.untracked, 240);
     assert_eq!(book.claims(), 10, "nothing else is held");
 }
