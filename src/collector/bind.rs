@@ -484,7 +484,7 @@ impl BindCollector {
                         self.core
                             .findings
                             .skipped(action::DESCRIBE_BIND_TASK_RESULT, &results.skipped);
-                        for result in results.items {
+                        for mut result in results.items {
                             let Some(cert_id) = tasks.get(&result.task_id) else {
                                 continue;
                             };
@@ -498,6 +498,7 @@ impl BindCollector {
                             {
                                 let _ = to_fetch.send((cert_id.clone(), result.task_id.clone()));
                             }
+                            result.thin();
                             done.insert(result.task_id.clone(), result);
                         }
                     }

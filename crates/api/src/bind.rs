@@ -188,6 +188,28 @@ impl TaskResult {
             .flat_map(|t| &t.bind_resource_region_result)
             .any(|r| r.total_count > 0)
     }
+
+    /// Lets go of the per-region counts a run does not fold in once the task has finished: a
+    /// task with bound instances has them counted from its detail, so only the first region that
+    /// says so is kept (what [`has_bound_resources`](TaskResult::has_bound_resources) reads);
+    /// regions whose query failed are kept (they are reported when no detail is fetched); the
+    /// rest (empty regions, types left with none) are dropped. A large account's run holds one
+    /// result per certificate until it ends.
+    pub fn thin(&mut self) {
+        let mut bound_kept = false;
+        for summary in &mut self.bind_resource_result {
+            summary.bind_resource_region_result.retain(|region| {
+                let keep = error_text(region.error.as_ref()).is_some()
+                    || (region.total_count > 0 && !bound_kept);
+                bound_kept |= region.total_count > 0 && keep;
+                keep
+            });
+            summary.bind_resource_region_result.shrink_to_fit();
+        }
+        self.bind_resource_result
+            .retain(|summary| !summary.bind_resource_region_result.is_empty());
+        self.bind_resource_result.shrink_to_fit();
+    }
 }
 
 /// Request of `DescribeCertificateBindResourceTaskDetail`: one page of a task's instances.
@@ -736,6 +758,41 @@ impl DetailTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thinned_result_still_says_whether_anything_is_bound_and_which_regions_failed() {
+        let mut result: TaskResult = serde_json::from_value(serde_json::json!({
+            "TaskId": "t", "Status": 1, "CacheTime": "2025-01-01 00:00:00",
+            "BindResourceResult": [
+                {"ResourceType": "clb", "BindResourceRegionResult": [
+                    {"Region": "ap-a", "TotalCount": 0},
+                    {"Region": "ap-b", "TotalCount": 3},
+                    {"Region": "ap-c", "TotalCount": 2},
+                    {"Region": "ap-d", "TotalCount": 0, "Error": {"Code": "X", "Message": "m"}}]},
+                {"ResourceType": "cdn", "BindResourceRegionResult": [{"Region": "", "TotalCount": 0}]}]
+        }))
+        .expect("json");
+        result.thin();
+        assert!(result.has_bound_resources());
+        let kept: Vec<(&str, &str)> = result
+            .bind_resource_result
+            .iter()
+            .flat_map(|t| {
+                t.bind_resource_region_result
+                    .iter()
+                    .map(|r| (t.resource_type.as_str(), r.region.as_str()))
+            })
+            .collect();
+        assert_eq!(kept, [("clb", "ap-b"), ("clb", "ap-d")]);
+        let mut empty: TaskResult = serde_json::from_value(serde_json::json!({
+            "TaskId": "t", "Status": 1,
+            "BindResourceResult": [{"ResourceType": "clb", "BindResourceRegionResult": [{"Region": "ap-a", "TotalCount": 0}]}]
+        }))
+        .expect("json");
+        empty.thin();
+        assert!(!empty.has_bound_resources());
+        assert!(empty.bind_resource_result.is_empty());
+    }
 
     fn page(json: &str) -> DetailPage {
         let value: Value = serde_json::from_str(json).expect("json");
