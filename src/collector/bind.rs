@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_pages, list_certificate_states, merge, queue, CollectError, Collected,
-    Collector, CollectorSettings, Core, Findings, Held, Refresh,
+    fan_out, fetch_pages, list_certificate_ids, merge, queue, CollectError, Collected, Collector,
+    CollectorSettings, Core, Findings, Held, Refresh,
 };
 use crate::config::CertificateFilter;
 use crate::headlines::Headlines;
@@ -559,12 +559,8 @@ impl BindCollector {
     /// One run; [`Collector::collect`] adds what the target book needs.
     async fn run(&mut self) -> Result<Collected, CollectError> {
         let started = Instant::now();
-        let ids: Vec<String> =
-            list_certificate_states(&self.core.client, &self.filter, &self.core.findings)
-                .await?
-                .into_iter()
-                .map(|c| c.certificate_id)
-                .collect();
+        let ids =
+            list_certificate_ids(&self.core.client, &self.filter, &self.core.findings).await?;
         let mut errors = Vec::new();
         let answers = self.query(&ids, &mut errors).await?;
         // `merge` consumes the answers, so they are freed before the snapshot is rendered

@@ -25,7 +25,7 @@ use futures::stream;
 use tokio::time::Instant;
 
 use super::{
-    fan_out, fetch_each, list_certificate_states, Answers, CollectError, Collected, Collector,
+    fan_out, fetch_each, list_certificates_as, Answers, CollectError, Collected, Collector,
     CollectorSettings, Core,
 };
 use crate::config::CertificateFilter;
@@ -582,27 +582,26 @@ impl EndpointsCollector {
         }
     }
 
-    /// The content version of every certificate of the account, from the certificate list.
-    /// `None` when the list could not be read (nothing is then taken as changed); a credentials
-    /// failure fails the run.
+    /// The content version of each of `wanted` (the certificates the run expects somewhere),
+    /// from the certificate list. `None` when the list could not be read (nothing is then taken
+    /// as changed); a credentials failure fails the run.
     async fn content_versions(
         &self,
+        wanted: &BTreeSet<String>,
         errors: &mut Vec<String>,
     ) -> Result<Option<HashMap<String, ContentVersion>>, ApiError> {
         let every = CertificateFilter {
             include_expired: true,
             ..CertificateFilter::default()
         };
-        match list_certificate_states(&self.core.client, &every, &self.core.findings).await {
-            Ok(certificates) => Ok(Some(
-                certificates
-                    .into_iter()
-                    .map(|c| {
-                        let version = (c.cert_begin_time, c.cert_end_time);
-                        (c.certificate_id, version)
-                    })
-                    .collect(),
-            )),
+        let version_of = |c: tencentcloud_ssl_api::certificates::CertificateState| {
+            wanted
+                .contains(&c.certificate_id)
+                .then_some((c.certificate_id, (c.cert_begin_time, c.cert_end_time)))
+        };
+        match list_certificates_as(&self.core.client, &every, &self.core.findings, version_of).await
+        {
+            Ok(versions) => Ok(Some(versions.into_iter().collect())),
             Err(e) if e.is_auth() => Err(e),
             Err(e) => {
                 errors.push(format!("certificate list (content versions): {e}"));
@@ -936,7 +935,7 @@ impl Collector for EndpointsCollector {
         let versions = if certificates.is_empty() {
             None
         } else {
-            self.content_versions(&mut errors).await?
+            self.content_versions(&certificates, &mut errors).await?
         };
         let missing = self.forget_outdated(certificates, versions.as_ref(), &targets);
         // The fingerprints are fetched while the probes run: the verdicts need both, the probes

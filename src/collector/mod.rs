@@ -30,7 +30,9 @@ mod skeleton;
 pub(crate) use fetch::{
     fan_out, fetch_each, fetch_each_then, merge, queue, Answers, Held, Refresh,
 };
-pub(crate) use paging::{fetch_pages, list_certificate_states, page_by_rows};
+pub(crate) use paging::{
+    fetch_pages, list_certificate_ids, list_certificate_states, list_certificates_as, page_by_rows,
+};
 pub(crate) use skeleton::{
     CollectError, Collected, Collector, CollectorSettings, Core, Findings, Progress,
 };

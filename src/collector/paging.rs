@@ -189,22 +189,25 @@ where
 }
 
 /// Every certificate of the account that `filter` selects, decoded as `T`, deduplicated by ID
-/// (first occurrence wins). IDs, tags and the search key are filtered by the API; expired
-/// certificates (status 3) are dropped here when the filter excludes them.
-pub(crate) async fn list_certificates_as<T>(
+/// (first occurrence wins), each reduced by `keep` (or left out) as its page arrives. IDs, tags and the search
+/// key are filtered by the API; expired certificates (status 3) are dropped here when the filter
+/// excludes them. The list is held at its size (a large account's list is held for a whole run).
+pub(crate) async fn list_certificates_as<T, U>(
     client: &Client,
     filter: &CertificateFilter,
     findings: &Findings,
-) -> Result<Vec<T>, ApiError>
+    mut keep: impl FnMut(T) -> Option<U>,
+) -> Result<Vec<U>, ApiError>
 where
     T: ListedCertificate + serde::de::DeserializeOwned,
 {
     let mut rows = Vec::new();
     list_certificates_each(client, filter, findings, |paged| match paged {
         Paged::Restart => rows.clear(),
-        Paged::Rows(page) => rows.extend(page),
+        Paged::Rows(page) => rows.extend(page.into_iter().filter_map(&mut keep)),
     })
     .await?;
+    rows.shrink_to_fit();
     Ok(rows)
 }
 
@@ -257,7 +260,19 @@ pub(crate) async fn list_certificate_states(
     filter: &CertificateFilter,
     findings: &Findings,
 ) -> Result<Vec<CertificateState>, ApiError> {
-    list_certificates_as(client, filter, findings).await
+    list_certificates_as(client, filter, findings, Some).await
+}
+
+/// The IDs of the certificates `filter` selects, in list order, without their rows.
+pub(crate) async fn list_certificate_ids(
+    client: &Client,
+    filter: &CertificateFilter,
+    findings: &Findings,
+) -> Result<Vec<String>, ApiError> {
+    list_certificates_as(client, filter, findings, |state: CertificateState| {
+        Some(state.certificate_id)
+    })
+    .await
 }
 
 fn certificates_request(filter: &CertificateFilter, offset: u64) -> DescribeCertificatesRequest {

@@ -476,23 +476,30 @@ struct RecordState {
 /// What the certificate list said of a certificate that makes a new rollout on it likely when it
 /// changes: new validity dates (an upload-update or reissue replaced its content), a hosting or
 /// renewal change.
+/// Held for every certificate of the account, so the texts that only need comparing (validity
+/// dates, successor) are held as one hash of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct CertificateVersion {
-    begin: String,
-    end: String,
+    /// Hash of `CertBeginTime`, `CertEndTime` and `HostingRenewCertId`.
+    texts: u64,
     hosting_status: Option<i64>,
     auto_renew_flag: Option<i64>,
-    successor: String,
 }
 
 impl CertificateVersion {
     fn of(certificate: &CertificateState) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            &certificate.cert_begin_time,
+            &certificate.cert_end_time,
+            &certificate.hosting_renew_cert_id,
+        )
+            .hash(&mut hasher);
         CertificateVersion {
-            begin: certificate.cert_begin_time.clone(),
-            end: certificate.cert_end_time.clone(),
+            texts: hasher.finish(),
             hosting_status: certificate.hosting_status,
             auto_renew_flag: certificate.auto_renew_flag,
-            successor: certificate.hosting_renew_cert_id.clone(),
         }
     }
 
