@@ -24,6 +24,7 @@
 //! whatever its hash: the operator asked for it by name ([`TargetBook::pinning`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -317,6 +318,8 @@ pub struct TargetBook {
     /// Endpoints tracked beyond the sample: domain → ports.
     pinned: HashMap<String, Vec<u16>>,
     published: Mutex<BTreeMap<&'static str, Published>>,
+    /// Publishes and tries so far (see [`TargetBook::generation`]).
+    generation: AtomicU64,
     changed: Notify,
 }
 
@@ -329,8 +332,20 @@ impl TargetBook {
             max_tracked,
             pinned: HashMap::new(),
             published: Mutex::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
             changed: Notify::new(),
         }
+    }
+
+    /// Counts the publishes and tries so far: a reader that saw one generation knows nothing
+    /// has changed while it is still the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
     }
 
     /// Replaces `source`'s claims; they are used for at most `valid_for` (the source's own
@@ -344,7 +359,7 @@ impl TargetBook {
                 valid_until,
             },
         );
-        self.changed.notify_waiters();
+        self.changed();
     }
 
     /// Records that `source` finished a run without anything to publish (it failed): it
@@ -358,7 +373,7 @@ impl TargetBook {
                 claims: Claims::default(),
                 valid_until: Instant::now(),
             });
-        self.changed.notify_waiters();
+        self.changed();
     }
 
     /// Whether every expected source has published (or [`tried`](TargetBook::tried)) at least once.
@@ -367,18 +382,16 @@ impl TargetBook {
         self.expected.iter().all(|s| published.contains_key(s))
     }
 
-    /// Waits until every expected source has published once, or `timeout` passes.
-    pub async fn wait_complete(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let changed = self.changed.notified();
-            if self.complete() {
-                return;
-            }
-            tokio::select! {
-                _ = changed => {}
-                _ = tokio::time::sleep_until(deadline) => return,
-            }
+    /// Waits until the book changes from `generation` (a source publishes or is tried), or
+    /// `timeout` passes; whether it changed.
+    pub async fn wait_change(&self, generation: u64, timeout: Duration) -> bool {
+        let changed = self.changed.notified();
+        if self.generation() != generation {
+            return true;
+        }
+        tokio::select! {
+            _ = changed => true,
+            _ = tokio::time::sleep(timeout) => self.generation() != generation,
         }
     }
 
@@ -569,24 +582,32 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn claims_expire_with_their_source_and_completion_is_awaited() {
+    async fn claims_expire_with_their_source_and_changes_are_awaited() {
         let book = std::sync::Arc::new(TargetBook::new(vec![BIND_SOURCE, "update"], 100));
+        let before = book.generation();
         book.publish(
             BIND_SOURCE,
             vec![claim("a.example.com", "c", BIND_SOURCE, 1)].into(),
             Duration::from_secs(60),
         );
         assert!(!book.complete());
+        assert!(
+            book.wait_change(before, Duration::from_secs(600)).await,
+            "a change already made is seen at once"
+        );
+        let generation = book.generation();
         let waiter = {
             let book = std::sync::Arc::clone(&book);
-            tokio::spawn(async move { book.wait_complete(Duration::from_secs(600)).await })
+            tokio::spawn(
+                async move { book.wait_change(generation, Duration::from_secs(600)).await },
+            )
         };
         tokio::time::advance(Duration::from_secs(1)).await;
         book.publish("update", Claims::default(), Duration::from_secs(3600));
-        tokio::time::timeout(Duration::from_secs(1), waiter)
+        assert!(tokio::time::timeout(Duration::from_secs(1), waiter)
             .await
             .expect("woken by the last source")
-            .expect("joined");
+            .expect("joined"));
         assert!(book.complete());
         assert_eq!(book.targets().targets.len(), 1);
         tokio::time::advance(Duration::from_secs(61)).await;
@@ -599,10 +620,14 @@ mod tests {
         failing.tried(BIND_SOURCE);
         assert!(failing.complete());
         assert!(failing.targets().targets.is_empty());
-        // Without every source, the wait ends at the timeout.
+        // Without a change, the wait ends at the timeout.
         let lonely = TargetBook::new(vec![BIND_SOURCE], 100);
         let started = Instant::now();
-        lonely.wait_complete(Duration::from_secs(5)).await;
+        assert!(
+            !lonely
+                .wait_change(lonely.generation(), Duration::from_secs(5))
+                .await
+        );
         assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 

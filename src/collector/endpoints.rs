@@ -582,6 +582,47 @@ impl EndpointsCollector {
         }
     }
 
+    /// The certificates whose fingerprint this run needs: those expected on an endpoint it
+    /// probes, or whose kept results it serves.
+    fn expected_certificates(&self, targets: &[Claim], plans: &[ProbePlan]) -> BTreeSet<String> {
+        targets
+            .iter()
+            .zip(plans)
+            .filter(|(t, plan)| match plan {
+                ProbePlan::Probe => true,
+                // Its kept results are served: what it should serve still matters.
+                ProbePlan::OverLimit => self.kept.contains_key(&(t.domain.clone(), t.port)),
+                ProbePlan::Skip(_) | ProbePlan::NotResolved => false,
+            })
+            .map(|(t, _)| t.certificate_id.to_string())
+            .collect()
+    }
+
+    /// Before the first run, while a source has not answered yet: fetches the fingerprints of
+    /// the certificates that what has been published so far expects on the endpoints the first
+    /// run will probe. What fails here is fetched again, and reported, by the run; one the
+    /// slower sources' claims turn out not to need is let go by it.
+    async fn learn_ahead(&mut self) {
+        let Tracked { targets, .. } = self.book.targets();
+        let prober = Arc::clone(&self.prober);
+        let Plans { plans, .. } = plan(&targets, &self.limits, self.offset, |domain, port| {
+            prober.has_override(domain, port)
+        });
+        let mut wanted = self.expected_certificates(&targets, &plans);
+        wanted.retain(|id| !self.expected.contains_key(id));
+        if wanted.is_empty() {
+            return;
+        }
+        let mut errors = Vec::new();
+        let Ok(versions) = self.content_versions(&wanted, &mut errors).await else {
+            return;
+        };
+        let fetched_at = tencentcloud_ssl_api::time::now_unix();
+        if let Ok(answers) = self.fetch_details(wanted.into_iter().collect()).await {
+            self.learn_expected(answers, versions.as_ref(), fetched_at, &mut errors);
+        }
+    }
+
     /// The content version of each of `wanted` (the certificates the run expects somewhere),
     /// from the certificate list. `None` when the list could not be read (nothing is then taken
     /// as changed); a credentials failure fails the run.
@@ -897,9 +938,21 @@ impl Collector for EndpointsCollector {
             // (deploy records at a large account) takes: a source that has not answered is not
             // "no bindings", and probing without it could expect the wrong certificate (the
             // newest statement about an endpoint wins). Its families stay absent meanwhile.
-            while !self.book.complete() {
-                self.book.wait_complete(self.core.settings.interval).await;
-                if !self.book.complete() {
+            // What the sources that have answered name is learned meanwhile: the fingerprints
+            // are fetched while the slow source still runs, not after it.
+            let mut learned_in = None;
+            loop {
+                let generation = self.book.generation();
+                if self.book.complete() {
+                    break;
+                }
+                if learned_in != Some(generation) {
+                    self.learn_ahead().await;
+                    learned_in = Some(generation);
+                    continue;
+                }
+                let interval = self.core.settings.interval;
+                if !self.book.wait_change(generation, interval).await {
                     tracing::info!(
                         account = %self.core.settings.account,
                         collector = "endpoints",
@@ -921,17 +974,7 @@ impl Collector for EndpointsCollector {
         self.offset = planned.next_offset(self.offset, self.limits.max_endpoints);
         let Plans { plans, eligible } = planned;
         let mut errors = Vec::new();
-        let certificates: BTreeSet<String> = targets
-            .iter()
-            .zip(&plans)
-            .filter(|(t, plan)| match plan {
-                ProbePlan::Probe => true,
-                // Its kept results are served: what it should serve still matters.
-                ProbePlan::OverLimit => self.kept.contains_key(&(t.domain.clone(), t.port)),
-                ProbePlan::Skip(_) | ProbePlan::NotResolved => false,
-            })
-            .map(|(t, _)| t.certificate_id.to_string())
-            .collect();
+        let certificates = self.expected_certificates(&targets, &plans);
         let versions = if certificates.is_empty() {
             None
         } else {

@@ -1317,6 +1317,122 @@ async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes
         .expect("joined");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fingerprints_are_fetched_while_a_slow_source_still_runs() {
+    use super::endpoints::{EndpointsCollector, EndpointsLimits};
+    use crate::config::ResolveOverride;
+    use crate::probe::Prober;
+    use crate::targets::{Claim, TargetBook, BIND_SOURCE};
+    use std::sync::Arc;
+
+    let pki = TestPki::new();
+    let leaf = pki.leaf(&["early.example.test", "late.example.test"], (2035, 1, 1));
+    let served_at = pki.serve(&leaf).await;
+    let server = MockServer::start_async().await;
+    let mut details = Vec::new();
+    for id in ["A", "B"] {
+        details.push(
+            server
+                .mock_async(|when, then| {
+                    when.method(POST)
+                        .header("x-tc-action", "DescribeCertificateDetail")
+                        .json_body(json!({"CertificateId": id}));
+                    then.status(200).json_body(certificate_detail(id, &leaf));
+                })
+                .await,
+        );
+    }
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .header("x-tc-action", "DescribeCertificates");
+            then.status(200).json_body(json!({"Response": {"TotalCount": 2, "Certificates": [
+                {"CertificateId": "A", "CertBeginTime": "2025-01-01 08:00:00", "CertEndTime": "2035-01-01 07:59:59"},
+                {"CertificateId": "B", "CertBeginTime": "2025-01-01 08:00:00", "CertEndTime": "2035-01-01 07:59:59"}
+            ], "RequestId": "r"}}));
+        })
+        .await;
+    let claim = |domain: &str, cert: &str, source: &'static str| Claim {
+        domain: domain.into(),
+        port: 443,
+        certificate_id: cert.into(),
+        resource_type: "cdn".into(),
+        source,
+        stated_at: Some(100),
+        inactive: None,
+    };
+    let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "deploy"], 100));
+    let overrides: Vec<ResolveOverride> = ["early.example.test", "late.example.test"]
+        .into_iter()
+        .map(|domain| ResolveOverride {
+            domain: domain.into(),
+            port: 443,
+            addr: served_at,
+        })
+        .collect();
+    let prober =
+        Prober::new(&overrides, &[pki.ca.der().clone()], Duration::from_secs(2)).expect("prober");
+    let mut collector = EndpointsCollector::new(
+        client(&server.base_url()),
+        settings(),
+        EndpointsLimits {
+            concurrency: 4,
+            max_endpoints: 100,
+            resolved_only: true,
+        },
+        Arc::clone(&book),
+        Arc::new(prober),
+    );
+    let waiting = tokio::spawn(async move {
+        collector.before_run().await;
+        collector
+    });
+    // The fast source answers; the slow one (deploy) is still on its first run.
+    book.publish(
+        "deploy",
+        vec![claim("early.example.test", "A", "deploy")].into(),
+        Duration::from_secs(3600),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while details[0].calls_async().await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        details[0].calls_async().await,
+        1,
+        "fetched before the slow source answered"
+    );
+    assert!(!waiting.is_finished(), "the first probes still wait");
+    book.publish(
+        BIND_SOURCE,
+        vec![claim("late.example.test", "B", BIND_SOURCE)].into(),
+        Duration::from_secs(3600),
+    );
+    let mut collector = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("runs once every source answered")
+        .expect("joined");
+    let run = collector.collect().await.expect("runs");
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    assert_eq!(
+        details[0].calls_async().await,
+        1,
+        "what was learned ahead is not fetched again"
+    );
+    assert_eq!(
+        details[1].calls_async().await,
+        1,
+        "the rest is fetched by the run"
+    );
+    for domain in ["early.example.test", "late.example.test"] {
+        assert_has(
+            &run.snapshot,
+            Family::EndpointCertificateMatch,
+            &format!("domain=\"{domain}\",port=\"443\""),
+        );
+    }
+}
+
 /// The first-seen order of (action, subject) pairs the mock server was asked for; a custom
 /// matcher may be evaluated more than once per request.
 #[derive(Clone, Default)]
