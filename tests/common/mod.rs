@@ -104,12 +104,13 @@ pub async fn wait_for_200_as(
     client
 }
 
+/// A free port below the kernel's ephemeral range (see the API crate's test helpers).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    api_common::free_port()
 }
+
+#[path = "../../crates/api/tests/common/mod.rs"]
+mod api_common;
 
 /// The real exporter binary, killed on drop.
 pub struct Exporter {

@@ -77,7 +77,23 @@ pub fn client_with(
     Client::new("default", &config, credentials(None), attempts).expect("client")
 }
 
+/// A port nothing listens on now, for a server a test starts. Taken below the kernel's
+/// ephemeral range (32768 and up on Linux): a port the kernel hands out for `:0` can be taken by
+/// any outbound connection on the machine (a benchmark's probes, say) before the test binds it.
+/// Each process starts at a place of its own in 20000–31999 and moves on with each call.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7_919) % SPAN;
+    for _ in 0..SPAN {
+        let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        let port = u16::try_from(port).expect("below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
