@@ -189,9 +189,10 @@ where
 }
 
 /// Every certificate of the account that `filter` selects, decoded as `T`, deduplicated by ID
-/// (first occurrence wins), each reduced by `keep` (or left out) as its page arrives. IDs, tags and the search
-/// key are filtered by the API; expired certificates (status 3) are dropped here when the filter
-/// excludes them. The list is held at its size (a large account's list is held for a whole run).
+/// (first occurrence wins), each reduced by `keep` (or left out) as its page arrives. IDs, tags
+/// and the search key are filtered by the API; expired certificates (status 3) are dropped here
+/// when the filter excludes them. The list is held at its size (a large account's list is held
+/// for a whole run).
 pub(crate) async fn list_certificates_as<T, U>(
     client: &Client,
     filter: &CertificateFilter,
