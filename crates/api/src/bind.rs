@@ -600,17 +600,6 @@ fn port_of(object: &Map<String, Value>) -> Option<u16> {
         .filter(|p| *p != 0)
 }
 
-fn push_domain(
-    text: &str,
-    port: Option<u16>,
-    inactive: Option<&'static str>,
-    out: &mut Vec<BoundDomain>,
-) {
-    out.extend(BoundDomain::written(text, port, inactive));
-}
-
-/// Collects the domains under `object` that serve `cert_id` (see [`Collect::domains_of`]); a
-/// port named by an object applies to everything under it.
 /// The instance the domains are found under; what the domains under it inherit.
 #[derive(Debug, Clone, Copy)]
 struct Within<'a> {
@@ -620,6 +609,8 @@ struct Within<'a> {
     inactive: Option<&'static str>,
 }
 
+/// Collects the domains under `object` that serve `cert_id` (see [`Collect::domains_of`]); a
+/// port named by an object applies to everything under it.
 fn collect_domains(
     object: &Map<String, Value>,
     cert_id: &str,
@@ -644,11 +635,11 @@ fn collect_domains(
         }
         match value {
             Value::String(text) if DOMAIN_KEYS.contains(&key) => {
-                push_domain(text, port, inactive, out)
+                out.extend(BoundDomain::written(text, port, inactive))
             }
             Value::Array(items) if DOMAIN_LIST_KEYS.contains(&key) => {
                 for text in items.iter().filter_map(Value::as_str) {
-                    push_domain(text, port, inactive, out);
+                    out.extend(BoundDomain::written(text, port, inactive));
                 }
             }
             Value::Object(inner) => collect_domains(inner, cert_id, within, out),
