@@ -868,6 +868,26 @@ impl TestPki {
     }
 }
 
+/// The endpoints collector of the test account against the API at `api`, probing through
+/// `prober` four at a time, at most 100 endpoints a run, only those a resolve override names.
+fn endpoints_collector(
+    api: &str,
+    book: &std::sync::Arc<crate::targets::TargetBook>,
+    prober: crate::probe::Prober,
+) -> super::endpoints::EndpointsCollector {
+    super::endpoints::EndpointsCollector::new(
+        client(api),
+        settings(),
+        super::endpoints::EndpointsLimits {
+            concurrency: 4,
+            max_endpoints: 100,
+            resolved_only: true,
+        },
+        std::sync::Arc::clone(book),
+        std::sync::Arc::new(prober),
+    )
+}
+
 /// A `DescribeCertificateDetail` answer naming `leaf` (and, as the real API does, a private key
 /// that must never be shown).
 fn certificate_detail(id: &str, leaf: &Leaf) -> Value {
@@ -1015,17 +1035,7 @@ async fn endpoints_probe_local_tls_servers_against_what_the_api_says() {
         Duration::from_millis(800),
     )
     .expect("prober");
-    let mut collector = EndpointsCollector::new(
-        client(&server.base_url()),
-        settings(),
-        EndpointsLimits {
-            concurrency: 4,
-            max_endpoints: 100,
-            resolved_only: true,
-        },
-        Arc::clone(&book),
-        Arc::new(prober),
-    );
+    let mut collector = endpoints_collector(&server.base_url(), &book, prober);
 
     let first = collector.collect().await.expect("runs");
     assert_eq!(
@@ -1280,23 +1290,12 @@ async fn a_failed_source_run_does_not_hold_the_first_probes_back() {
 
 #[tokio::test(start_paused = true)]
 async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes() {
-    use super::endpoints::{EndpointsCollector, EndpointsLimits};
     use crate::probe::Prober;
     use crate::targets::{TargetBook, BIND_SOURCE};
     use std::sync::Arc;
     let book = Arc::new(TargetBook::new(vec![BIND_SOURCE, "deploy"], 100));
     let prober = Prober::new(&[], &[], Duration::from_secs(1)).expect("prober");
-    let mut collector = EndpointsCollector::new(
-        client("http://127.0.0.1:9"),
-        settings(),
-        EndpointsLimits {
-            concurrency: 4,
-            max_endpoints: 100,
-            resolved_only: true,
-        },
-        Arc::clone(&book),
-        Arc::new(prober),
-    );
+    let mut collector = endpoints_collector("http://127.0.0.1:9", &book, prober);
     book.publish(
         BIND_SOURCE,
         crate::targets::Claims::default(),
@@ -1319,7 +1318,6 @@ async fn the_first_probes_wait_for_every_source_however_long_its_first_run_takes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fingerprints_are_fetched_while_a_slow_source_still_runs() {
-    use super::endpoints::{EndpointsCollector, EndpointsLimits};
     use crate::config::ResolveOverride;
     use crate::probe::Prober;
     use crate::targets::{Claim, TargetBook, BIND_SOURCE};
@@ -1372,17 +1370,7 @@ async fn fingerprints_are_fetched_while_a_slow_source_still_runs() {
         .collect();
     let prober =
         Prober::new(&overrides, &[pki.ca.der().clone()], Duration::from_secs(2)).expect("prober");
-    let mut collector = EndpointsCollector::new(
-        client(&server.base_url()),
-        settings(),
-        EndpointsLimits {
-            concurrency: 4,
-            max_endpoints: 100,
-            resolved_only: true,
-        },
-        Arc::clone(&book),
-        Arc::new(prober),
-    );
+    let mut collector = endpoints_collector(&server.base_url(), &book, prober);
     let waiting = tokio::spawn(async move {
         collector.before_run().await;
         collector
